@@ -1,0 +1,3 @@
+"""natswire: a fast, pure-Python NATS client."""
+
+__version__ = "0.1.0"

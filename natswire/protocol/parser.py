@@ -1,0 +1,457 @@
+"""The incremental, sans-IO parser of NATS frames.
+
+``Parser(role).receive_data(data)`` takes whatever bytes arrived and returns the
+frames they complete. Bytes that do not complete a frame are kept for the next
+call. The grammar is nats-server's, which is more lenient than the docs: operation
+names in any case, spaces or tabs (in runs) between arguments, a bare LF ending a
+control line, anything after PING/PONG/+OK ignored; but sizes are digits only and
+the two bytes after a payload must be CRLF.
+
+Cost model: the common case (a chunk that starts on a frame boundary) parses out of
+the received ``bytes`` without copying it, slicing each payload once. Bytes left
+over at the end of a call are kept in a ``bytearray``; a line end is never searched
+for twice in the same bytes, and a large payload that spans many reads is copied
+once out of that buffer, so byte-at-a-time input stays linear.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+from .errors import ControlLineTooLongError, PayloadTooLargeError, RemoteProtocolError
+from .frames import (
+    OK,
+    PING,
+    PONG,
+    Connect,
+    Err,
+    Frame,
+    HMsg,
+    HPub,
+    Info,
+    Msg,
+    Pub,
+    Sub,
+    Unsub,
+)
+from .limits import DEFAULT_CLIENT_MAX_CONTROL_LINE, DEFAULT_MAX_CONTROL_LINE
+
+_HEADER_PREFIX = b"NATS/1.0"
+_HEADER_END = b"\r\n\r\n"
+_SEPARATORS = (0x20, 0x09)
+_CR = 0x0D
+_LF = 0x0A
+# A payload that has to be gathered over several reads is copied straight out of
+# the receive buffer once it reaches this size, instead of copying the buffer first.
+_LARGE_PENDING_FRAME = 64 * 1024
+_SIZE_CACHE_ENTRIES = 1024
+_UNLIMITED = 1 << 62
+
+
+class Role(enum.Enum):
+    """Which side of the connection the parser reads for."""
+
+    #: Parse what a server sends: INFO, MSG, HMSG, PING, PONG, +OK, -ERR.
+    CLIENT = "client"
+    #: Parse what a client sends: CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG.
+    SERVER = "server"
+
+
+class Parser:
+    """Turns received bytes into frames.
+
+    ``max_control_line`` bounds a control line (default 64 KiB for the client role,
+    since INFO grows with the cluster, and 4096 for the server role, like
+    nats-server); a longer line raises as soon as it is seen. ``max_payload``, when
+    set, bounds the size a frame may announce.
+
+    For any input, :meth:`receive_data` returns frames or raises
+    :class:`RemoteProtocolError`; after an error the parser refuses more input.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_error",
+        "_needed",
+        "_pending",
+        "_searched",
+        "_sizes",
+        "max_control_line",
+        "max_payload",
+        "role",
+    )
+
+    def __init__(
+        self,
+        role: Role = Role.CLIENT,
+        *,
+        max_control_line: int | None = None,
+        max_payload: int | None = None,
+    ) -> None:
+        if max_control_line is None:
+            max_control_line = (
+                DEFAULT_CLIENT_MAX_CONTROL_LINE if role is Role.CLIENT else DEFAULT_MAX_CONTROL_LINE
+            )
+        self.role = role
+        self.max_control_line = max_control_line
+        self.max_payload = max_payload
+        self._buffer = bytearray()
+        # How many leading bytes of the buffer are known to hold no line end.
+        self._searched = 0
+        # While a payload is incomplete: the size of the whole pending frame.
+        self._needed = 0
+        self._error: RemoteProtocolError | None = None
+        # Payload sizes repeat: remember the few seen most to skip int() on bytes.
+        self._sizes: dict[bytes, int] = {}
+
+    @property
+    def buffered(self) -> int:
+        """How many received bytes wait for the rest of their frame."""
+        return len(self._buffer)
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        """Parse ``data`` and return every frame it completes, in order."""
+        if self._error is not None:
+            raise RemoteProtocolError(f"parser stopped after an earlier error: {self._error}")
+        try:
+            return self._receive(data)
+        except RemoteProtocolError as exc:
+            self._error = exc
+            raise
+        except Exception as exc:
+            error = RemoteProtocolError(f"cannot parse input: {exc!r}")
+            self._error = error
+            raise error from exc
+
+    def _receive(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        buffer = self._buffer
+        frames: list[Frame] = []
+        if not buffer:
+            if not data:
+                return frames
+            chunk = data if type(data) is bytes else bytes(data)
+        else:
+            buffer += data
+            needed = self._needed
+            if needed:
+                if len(buffer) < needed:
+                    return frames
+                if needed >= _LARGE_PENDING_FRAME:
+                    frames.append(self._take_pending_frame())
+                    if not buffer:
+                        return frames
+            elif buffer.find(b"\n", self._searched) < 0:
+                self._searched = len(buffer)
+                if len(buffer) > self.max_control_line:
+                    raise self._line_too_long(len(buffer))
+                return frames
+            chunk = bytes(buffer)
+            buffer.clear()
+        self._needed = 0
+        if self.role is Role.CLIENT:
+            pos = self._parse_client(chunk, frames)
+        else:
+            pos = self._parse_server(chunk, frames)
+        if pos < len(chunk):
+            buffer += memoryview(chunk)[pos:]
+            self._searched = len(buffer)
+        return frames
+
+    def _take_pending_frame(self) -> Frame:
+        """Cut the completed pending frame off the buffer, copying its payload once."""
+        buffer = self._buffer
+        needed = self._needed
+        frame, header_size = self._pending
+        start = buffer.find(b"\n") + 1
+        with memoryview(buffer) as view:
+            _complete(frame, header_size, view, start, needed - 2, bytes(buffer[: start - 1]))
+        del buffer[:needed]
+        self._needed = 0
+        self._searched = 0
+        return frame
+
+    def _wait_for_payload(self, frame: Frame, header_size: int, needed: int) -> None:
+        self._pending = (frame, header_size)
+        self._needed = needed
+
+    def _line_too_long(self, length: int) -> ControlLineTooLongError:
+        return ControlLineTooLongError(
+            f"control line of {length} bytes exceeds the limit of {self.max_control_line} bytes"
+        )
+
+    def _check_size(self, size: int, line: bytes) -> None:
+        if self.max_payload is not None and size > self.max_payload:
+            raise PayloadTooLargeError(
+                f"frame announces {size} payload bytes, over the limit of "
+                f"{self.max_payload}: {_show(line)}"
+            )
+
+    def _parse_client(self, chunk: bytes, frames: list[Frame]) -> int:
+        """Parse server-to-client frames; return the offset of the first unused byte."""
+        find = chunk.find
+        append = frames.append
+        new_msg = Msg.__new__
+        sizes = self._sizes
+        max_line = self.max_control_line
+        size_limit = _UNLIMITED if self.max_payload is None else self.max_payload
+        length = len(chunk)
+        pos = 0
+        while pos < length:
+            eol = find(b"\n", pos)
+            if eol < 0:
+                if length - pos > max_line:
+                    raise self._line_too_long(length - pos)
+                return pos
+            if eol - pos > max_line:
+                raise self._line_too_long(eol - pos)
+            args = chunk[pos:eol].split()
+            op = args[0] if args else b""
+            if op == b"MSG" or (op.upper() == b"MSG" and _separated(chunk, pos + 3)):
+                # The hot path, inlined: it runs once per delivered message.
+                nargs = len(args)
+                if nargs == 4:
+                    _, subject, sid, size_field = args
+                    reply = None
+                elif nargs == 5:
+                    _, subject, sid, reply, size_field = args
+                else:
+                    raise _bad_args(b"MSG", "3 or 4", chunk[pos:eol])
+                size = sizes.get(size_field)
+                if size is None:
+                    size = self._parse_size(size_field, chunk[pos:eol])
+                if size > size_limit:
+                    self._check_size(size, chunk[pos:eol])
+                start = eol + 1
+                end = start + size
+                if end + 2 > length:
+                    self._wait_for_payload(Msg(subject, sid, reply, b""), 0, end + 2 - pos)
+                    return pos
+                if chunk[end : end + 2] != b"\r\n":
+                    raise _bad_trailer(chunk[pos:eol])
+                msg = new_msg(Msg)
+                msg.subject = subject
+                msg.sid = sid
+                msg.reply = reply
+                msg.payload = chunk[start:end]
+                append(msg)
+                pos = end + 2
+            else:
+                pos = self._parse_client_control(chunk, pos, eol, args, frames)
+                if pos < 0:
+                    return -pos - 1
+        return pos
+
+    def _parse_client_control(
+        self, chunk: bytes, pos: int, eol: int, args: list[bytes], frames: list[Frame]
+    ) -> int:
+        """Parse one frame other than MSG; return the next offset, or ``-pos - 1`` if
+        the frame's payload is incomplete."""
+        line = chunk[pos:eol]
+        op = line[:4].upper()
+        if op == b"HMSG" and _separated(line, 4):
+            if len(args) == 5:
+                _, subject, sid, header_field, size_field = args
+                reply = None
+            elif len(args) == 6:
+                _, subject, sid, reply, header_field, size_field = args
+            else:
+                raise _bad_args(b"HMSG", "4 or 5", line)
+            header_size, size = _header_sizes(header_field, size_field, line)
+            self._check_size(size, line)
+            end = eol + 1 + size
+            if end + 2 > len(chunk):
+                self._wait_for_payload(
+                    HMsg(subject, sid, reply, b"", b""), header_size, end + 2 - pos
+                )
+                return -pos - 1
+            frame = HMsg(subject, sid, reply, b"", b"")
+            _complete(frame, header_size, chunk, eol + 1, end, line)
+            frames.append(frame)
+            return end + 2
+        if op == b"PING":
+            frames.append(PING)
+        elif op == b"PONG":
+            frames.append(PONG)
+        elif op[:3] == b"+OK":
+            frames.append(OK)
+        elif op == b"-ERR" and _separated(line, 4):
+            frames.append(Err(_error_text(line[5:])))
+        elif op == b"INFO":
+            frames.append(Info(_json_object(line[4:], line)))
+        else:
+            raise _unknown_operation(line)
+        return eol + 1
+
+    def _parse_size(self, field: bytes, line: bytes) -> int:
+        if not field.isdigit():
+            raise _bad_size(line)
+        size = int(field)
+        if len(self._sizes) < _SIZE_CACHE_ENTRIES:
+            self._sizes[field] = size
+        return size
+
+    def _parse_server(self, chunk: bytes, frames: list[Frame]) -> int:
+        """Parse client-to-server frames; return the offset of the first unused byte."""
+        find = chunk.find
+        append = frames.append
+        max_line = self.max_control_line
+        length = len(chunk)
+        pos = 0
+        while pos < length:
+            eol = find(b"\n", pos)
+            if eol < 0:
+                if length - pos > max_line:
+                    raise self._line_too_long(length - pos)
+                return pos
+            if eol - pos > max_line:
+                raise self._line_too_long(eol - pos)
+            line = chunk[pos:eol]
+            op = line[:4].upper()
+            frame: Pub | HPub
+            if op[:3] == b"PUB" and _separated(line, 3):
+                args = line[4:].split()
+                if len(args) == 2:
+                    subject, size_field = args
+                    reply = None
+                elif len(args) == 3:
+                    subject, reply, size_field = args
+                else:
+                    raise _bad_args(b"PUB", "2 or 3", line)
+                if not size_field.isdigit():
+                    raise _bad_size(line)
+                header_size, size = 0, int(size_field)
+                frame = Pub(subject, reply, b"")
+            elif op == b"HPUB" and _separated(line, 4):
+                args = line[5:].split()
+                if len(args) == 3:
+                    subject, header_field, size_field = args
+                    reply = None
+                elif len(args) == 4:
+                    subject, reply, header_field, size_field = args
+                else:
+                    raise _bad_args(b"HPUB", "3 or 4", line)
+                header_size, size = _header_sizes(header_field, size_field, line)
+                frame = HPub(subject, reply, b"", b"")
+            else:
+                if op[:3] == b"SUB" and _separated(line, 3):
+                    args = line[4:].split()
+                    if len(args) == 2:
+                        append(Sub(args[0], None, args[1]))
+                    elif len(args) == 3:
+                        append(Sub(args[0], args[1], args[2]))
+                    else:
+                        raise _bad_args(b"SUB", "2 or 3", line)
+                elif op == b"UNSU" and line[4:5].upper() == b"B" and _separated(line, 5):
+                    args = line[6:].split()
+                    if len(args) == 1:
+                        append(Unsub(args[0], None))
+                    elif len(args) == 2 and args[1].isdigit():
+                        append(Unsub(args[0], int(args[1])))
+                    elif len(args) == 2:
+                        raise RemoteProtocolError(f"UNSUB max_msgs is not a number: {_show(line)}")
+                    else:
+                        raise _bad_args(b"UNSUB", "1 or 2", line)
+                elif op == b"PING":
+                    append(PING)
+                elif op == b"PONG":
+                    append(PONG)
+                elif op == b"CONN" and line[4:7].upper() == b"ECT":
+                    append(Connect(_json_object(line[7:], line)))
+                else:
+                    raise _unknown_operation(line)
+                pos = eol + 1
+                continue
+            self._check_size(size, line)
+            end = eol + 1 + size
+            if end + 2 > length:
+                self._wait_for_payload(frame, header_size, end + 2 - pos)
+                return pos
+            _complete(frame, header_size, chunk, eol + 1, end, line)
+            append(frame)
+            pos = end + 2
+        return pos
+
+
+def _complete(
+    frame: Frame,
+    header_size: int,
+    data: bytes | memoryview,
+    start: int,
+    end: int,
+    line: bytes,
+) -> None:
+    """Check the trailer of a payload frame and fill in its headers and payload."""
+    if data[end] != _CR or data[end + 1] != _LF:
+        raise _bad_trailer(line)
+    if isinstance(frame, (HMsg, HPub)):
+        raw_headers = bytes(data[start : start + header_size])
+        _check_header_block(raw_headers, line)
+        frame.raw_headers = raw_headers
+        frame.payload = bytes(data[start + header_size : end])
+    elif isinstance(frame, (Msg, Pub)):
+        frame.payload = bytes(data[start:end])
+
+
+def _separated(line: bytes, index: int) -> bool:
+    """Whether the operation name ending at ``index`` is followed by a space or tab."""
+    return len(line) > index and line[index] in _SEPARATORS
+
+
+def _header_sizes(header_field: bytes, size_field: bytes, line: bytes) -> tuple[int, int]:
+    if not (header_field.isdigit() and size_field.isdigit()):
+        raise _bad_size(line)
+    header_size, size = int(header_field), int(size_field)
+    if header_size > size:
+        raise RemoteProtocolError(
+            f"header size {header_size} exceeds total size {size}: {_show(line)}"
+        )
+    return header_size, size
+
+
+def _check_header_block(raw_headers: bytes, line: bytes) -> None:
+    if not (raw_headers.startswith(_HEADER_PREFIX) and raw_headers.endswith(_HEADER_END)):
+        raise RemoteProtocolError(
+            f"header block is not a NATS/1.0 block ending in a blank line: {_show(line)}"
+        )
+
+
+def _error_text(argument: bytes) -> str:
+    text = argument.strip()
+    if len(text) >= 2 and text[:1] == text[-1:] and text[:1] in (b"'", b'"'):
+        text = text[1:-1]
+    return text.decode("utf-8", "replace")
+
+
+def _json_object(argument: bytes, line: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(argument)
+    except ValueError as exc:
+        raise RemoteProtocolError(f"invalid JSON ({exc}): {_show(line)}") from None
+    if not isinstance(value, dict):
+        raise RemoteProtocolError(f"expected a JSON object: {_show(line)}")
+    return value
+
+
+def _show(line: bytes) -> str:
+    shown = bytes(line[:80])
+    return repr(shown) + ("..." if len(line) > 80 else "")
+
+
+def _bad_args(op: bytes, expected: str, line: bytes) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        f"{op.decode()} takes {expected} arguments, got {len(line.split()) - 1}: {_show(line)}"
+    )
+
+
+def _bad_size(line: bytes) -> RemoteProtocolError:
+    return RemoteProtocolError(f"size is not a non-negative decimal number: {_show(line)}")
+
+
+def _bad_trailer(line: bytes) -> RemoteProtocolError:
+    return RemoteProtocolError(f"payload is not followed by CRLF (framing lost): {_show(line)}")
+
+
+def _unknown_operation(line: bytes) -> RemoteProtocolError:
+    return RemoteProtocolError(f"unknown protocol operation: {_show(line)}")
