@@ -4,6 +4,7 @@ Nothing here does I/O or reads a clock; the asyncio client is layered on top.
 """
 
 from .errors import (
+    BadSubjectError,
     ControlLineTooLongError,
     LocalProtocolError,
     MaxPayloadError,
@@ -60,6 +61,7 @@ __all__ = [
     "OK",
     "PING",
     "PONG",
+    "BadSubjectError",
     "Connect",
     "ControlLineTooLongError",
     "Err",

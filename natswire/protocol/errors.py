@@ -23,6 +23,10 @@ class LocalProtocolError(ProtocolError):
     """We were asked to send something the protocol does not allow."""
 
 
+class BadSubjectError(LocalProtocolError):
+    """A subject, reply subject or queue name is not valid where it is used."""
+
+
 class MaxPayloadError(LocalProtocolError):
     """A message (headers and payload) is larger than the server's ``max_payload``."""
 

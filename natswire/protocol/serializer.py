@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Final, TypeAlias
 
-from .errors import LocalProtocolError, MaxPayloadError
+from .errors import BadSubjectError, LocalProtocolError, MaxPayloadError
 from .headers import HEADER_VERSION, HeadersLike, encode_headers
 
 Subject: TypeAlias = "str | bytes"
@@ -55,11 +55,11 @@ def publish_subject(subject: Subject, what: str = "subject") -> bytes:
         return cached
     encoded = _to_bytes(subject, what)
     if _SUBJECT.fullmatch(encoded) is None:
-        raise LocalProtocolError(_subject_problem(encoded, what))
+        raise BadSubjectError(_subject_problem(encoded, what))
     if b"*" in encoded or b">" in encoded:
         for token in encoded.split(b"."):
             if token in (b"*", b">"):
-                raise LocalProtocolError(
+                raise BadSubjectError(
                     f"{what} {encoded!r} holds the wildcard {token.decode()!r}, "
                     "which only subscriptions may use"
                 )
@@ -80,11 +80,11 @@ def subscribe_subject(subject: Subject) -> bytes:
         return cached
     encoded = _to_bytes(subject, "subject")
     if _SUBJECT.fullmatch(encoded) is None:
-        raise LocalProtocolError(_subject_problem(encoded, "subject"))
+        raise BadSubjectError(_subject_problem(encoded, "subject"))
     if b">" in encoded:
         tokens = encoded.split(b".")
         if b">" in tokens[:-1]:
-            raise LocalProtocolError(
+            raise BadSubjectError(
                 f"subject {encoded!r}: the wildcard '>' may only be the last token"
             )
     if len(_subscribe_subjects) >= _VALID_CACHE_ENTRIES:
@@ -93,12 +93,10 @@ def subscribe_subject(subject: Subject) -> bytes:
     return encoded
 
 
-def _name(value: Subject, what: str) -> bytes:
+def _name(value: Subject, what: str, error: type[LocalProtocolError] = LocalProtocolError) -> bytes:
     encoded = _to_bytes(value, what)
     if _NAME.fullmatch(encoded) is None:
-        raise LocalProtocolError(
-            f"{what} {encoded!r} is empty or holds whitespace or a control character"
-        )
+        raise error(f"{what} {encoded!r} is empty or holds whitespace or a control character")
     return encoded
 
 
@@ -202,7 +200,11 @@ def encode_sub(subject: Subject, sid: Sid, queue: Subject | None = None) -> byte
     """``SUB <subject> [<queue>] <sid>``."""
     subject_bytes = subscribe_subject(subject)
     if queue:
-        return b"SUB %b %b %b\r\n" % (subject_bytes, _name(queue, "queue group"), _sid(sid))
+        return b"SUB %b %b %b\r\n" % (
+            subject_bytes,
+            _name(queue, "queue group", BadSubjectError),
+            _sid(sid),
+        )
     return b"SUB %b %b\r\n" % (subject_bytes, _sid(sid))
 
 

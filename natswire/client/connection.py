@@ -1,0 +1,88 @@
+"""The asyncio protocol of one server connection: bytes in, frames dispatched."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..protocol.errors import RemoteProtocolError
+from ..protocol.frames import HMsg, Msg
+from ..protocol.parser import Parser, Role
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .subscription import Subscription
+
+
+class ServerConnection(asyncio.Protocol):
+    """One transport to one server.
+
+    ``data_received`` feeds the parser and dispatches every frame synchronously:
+    messages straight to their subscription, everything else to the client. There
+    is no task and no await per message.
+    """
+
+    def __init__(self, client: Client, subscriptions: dict[bytes, Subscription]) -> None:
+        self._client = client
+        self._subscriptions = subscriptions
+        self.parser = Parser(Role.CLIENT, max_control_line=client.options.max_control_line)
+        self.transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        #: The first INFO's fields.
+        self.info: asyncio.Future[dict[str, Any]] = loop.create_future()
+        #: Resolved by the PONG that answers the handshake's PING.
+        self.handshake: asyncio.Future[None] = loop.create_future()
+        #: Resolved when the transport is gone.
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.handshaking = True
+        self.failed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.parser.receive_data(data)
+        except RemoteProtocolError as exc:
+            self.failed = True
+            self._client._on_protocol_error(self, exc)
+            return
+        subscriptions = self._subscriptions
+        client = self._client
+        count = 0
+        size = 0
+        for frame in frames:
+            kind = frame.__class__
+            if kind is Msg or kind is HMsg:
+                count += 1
+                size += len(frame.payload)  # type: ignore[union-attr]
+                subscription = subscriptions.get(frame.sid)  # type: ignore[union-attr]
+                if subscription is not None:
+                    subscription._deliver(frame)  # type: ignore[arg-type]
+            else:
+                client._on_control_frame(self, frame)
+        if count:
+            client._in_msgs += count
+            client._in_bytes += size
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        for future in (self.info, self.handshake):
+            if not future.done():
+                future.set_exception(
+                    ConnectionResetError(f"connection lost during the handshake: {exc}")
+                    if exc
+                    else ConnectionResetError("server closed the connection during the handshake")
+                )
+                future.exception()  # the handshake may have stopped waiting already
+        self._client._on_connection_lost(self, exc)
+
+    def pause_writing(self) -> None:
+        self._client._on_pause_writing(self)
+
+    def resume_writing(self) -> None:
+        self._client._on_resume_writing(self)

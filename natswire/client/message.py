@@ -1,0 +1,115 @@
+"""The message a subscriber receives."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..protocol.frames import HMsg, Msg
+from ..protocol.headers import Headers, HeadersLike, parse_headers
+
+if TYPE_CHECKING:
+    from .subscription import Subscription
+
+
+class Message:
+    """A received message: ``subject``, ``reply``, ``data`` and ``headers``.
+
+    Built once per delivered message around the parsed frame, so the subject, reply
+    and headers are decoded only when read.
+    """
+
+    __slots__ = ("_frame", "_headers", "_sub")
+
+    _frame: Msg | HMsg
+    _headers: Headers | None
+    _sub: Subscription | None
+
+    def __init__(
+        self,
+        subject: str | bytes,
+        data: bytes = b"",
+        reply: str | bytes | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        subject_bytes = subject.encode() if isinstance(subject, str) else subject
+        reply_bytes = reply.encode() if isinstance(reply, str) else (reply or None)
+        self._frame = Msg(subject_bytes, b"0", reply_bytes, data)
+        self._headers = headers
+        self._sub = None
+
+    @property
+    def subject(self) -> str:
+        """The subject the message was published to."""
+        return self._frame.subject.decode()
+
+    @property
+    def reply(self) -> str:
+        """The reply subject, ``""`` when there is none."""
+        reply = self._frame.reply
+        return reply.decode() if reply else ""
+
+    @property
+    def data(self) -> bytes:
+        """The payload."""
+        return self._frame.payload
+
+    @property
+    def sid(self) -> int:
+        """The id of the subscription that received the message (0 when none did)."""
+        return int(self._frame.sid)
+
+    @property
+    def headers(self) -> Headers | None:
+        """The message headers, or ``None`` when it carried none."""
+        try:
+            return self._headers
+        except AttributeError:
+            frame = self._frame
+            headers = parse_headers(frame.raw_headers) if isinstance(frame, HMsg) else None
+            self._headers = headers
+            return headers
+
+    header = headers
+
+    @property
+    def status(self) -> int | None:
+        """The inline header status (``503`` for no responders), or ``None``."""
+        headers = self.headers
+        return None if headers is None else headers.status
+
+    @property
+    def subscription(self) -> Subscription | None:
+        """The subscription that received the message."""
+        return self._sub
+
+    async def respond(self, data: bytes = b"", headers: HeadersLike | None = None) -> None:
+        """Publish ``data`` to this message's reply subject."""
+        reply = self._frame.reply
+        if not reply:
+            raise ValueError(f"message on {self.subject!r} has no reply subject to respond to")
+        if self._sub is None:
+            raise ValueError("message is not bound to a connection")
+        await self._sub._client.publish(reply, data, headers=headers)
+
+    def __repr__(self) -> str:
+        data = self.data
+        return (
+            f"<Message subject={self.subject!r} reply={self.reply!r} "
+            f"data={data[:40]!r}{'...' if len(data) > 40 else ''}>"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (
+            self.subject == other.subject
+            and self.reply == other.reply
+            and self.data == other.data
+            and self.headers == other.headers
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# Builds a Message without running __init__: deliveries are the hot path.
+new_message = Message.__new__

@@ -1,0 +1,116 @@
+"""Connection options: one typed object, built from keywords, a config block or both."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeAlias
+
+from ..protocol.limits import DEFAULT_CLIENT_MAX_CONTROL_LINE
+
+#: A callback may be a plain function or a coroutine function.
+ErrorCallback: TypeAlias = Callable[[Exception], "Awaitable[None] | None"]
+EventCallback: TypeAlias = Callable[[], "Awaitable[None] | None"]
+
+DEFAULT_PENDING_SIZE = 8 * 1024 * 1024
+DEFAULT_SUB_PENDING_MSGS_LIMIT = 512 * 1024
+DEFAULT_SUB_PENDING_BYTES_LIMIT = 128 * 1024 * 1024
+
+
+@dataclass
+class ConnectOptions:
+    """Everything :func:`natswire.connect` accepts, with nats-py's names and defaults.
+
+    Build one directly, from keywords with ``ConnectOptions(**kwargs)``, or from the
+    migration plan's configuration block with :meth:`from_config`.
+    """
+
+    servers: Sequence[str] = ("nats://127.0.0.1:4222",)
+    name: str | None = None
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    verbose: bool = False
+    pedantic: bool = False
+    no_echo: bool = False
+    connect_timeout: float = 2.0
+    ping_interval: float = 120.0
+    max_outstanding_pings: int = 2
+    allow_reconnect: bool = True
+    max_reconnect_attempts: int = 60
+    reconnect_time_wait: float = 2.0
+    reconnect_time_wait_max: float = 8.0
+    reconnect_jitter: float = 0.1
+    dont_randomize: bool = False
+    retry_on_failed_connect: bool = False
+    inbox_prefix: str = "_INBOX"
+    pending_size: int = DEFAULT_PENDING_SIZE
+    flush_timeout: float | None = None
+    drain_timeout: float = 30.0
+    max_control_line: int = DEFAULT_CLIENT_MAX_CONTROL_LINE
+    tls: ssl.SSLContext | None = None
+    tls_hostname: str | None = None
+    namespace: str = ""
+    error_cb: ErrorCallback | None = None
+    disconnected_cb: EventCallback | None = None
+    reconnected_cb: EventCallback | None = None
+    closed_cb: EventCallback | None = None
+    discovered_server_cb: EventCallback | None = None
+    lame_duck_mode_cb: EventCallback | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.servers, str):
+            self.servers = [self.servers]
+        else:
+            self.servers = list(self.servers)
+        if not self.servers:
+            raise ValueError("servers must name at least one server")
+        for name in ("connect_timeout", "reconnect_time_wait", "drain_timeout", "ping_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if self.flush_timeout is not None and self.flush_timeout <= 0:
+            raise ValueError(f"flush_timeout must be positive, got {self.flush_timeout!r}")
+        if self.max_outstanding_pings < 1:
+            raise ValueError("max_outstanding_pings must be at least 1")
+        if self.pending_size < 0:
+            raise ValueError("pending_size must not be negative")
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> ConnectOptions:
+        """Options from a ``nats: {host, port, namespace}`` configuration block.
+
+        Credentials come from ``NATS_USERNAME`` and ``NATS_PASSWORD`` when set.
+        ``config`` may be the block itself or a mapping holding it under ``"nats"``.
+        """
+        block = config.get("nats", config)
+        environ = os.environ if environ is None else environ
+        host = block.get("host", "127.0.0.1")
+        port = int(block.get("port", 4222))
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        values: dict[str, Any] = {
+            "servers": [f"nats://{host}:{port}"],
+            "namespace": block.get("namespace") or "",
+        }
+        if environ.get("NATS_USERNAME"):
+            values["user"] = environ["NATS_USERNAME"]
+        if environ.get("NATS_PASSWORD") is not None and "user" in values:
+            values["password"] = environ["NATS_PASSWORD"]
+        values.update(overrides)
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> ConnectOptions:
+        """A copy with some options changed."""
+        return replace(self, **changes)
+
+
+OPTION_NAMES = frozenset(f.name for f in fields(ConnectOptions))

@@ -1,0 +1,119 @@
+"""Server addresses and the pool the client connects and reconnects through."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_PORT = 4222
+
+
+@dataclass
+class Server:
+    """One server address, with the credentials its URL carried."""
+
+    host: str
+    port: int
+    tls: bool = False
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    discovered: bool = False
+    #: Failed connection attempts since the last success.
+    attempts: int = 0
+    #: The host name to verify a TLS certificate against (kept for discovered IPs).
+    tls_name: str | None = None
+    #: Event-loop time of the last connection attempt.
+    last_attempt: float = float("-inf")
+
+    @property
+    def url(self) -> str:
+        scheme = "tls" if self.tls else "nats"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def same_address(self, other: Server) -> bool:
+        return self.host == other.host and self.port == other.port
+
+
+def parse_server_url(url: str) -> Server:
+    """Parse ``nats://[user:pass@|token@]host[:port]``, ``tls://...`` or ``host:port``."""
+    text = url.strip()
+    if "://" not in text:
+        text = "nats://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("nats", "tls", "ws", "wss"):
+        raise ValueError(f"unsupported scheme {parts.scheme!r} in server URL {url!r}")
+    if scheme in ("ws", "wss"):
+        raise ValueError(f"websocket URLs are not supported: {url!r}")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise ValueError(f"bad port in server URL {url!r}") from None
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"no host in server URL {url!r}")
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    token = None
+    if user is not None and password is None:
+        token, user = user, None
+    return Server(
+        host=host, port=port, tls=scheme == "tls", user=user, password=password, token=token
+    )
+
+
+class ServerPool:
+    """The servers to try, in order; explicit ones stay, discovered ones come and go."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        *,
+        randomize: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._rng = rng or random.Random()
+        self._randomize = randomize
+        self.servers = [parse_server_url(url) for url in urls]
+        if randomize:
+            self._rng.shuffle(self.servers)
+
+    def __len__(self) -> int:
+        return len(self.servers)
+
+    def next_server(self, max_attempts: int) -> Server | None:
+        """Take the next server that still has attempts left and move it to the back."""
+        for _ in range(len(self.servers)):
+            server = self.servers.pop(0)
+            self.servers.append(server)
+            if max_attempts < 0 or server.attempts < max_attempts:
+                return server
+        return None
+
+    def add_discovered(self, connect_urls: list[str], tls: bool) -> bool:
+        """Merge INFO ``connect_urls``; return whether any server was added."""
+        listed: list[Server] = []
+        for url in connect_urls:
+            try:
+                server = parse_server_url(url)
+            except ValueError:
+                continue
+            server.tls = tls
+            server.discovered = True
+            listed.append(server)
+        kept = [
+            s
+            for s in self.servers
+            if not s.discovered or any(s.same_address(new) for new in listed)
+        ]
+        added = [s for s in listed if not any(s.same_address(old) for old in kept)]
+        if added and self._randomize:
+            self._rng.shuffle(added)
+        tls_name = next((s.tls_name or s.host for s in kept if not s.discovered), None)
+        for server in added:
+            server.tls_name = tls_name
+        self.servers = kept + added
+        return bool(added)

@@ -1,0 +1,271 @@
+"""Subscriptions: where delivered messages wait for their consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ..protocol.frames import HMsg, Msg
+from .errors import BadTimeoutError, ConnectionClosedError, SlowConsumerError, TimeoutError
+from .message import Message, new_message
+
+if TYPE_CHECKING:
+    from .client import Client
+
+#: A message callback may be a plain function or a coroutine function.
+MessageCallback: TypeAlias = Callable[[Message], "Awaitable[None] | None"]
+
+
+class Subscription:
+    """Interest in a subject, and the messages delivered for it.
+
+    Without a callback, take messages with :meth:`next_msg` or ``async for msg in
+    sub.messages``. With a plain-function callback, each message is handed to it as
+    it arrives; with a coroutine-function callback, one task per subscription
+    awaits it for each message in turn.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        sid: int,
+        subject: str,
+        queue: str,
+        cb: MessageCallback | None,
+        max_msgs: int,
+        pending_msgs_limit: int,
+        pending_bytes_limit: int,
+    ) -> None:
+        self._client = client
+        self.sid = sid
+        self.subject = subject
+        self.queue = queue
+        #: Messages handed to this subscription (queued or passed to the callback).
+        self.delivered = 0
+        #: Messages dropped because the pending limits were reached.
+        self.dropped = 0
+        self._max_msgs = max_msgs
+        self._pending: deque[Message] = deque()
+        self._pending_bytes = 0
+        self._pending_msgs_limit = pending_msgs_limit
+        self._pending_bytes_limit = pending_bytes_limit
+        self._waiter: asyncio.Future[None] | None = None
+        self._slow = False
+        self._closed = False
+        self._draining = False
+        self._drained: asyncio.Future[None] | None = None
+        self._cb = cb
+        self._sync_cb: Callable[[Message], Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        if cb is not None:
+            if inspect.iscoroutinefunction(cb):
+                self._task = asyncio.get_running_loop().create_task(self._run_callback(cb))
+            else:
+                self._sync_cb = cb
+
+    def __repr__(self) -> str:
+        queue = f" queue={self.queue!r}" if self.queue else ""
+        return f"<Subscription sid={self.sid} subject={self.subject!r}{queue}>"
+
+    @property
+    def pending_msgs(self) -> int:
+        """Messages delivered but not yet taken by the consumer."""
+        return len(self._pending)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Payload bytes delivered but not yet taken by the consumer."""
+        return self._pending_bytes
+
+    @property
+    def max_msgs(self) -> int:
+        """The auto-unsubscribe limit (0 when there is none)."""
+        return self._max_msgs
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the subscription takes no more messages."""
+        return self._closed
+
+    def _deliver(self, frame: Msg | HMsg) -> None:
+        """Hand one message to the consumer. Runs inside ``data_received``."""
+        msg = new_message(Message)
+        msg._frame = frame
+        msg._sub = self
+        self.delivered += 1
+        if self._max_msgs and self.delivered >= self._max_msgs:
+            self._client._forget_subscription(self)
+            self._closed = True
+        cb = self._sync_cb
+        if cb is not None:
+            try:
+                cb(msg)
+            except Exception as exc:
+                self._client._report_error(exc)
+            return
+        size = len(frame.payload)
+        pending = self._pending
+        if (
+            len(pending) >= self._pending_msgs_limit
+            or self._pending_bytes + size > self._pending_bytes_limit
+        ):
+            self.dropped += 1
+            if not self._slow:
+                self._slow = True
+                self._client._report_error(
+                    SlowConsumerError(self.subject, self.sid, len(pending), self._pending_bytes)
+                )
+            return
+        self._slow = False
+        pending.append(msg)
+        self._pending_bytes += size
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _take(self) -> Message:
+        msg = self._pending.popleft()
+        self._pending_bytes -= len(msg._frame.payload)
+        if not self._pending and self._draining:
+            self._finish_drain()
+        return msg
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        await waiter
+
+    async def _run_callback(self, cb: MessageCallback) -> None:
+        pending = self._pending
+        while True:
+            while not pending:
+                if self._closed:
+                    self._finish_drain()
+                    return
+                await self._wait()
+            msg = self._take()
+            try:
+                await cb(msg)  # type: ignore[misc]
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._client._report_error(exc)
+            if self._closed and not pending:
+                self._finish_drain()
+                return
+
+    async def next_msg(self, timeout: float | None = 1.0) -> Message:
+        """The next message; raises :class:`natswire.errors.TimeoutError` after ``timeout``
+        seconds (``None`` or 0 waits for ever)."""
+        if self._cb is not None:
+            raise ValueError("next_msg() cannot be used on a subscription with a callback")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
+            raise BadTimeoutError(f"timeout must be a non-negative number, got {timeout!r}")
+        if self._pending:
+            return self._take()
+        if self._closed:
+            raise ConnectionClosedError(f"subscription to {self.subject!r} is closed")
+        try:
+            if timeout:
+                await asyncio.wait_for(self._wait(), timeout)
+            else:
+                await self._wait()
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no message on {self.subject!r} within {timeout} seconds") from None
+        if self._pending:
+            return self._take()
+        raise ConnectionClosedError(f"subscription to {self.subject!r} is closed")
+
+    @property
+    def messages(self) -> AsyncIterator[Message]:
+        """An async iterator over the messages; it ends when the subscription does."""
+        if self._cb is not None:
+            raise ValueError("a subscription with a callback cannot be iterated")
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        pending = self._pending
+        while True:
+            if pending:
+                yield self._take()
+            elif self._closed:
+                return
+            else:
+                await self._wait()
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self.messages
+
+    async def unsubscribe(self, limit: int = 0) -> None:
+        """Stop the subscription now, or after it has received ``limit`` messages in all.
+
+        As in nats.go and nats-py, ``limit`` counts every message this subscription
+        has received, including those before the call; it is sent to the server as
+        ``UNSUB <sid> <limit>`` and resent with what remains after a reconnect.
+        """
+        if not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+        if self._closed:
+            return
+        if limit and self.delivered < limit:
+            self._max_msgs = limit
+            self._client._send_unsubscribe(self, limit)
+            return
+        self._client._send_unsubscribe(self, 0)
+        self._client._forget_subscription(self)
+        self._close()
+
+    async def drain(self) -> None:
+        """Stop receiving, let the consumer take what is pending, then finish."""
+        if self._closed and not self._pending:
+            return
+        if not self._closed:
+            self._client._send_unsubscribe(self, 0)
+            self._client._forget_subscription(self)
+        self._draining = True
+        self._closed = True
+        await self._client.flush()
+        if not self._pending and (self._task is None or self._task.done()):
+            self._finish_drain()
+            return
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+        self._wake()
+        await self._drained
+
+    def _finish_drain(self) -> None:
+        drained = self._drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+        self._wake()
+
+    def _close(self) -> None:
+        """Take no more messages; the consumer still gets what is pending."""
+        self._closed = True
+        self._wake()
+
+    def _abort(self) -> None:
+        """The connection closed: end iterators and stop the callback task."""
+        self._close()
+        self._finish_drain()
+        if self._task is not None and not self._task.done() and not self._pending:
+            self._task.cancel()
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.unsubscribe()
