@@ -552,6 +552,8 @@ class Client:
         try:
             await self.publish(subject, payload, self._response_prefix + token, headers)
             return await asyncio.wait_for(future, timeout)
+        except NoRespondersError:
+            raise NoRespondersError(f"no responders on {subject!r}") from None
         except asyncio.TimeoutError:
             raise TimeoutError(
                 f"no reply to the request on {subject!r} within {timeout} s"
@@ -571,7 +573,7 @@ class Client:
         if future is None or future.done():
             return
         if _is_no_responders(msg):
-            future.set_exception(NoRespondersError(f"no responders on {msg.subject!r}"))
+            future.set_exception(NoRespondersError("no responders"))
         else:
             future.set_result(msg)
 
