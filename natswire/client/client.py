@@ -81,6 +81,7 @@ PAUSED_BUFFER_LIMIT = 4 * 1024 * 1024
 _INBOUND_PAYLOAD_SLACK = 2
 _MIN_INBOUND_PAYLOAD_LIMIT = 64 * 1024 * 1024
 _NO_RESPONDERS_STATUS = b"NATS/1.0 503"
+_PREFIX_CACHE_ENTRIES = 4096
 
 
 class Stats:
@@ -146,6 +147,8 @@ class Client:
         self._subscriptions: dict[bytes, Subscription] = {}
         self._next_sid = 1
         self._outbound = bytearray()
+        # "PUB <subject> " for subjects already validated, keyed as the caller passed them.
+        self._pub_prefixes: dict[str | bytes, bytes] = {}
         self._flush_scheduled = False
         self._write_paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -344,53 +347,66 @@ class Client:
         :class:`OutboundBufferFullError` when disconnected with a full reconnect buffer.
         The connection stays usable after each of them.
         """
-        subject_bytes = publish_subject(subject)
-        if headers is None:
-            if payload.__class__ is not bytes and not isinstance(payload, (bytearray, memoryview)):
-                raise TypeError(
-                    f"payload must be bytes, bytearray or memoryview, not {type(payload).__name__}"
-                )
+        prefix = self._pub_prefixes.get(subject)
+        if prefix is not None and headers is None and not reply and payload.__class__ is bytes:
             size = len(payload)
             if size > self._max_payload:
-                raise MaxPayloadError(
-                    f"message of {size} bytes exceeds the server's max_payload of "
-                    f"{self._max_payload}"
-                )
-            if reply:
-                head = b"PUB %b %b %d\r\n" % (
-                    subject_bytes,
-                    publish_subject(reply, "reply subject"),
-                    size,
-                )
-            else:
-                head = b"PUB %b %d\r\n" % (subject_bytes, size)
-            frame_size = len(head) + size + 2
+                raise self._too_large(size)
+            if self._status != CONNECTED:
+                self._check_can_buffer(len(prefix) + size + 16)
+            self._outbound += b"%b%d\r\n%b\r\n" % (prefix, size, payload)
         else:
-            frame = encode_hpub(
-                subject_bytes, headers, payload, reply or None, max_payload=self._max_payload
-            )
-            head = b""
-            size = len(payload)
-            frame_size = len(frame)
-            payload = frame
-        out = self._outbound
-        if self._status != CONNECTED:
-            self._check_can_buffer(frame_size)
-            out = self._outbound
-        if head:
-            out += head
-            out += payload
-            out += b"\r\n"
-        else:
-            out += payload
+            size = self._append_publish(subject, payload, reply, headers)
         self._out_msgs += 1
         self._out_bytes += size
         if not self._flush_scheduled:
             self._schedule_flush()
-        elif len(out) > WRITE_THRESHOLD:
+        elif len(self._outbound) > WRITE_THRESHOLD:
             self._write_outbound()
             if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
                 await self._wait_writable()
+
+    def _append_publish(
+        self,
+        subject: str | bytes,
+        payload: bytes | bytearray | memoryview,
+        reply: str | bytes,
+        headers: HeadersLike | None,
+    ) -> int:
+        """Validate and buffer a publish the fast path does not take; return its size."""
+        subject_bytes = publish_subject(subject)
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"payload must be bytes, bytearray or memoryview, not {type(payload).__name__}"
+                + (" (encode str payloads first)" if isinstance(payload, str) else "")
+            )
+        size = len(payload)
+        if headers is not None:
+            frame = encode_hpub(
+                subject_bytes, headers, payload, reply or None, max_payload=self._max_payload
+            )
+        else:
+            if size > self._max_payload:
+                raise self._too_large(size)
+            if reply:
+                reply_bytes = publish_subject(reply, "reply subject")
+                head = b"PUB %b %b %d\r\n" % (subject_bytes, reply_bytes, size)
+            else:
+                prefixes = self._pub_prefixes
+                if len(prefixes) >= _PREFIX_CACHE_ENTRIES:
+                    prefixes.clear()
+                prefixes[subject] = b"PUB %b " % subject_bytes
+                head = b"PUB %b %d\r\n" % (subject_bytes, size)
+            frame = b"".join((head, payload, b"\r\n"))
+        if self._status != CONNECTED:
+            self._check_can_buffer(len(frame))
+        self._outbound += frame
+        return size
+
+    def _too_large(self, size: int) -> MaxPayloadError:
+        return MaxPayloadError(
+            f"message of {size} bytes exceeds the server's max_payload of {self._max_payload}"
+        )
 
     def _check_can_buffer(self, frame_size: int) -> None:
         status = self._status

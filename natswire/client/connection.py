@@ -47,22 +47,22 @@ class ServerConnection(asyncio.Protocol):
             self.failed = True
             self._client._on_protocol_error(self, exc)
             return
-        subscriptions = self._subscriptions
+        get_subscription = self._subscriptions.get
         client = self._client
-        count = 0
+        controls = 0
         size = 0
         for frame in frames:
             kind = frame.__class__
             if kind is Msg or kind is HMsg:
-                count += 1
-                size += len(frame.payload)  # type: ignore[union-attr]
-                subscription = subscriptions.get(frame.sid)  # type: ignore[union-attr]
+                subscription = get_subscription(frame.sid)  # type: ignore[union-attr]
                 if subscription is not None:
-                    subscription._deliver(frame)  # type: ignore[arg-type]
+                    subscription.deliver(frame)  # type: ignore[arg-type]
+                size += len(frame.payload)  # type: ignore[union-attr]
             else:
+                controls += 1
                 client._on_control_frame(self, frame)
-        if count:
-            client._in_msgs += count
+        if size or controls < len(frames):
+            client._in_msgs += len(frames) - controls
             client._in_bytes += size
 
     def eof_received(self) -> bool | None:

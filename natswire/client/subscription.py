@@ -65,6 +65,15 @@ class Subscription:
                 self._task = asyncio.get_running_loop().create_task(self._run_callback(cb))
             else:
                 self._sync_cb = cb
+        #: Hands one parsed message to the consumer; called inside ``data_received``.
+        self.deliver: Callable[[Msg | HMsg], None] = self._deliver
+        self._choose_delivery()
+
+    def _choose_delivery(self) -> None:
+        if self._sync_cb is not None and not self._max_msgs:
+            self.deliver = self._deliver_to_callback
+        else:
+            self.deliver = self._deliver
 
     def __repr__(self) -> str:
         queue = f" queue={self.queue!r}" if self.queue else ""
@@ -90,8 +99,19 @@ class Subscription:
         """Whether the subscription takes no more messages."""
         return self._closed
 
+    def _deliver_to_callback(self, frame: Msg | HMsg) -> None:
+        """Delivery for a plain-function callback without a message limit."""
+        msg = new_message(Message)
+        msg._frame = frame
+        msg._sub = self
+        self.delivered += 1
+        try:
+            self._sync_cb(msg)  # type: ignore[misc]
+        except Exception as exc:
+            self._client._report_error(exc)
+
     def _deliver(self, frame: Msg | HMsg) -> None:
-        """Hand one message to the consumer. Runs inside ``data_received``."""
+        """Delivery in the general case: a message limit, a queue, or a task."""
         msg = new_message(Message)
         msg._frame = frame
         msg._sub = self
@@ -222,6 +242,7 @@ class Subscription:
             return
         if limit and self.delivered < limit:
             self._max_msgs = limit
+            self._choose_delivery()
             self._client._send_unsubscribe(self, limit)
             return
         self._client._send_unsubscribe(self, 0)
