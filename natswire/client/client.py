@@ -10,6 +10,7 @@ pool, resubscribes, then sends what was published meanwhile.
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import logging
 import random
@@ -42,6 +43,7 @@ from ..protocol.serializer import (
     publish_subject,
     subscribe_subject,
 )
+from . import nkeys
 from .connection import ServerConnection
 from .errors import (
     BadTimeoutError,
@@ -65,13 +67,25 @@ from .subscription import MessageCallback, Subscription
 
 logger = logging.getLogger("natswire")
 
-# Connection states.
-DISCONNECTED = 0
-CONNECTING = 1
-CONNECTED = 2
-RECONNECTING = 3
-DRAINING = 4
-CLOSED = 5
+
+
+class Status(enum.Enum):
+    """Where a client is in its life."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    DRAINING = "draining"
+    CLOSED = "closed"
+
+
+DISCONNECTED = Status.DISCONNECTED
+CONNECTING = Status.CONNECTING
+CONNECTED = Status.CONNECTED
+RECONNECTING = Status.RECONNECTING
+DRAINING = Status.DRAINING
+CLOSED = Status.CLOSED
 
 #: Write the outbound buffer at once when it grows past this many bytes.
 WRITE_THRESHOLD = 64 * 1024
@@ -164,6 +178,9 @@ class Client:
         self._response_prefix = b""
         self._next_token = 0
         self._last_error: Exception | None = None
+        # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
+        self._credentials: tuple[str, str] | None = None
+        self._tls_context: ssl.SSLContext | None = None
         self._rng = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._in_msgs = 0
@@ -197,6 +214,8 @@ class Client:
         if self._status not in (DISCONNECTED, CLOSED):
             raise NatsWireError("client is already connected")
         self.options = options
+        self._credentials = _load_credentials(options)
+        self._tls_context = _tls_context(options.tls)
         self._loop = asyncio.get_running_loop()
         self._inbox_prefix = f"{options.inbox_prefix}.{secrets.token_hex(11)}".encode()
         self._pool = ServerPool(list(options.servers), randomize=not options.dont_randomize)
@@ -233,22 +252,35 @@ class Client:
         server.last_attempt = loop.time()
 
         async def handshake() -> None:
-            transport, _ = await loop.create_connection(lambda: conn, server.host, server.port)
-            info = await conn.info
-            wants_tls = server.tls or options.tls is not None
-            if info.get("tls_required") or (wants_tls and info.get("tls_available")):
-                context = options.tls or ssl.create_default_context()
-                hostname = options.tls_hostname or server.tls_name or server.host
-                new_transport = await loop.start_tls(
-                    transport, conn, context, server_hostname=hostname
+            context = self._tls_context
+            wants_tls = server.tls or context is not None
+            hostname = options.tls_hostname or server.tls_name or server.host
+            if options.tls_handshake_first:
+                await loop.create_connection(
+                    lambda: conn,
+                    server.host,
+                    server.port,
+                    ssl=context or ssl.create_default_context(),
+                    server_hostname=hostname,
                 )
-                if new_transport is None:
-                    raise ConnectionResetError("connection closed during the TLS handshake")
-                conn.transport = new_transport
-            elif wants_tls:
-                raise SecureConnectionRequiredError(
-                    f"TLS was requested but {server.url} does not offer TLS"
-                )
+                info = await conn.info
+            else:
+                transport, _ = await loop.create_connection(lambda: conn, server.host, server.port)
+                info = await conn.info
+                if info.get("tls_required") or (wants_tls and info.get("tls_available")):
+                    new_transport = await loop.start_tls(
+                        transport,
+                        conn,
+                        context or ssl.create_default_context(),
+                        server_hostname=hostname,
+                    )
+                    if new_transport is None:
+                        raise ConnectionResetError("connection closed during the TLS handshake")
+                    conn.transport = new_transport
+                elif wants_tls:
+                    raise SecureConnectionRequiredError(
+                        f"TLS was requested but {server.url} does not offer TLS"
+                    )
             self._apply_info(conn, info)
             assert conn.transport is not None
             conn.transport.write(encode_connect(self._connect_fields(server, info)) + PING_BYTES)
@@ -278,7 +310,7 @@ class Client:
             "lang": "python",
             "version": __version__,
             "protocol": 1,
-            "tls_required": server.tls or options.tls is not None,
+            "tls_required": server.tls or self._tls_context is not None,
         }
         if info.get("headers"):
             fields["headers"] = True
@@ -290,6 +322,15 @@ class Client:
         user = options.user or server.user
         password = options.password if options.user else server.password
         token = options.token or server.token
+        nonce = info.get("nonce")
+        if self._credentials is not None:
+            jwt, seed = self._credentials
+            if jwt:
+                fields["jwt"] = jwt
+            else:
+                fields["nkey"] = nkeys.KeyPair.from_seed(seed).public_key
+            if isinstance(nonce, str):
+                fields["sig"] = nkeys.sign_nonce(seed, nonce)
         if user:
             fields["user"] = user
             fields["pass"] = password or ""
@@ -352,7 +393,7 @@ class Client:
             size = len(payload)
             if size > self._max_payload:
                 raise self._too_large(size)
-            if self._status != CONNECTED:
+            if self._status is not CONNECTED:
                 self._check_can_buffer(len(prefix) + size + 16)
             self._outbound += b"%b%d\r\n%b\r\n" % (prefix, size, payload)
         else:
@@ -398,7 +439,7 @@ class Client:
                 prefixes[subject] = b"PUB %b " % subject_bytes
                 head = b"PUB %b %d\r\n" % (subject_bytes, size)
             frame = b"".join((head, payload, b"\r\n"))
-        if self._status != CONNECTED:
+        if self._status is not CONNECTED:
             self._check_can_buffer(len(frame))
         self._outbound += frame
         return size
@@ -866,6 +907,11 @@ class Client:
     # --------------------------------------------------------------- properties
 
     @property
+    def status(self) -> Status:
+        """``Status.CONNECTING``, ``CONNECTED``, ``RECONNECTING``, ``DRAINING`` or ``CLOSED``."""
+        return self._status
+
+    @property
     def is_connected(self) -> bool:
         """Whether a connection is up (draining included)."""
         return self._status in (CONNECTED, DRAINING)
@@ -940,6 +986,27 @@ def _is_no_responders(msg: Message) -> bool:
     frame = msg._frame
     raw = getattr(frame, "raw_headers", None)
     return raw is not None and not frame.payload and raw.startswith(_NO_RESPONDERS_STATUS)
+
+
+def _tls_context(option: ssl.SSLContext | bool | None) -> ssl.SSLContext | None:
+    if option is True:
+        return ssl.create_default_context()
+    if isinstance(option, ssl.SSLContext):
+        return option
+    if option in (None, False):
+        return None
+    raise TypeError(f"tls must be an ssl.SSLContext or True, not {type(option).__name__}")
+
+
+def _load_credentials(options: ConnectOptions) -> tuple[str, str] | None:
+    """Read nkey credentials once, so a bad file fails at connect, not on each retry."""
+    if options.user_credentials:
+        return nkeys.read_credentials(options.user_credentials)
+    if options.nkeys_seed:
+        seed = nkeys.read_seed(options.nkeys_seed)
+        nkeys.decode_seed(seed)
+        return "", seed
+    return None
 
 
 def _abort(conn: ServerConnection) -> None:

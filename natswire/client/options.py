@@ -50,8 +50,13 @@ class ConnectOptions:
     flush_timeout: float | None = None
     drain_timeout: float = 30.0
     max_control_line: int = DEFAULT_CLIENT_MAX_CONTROL_LINE
-    tls: ssl.SSLContext | None = None
+    tls: ssl.SSLContext | bool | None = None
     tls_hostname: str | None = None
+    tls_handshake_first: bool = False
+    #: An nkey seed (``SU...``) or the path of a file holding one.
+    nkeys_seed: str | None = None
+    #: The path of a ``.creds`` file (user JWT and nkey seed).
+    user_credentials: str | None = None
     namespace: str = ""
     error_cb: ErrorCallback | None = None
     disconnected_cb: EventCallback | None = None
