@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import __version__
 from ..protocol.errors import (
+    AuthorizationError,
     MaxPayloadError,
     NatsWireError,
     RemoteProtocolError,
@@ -66,7 +67,6 @@ from .servers import Server, ServerPool
 from .subscription import MessageCallback, Subscription
 
 logger = logging.getLogger("natswire")
-
 
 
 class Status(enum.Enum):
@@ -170,6 +170,7 @@ class Client:
         self._pings_outstanding = 0
         self._ping_timer: asyncio.TimerHandle | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._migration: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._callback_tasks: set[asyncio.Task[Any]] = set()
         self._inbox_prefix = b""
@@ -683,6 +684,42 @@ class Client:
                 self._fire(self.options.discovered_server_cb)
         if fields.get("ldm"):
             self._fire(self.options.lame_duck_mode_cb)
+            if self._migration is None and self._status is CONNECTED:
+                self._migration = asyncio.get_running_loop().create_task(self._leave_lame_duck())
+
+    async def _leave_lame_duck(self) -> None:
+        """Move to another server while the lame-duck one still serves us.
+
+        The new connection is set up completely before the old one stops dispatching,
+        so no message is delivered twice; the old one is then closed.
+        """
+        try:
+            pool = self._pool
+            old_conn, old_server = self._conn, self._server
+            if pool is None or old_conn is None or old_server is None:
+                return
+            for server in list(pool.servers):
+                if server.same_address(old_server) or server.skipped:
+                    continue
+                if self._status is not CONNECTED or self._conn is not old_conn:
+                    return
+                try:
+                    await self._connect_to(server)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    server.attempts += 1
+                    self._last_error = exc
+                    continue
+                old_conn.retired = True
+                self._on_connected()
+                if old_conn.transport is not None:
+                    old_conn.transport.close()
+                self._reconnects += 1
+                self._fire(self.options.reconnected_cb)
+                return
+        finally:
+            self._migration = None
 
     def _on_server_error(self, conn: ServerConnection, error: ServerError) -> None:
         self._errors_received += 1
@@ -712,6 +749,8 @@ class Client:
         self._conn = None
         self._transport = None
         self._cancel_ping_timer()
+        if self._migration is not None:
+            self._migration.cancel()
         status = self._status
         if status == CLOSED or self._closing is not None:
             return
@@ -810,7 +849,11 @@ class Client:
                     self._last_error = exc
                     if isinstance(exc, ServerError):
                         self._report_error(exc)
+                    if isinstance(exc, AuthorizationError):
+                        server.skipped = server.last_auth_error == str(exc)
+                        server.last_auth_error = str(exc)
                     continue
+                server.last_auth_error = None
                 self._reconnects += 1
                 self._on_connected()
                 self._fire(options.reconnected_cb)
@@ -825,6 +868,8 @@ class Client:
 
     def _reconnect_delay(self, server: Server) -> float:
         options = self.options
+        if options.reconnect_delay_cb is not None:
+            return float(options.reconnect_delay_cb(server.attempts))
         base = float(options.reconnect_time_wait) * 2.0 ** min(server.attempts, 16)
         delay = min(base, max(options.reconnect_time_wait_max, options.reconnect_time_wait))
         jitter = options.reconnect_jitter
@@ -866,9 +911,9 @@ class Client:
     async def _close(self) -> None:
         was_connected = self._conn is not None
         self._cancel_ping_timer()
-        task = self._reconnect_task
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        for task in (self._reconnect_task, self._migration):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         conn = self._conn
         if conn is not None and conn.transport is not None:
             if self._outbound and not self._write_paused:

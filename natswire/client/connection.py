@@ -36,11 +36,15 @@ class ServerConnection(asyncio.Protocol):
         self.lost: asyncio.Future[None] = loop.create_future()
         self.handshaking = True
         self.failed = False
+        #: Replaced by a connection to another server: ignore what still arrives.
+        self.retired = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.retired:
+            return
         try:
             frames = self.parser.receive_data(data)
         except RemoteProtocolError as exc:

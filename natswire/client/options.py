@@ -63,6 +63,9 @@ class ConnectOptions:
     reconnected_cb: EventCallback | None = None
     closed_cb: EventCallback | None = None
     discovered_server_cb: EventCallback | None = None
+    #: ``reconnect_delay_cb(attempt)`` returns the seconds to wait before a reconnect
+    #: attempt, instead of the exponential backoff.
+    reconnect_delay_cb: Callable[[int], float] | None = None
     lame_duck_mode_cb: EventCallback | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

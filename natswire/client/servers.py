@@ -26,6 +26,10 @@ class Server:
     tls_name: str | None = None
     #: Event-loop time of the last connection attempt.
     last_attempt: float = float("-inf")
+    #: The text of the last authentication error this server returned.
+    last_auth_error: str | None = None
+    #: Never tried again (it returned the same authentication error twice in a row).
+    skipped: bool = False
 
     @property
     def url(self) -> str:
@@ -89,7 +93,7 @@ class ServerPool:
         for _ in range(len(self.servers)):
             server = self.servers.pop(0)
             self.servers.append(server)
-            if max_attempts < 0 or server.attempts < max_attempts:
+            if not server.skipped and (max_attempts < 0 or server.attempts < max_attempts):
                 return server
         return None
 
