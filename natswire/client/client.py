@@ -751,6 +751,11 @@ class Client:
         self._cancel_ping_timer()
         if self._migration is not None:
             self._migration.cancel()
+        # Publishers waiting for the old transport to drain now fill the reconnect buffer.
+        self._write_paused = False
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
         status = self._status
         if status == CLOSED or self._closing is not None:
             return

@@ -151,7 +151,8 @@ class Subscription:
     def _take(self) -> Message:
         msg = self._pending.popleft()
         self._pending_bytes -= len(msg._frame.payload)
-        if not self._pending and self._draining:
+        # A callback task finishes the drain itself, once the callback has returned.
+        if not self._pending and self._draining and self._task is None:
             self._finish_drain()
         return msg
 
@@ -163,6 +164,10 @@ class Subscription:
                 waiter.set_result(None)
 
     async def _wait(self) -> None:
+        # ``asyncio.wait_for`` (before Python 3.12) runs this in a task of its own that
+        # starts an iteration later: messages delivered meanwhile found no waiter to wake.
+        if self._pending or self._closed:
+            return
         waiter = self._waiter
         if waiter is None or waiter.done():
             waiter = self._waiter = asyncio.get_running_loop().create_future()
@@ -196,18 +201,22 @@ class Subscription:
             raise BadTimeoutError(f"timeout must be a non-negative number, got {timeout!r}")
         if self._pending:
             return self._take()
-        if self._closed:
-            raise ConnectionClosedError(f"subscription to {self.subject!r} is closed")
-        try:
-            if timeout:
-                await asyncio.wait_for(self._wait(), timeout)
-            else:
-                await self._wait()
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"no message on {self.subject!r} within {timeout} seconds") from None
-        if self._pending:
-            return self._take()
-        raise ConnectionClosedError(f"subscription to {self.subject!r} is closed")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        # Another consumer of the same subscription may take the message that woke us.
+        while not self._pending:
+            if self._closed:
+                raise ConnectionClosedError(f"subscription to {self.subject!r} is closed")
+            try:
+                if deadline is not None:
+                    await asyncio.wait_for(self._wait(), deadline - loop.time())
+                else:
+                    await self._wait()
+            except asyncio.TimeoutError:
+                raise TimeoutError(
+                    f"no message on {self.subject!r} within {timeout} seconds"
+                ) from None
+        return self._take()
 
     @property
     def messages(self) -> AsyncIterator[Message]:
