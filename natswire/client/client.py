@@ -883,10 +883,17 @@ class Client:
     # ------------------------------------------------------------ drain and close
 
     async def drain(self) -> None:
-        """Stop new messages, deliver those pending, flush what was published, close."""
+        """Stop new messages, deliver those pending, flush what was published, close.
+
+        While reconnecting there is no server to flush to, so it closes at once.
+        """
         if self._status == CLOSED or self._closing is not None:
             raise ConnectionClosedError("connection is closed")
         if self._status == DRAINING:
+            return
+        if self._status is not CONNECTED:
+            # Nothing can be flushed to a server we are not connected to (nats.go closes too).
+            await self.close()
             return
         self._status = DRAINING
         subs = [s for s in self._subscriptions.values() if s is not self._response_sub]
