@@ -349,9 +349,19 @@ class Client:
                 _MIN_INBOUND_PAYLOAD_LIMIT, max_payload * _INBOUND_PAYLOAD_SLACK
             )
 
+    def _discover_servers(self, info: Mapping[str, Any]) -> None:
+        """Merge the cluster's ``connect_urls`` into the server pool."""
+        urls = info.get("connect_urls")
+        if self._pool is None or not isinstance(urls, list):
+            return
+        server = self._server
+        if self._pool.add_discovered([str(url) for url in urls], tls=bool(server and server.tls)):
+            self._fire(self.options.discovered_server_cb)
+
     def _on_connected(self) -> None:
         """The handshake is done: resubscribe, send what was buffered, start pinging."""
         assert self._transport is not None
+        self._discover_servers(self._server_info)
         self._status = CONNECTED
         self._write_paused = False
         self._pings_outstanding = 0
@@ -675,13 +685,7 @@ class Client:
 
     def _on_async_info(self, conn: ServerConnection, fields: dict[str, Any]) -> None:
         self._apply_info(conn, {**self._server_info, **fields})
-        if self._pool is not None and fields.get("connect_urls"):
-            server = self._server
-            added = self._pool.add_discovered(
-                list(fields["connect_urls"]), tls=bool(server and server.tls)
-            )
-            if added:
-                self._fire(self.options.discovered_server_cb)
+        self._discover_servers(fields)
         if fields.get("ldm"):
             self._fire(self.options.lame_duck_mode_cb)
             if self._migration is None and self._status is CONNECTED:
