@@ -8,12 +8,11 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from faultproxy import FaultProxy
 
 import natswire
 from natswire.errors import ConnectionClosedError, StaleConnectionError
 from natswire.server import NatsServer
-
-from faultproxy import FaultProxy
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from certs import TlsFiles, make_tls_files
 
 import natswire
 from natswire.errors import NoServersError, SecureConnectionRequiredError
 from natswire.server import NatsServer
-
-from certs import TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.timeout(60)
 
