@@ -579,6 +579,7 @@ class NatsServer:
         tls_cert, tls_key: server certificate and key; enable TLS (``tls://`` URL).
         tls_ca: CA file used to verify client certificates.
         tls_verify: require client certificates (mutual TLS).
+        tls_handshake_first: expect the TLS handshake before INFO (``handshake_first``).
         cluster_name, cluster_port, routes: cluster settings; ``cluster_port=None`` with a
             cluster name or routes means a free port. Route URLs without a scheme get
             ``nats-route://``.
@@ -623,6 +624,7 @@ class NatsServer:
         tls_key: StrPath | None = None,
         tls_ca: StrPath | None = None,
         tls_verify: bool = False,
+        tls_handshake_first: bool = False,
         cluster_name: str | None = None,
         cluster_port: int | None = None,
         routes: Iterable[str] = (),
@@ -639,8 +641,8 @@ class NatsServer:
             raise ValueError("use either user/password or token, not both")
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
-        if tls_cert is None and (tls_ca is not None or tls_verify):
-            raise ValueError("tls_ca and tls_verify need tls_cert and tls_key")
+        if tls_cert is None and (tls_ca is not None or tls_verify or tls_handshake_first):
+            raise ValueError("tls_ca, tls_verify and tls_handshake_first need tls_cert and tls_key")
         if store_dir is not None and not jetstream:
             raise ValueError("store_dir needs jetstream=True")
         if startup_timeout <= 0:
@@ -666,6 +668,7 @@ class NatsServer:
         self._tls_key = Path(tls_key).resolve() if tls_key is not None else None
         self._tls_ca = Path(tls_ca).resolve() if tls_ca is not None else None
         self._tls_verify = tls_verify
+        self._tls_handshake_first = tls_handshake_first
         self._cluster_name = cluster_name
         self._routes = [r if "://" in r else f"nats-route://{r}" for r in routes]
         self._clustered = cluster_name is not None or cluster_port is not None or bool(self._routes)
@@ -1142,7 +1145,10 @@ class NatsServer:
             ]
             if self._tls_ca is not None:
                 lines.append(f"  ca_file: {_quote(path_of(self._tls_ca))}")
-            lines += [f"  verify: {'true' if self._tls_verify else 'false'}", "  timeout: 2", "}"]
+            lines += [f"  verify: {'true' if self._tls_verify else 'false'}", "  timeout: 2"]
+            if self._tls_handshake_first:
+                lines.append("  handshake_first: true")
+            lines.append("}")
         if cluster_port is not None:
             lines.append("cluster {")
             if self._cluster_name is not None:

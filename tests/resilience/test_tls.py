@@ -143,7 +143,7 @@ async def test_handshake_first(tls_files: TlsFiles) -> None:
     with NatsServer(
         tls_cert=tls_files.server_cert,
         tls_key=tls_files.server_key,
-        config_extra="tls { handshake_first: true }\n",
+        tls_handshake_first=True,
     ) as server:
         nc = await natswire.connect(
             server.url, tls=client_context(tls_files), tls_handshake_first=True
@@ -152,6 +152,12 @@ async def test_handshake_first(tls_files: TlsFiles) -> None:
             assert await roundtrip(nc) == b"over tls"
         finally:
             await nc.close()
+
+        # A client that waits for INFO first gets nothing and gives up in time.
+        started = time.monotonic()
+        with pytest.raises(NoServersError, match="handshake"):
+            await natswire.connect(server.url, tls=client_context(tls_files), connect_timeout=1)
+        assert time.monotonic() - started < 2
 
 
 async def test_reconnect_over_tls_after_a_restart(tls_files: TlsFiles) -> None:
