@@ -219,7 +219,10 @@ class Client:
         self._tls_context = _tls_context(options.tls)
         self._loop = asyncio.get_running_loop()
         self._inbox_prefix = f"{options.inbox_prefix}.{secrets.token_hex(11)}".encode()
-        self._pool = ServerPool(list(options.servers), randomize=not options.dont_randomize)
+        self._rng = options.rng or random.Random()
+        self._pool = ServerPool(
+            list(options.servers), randomize=not options.dont_randomize, rng=self._rng
+        )
         self._status = CONNECTING
         errors: list[Exception] = []
         for server in list(self._pool.servers):

@@ -45,12 +45,13 @@ class ServerConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.retired:
             return
+        error: RemoteProtocolError | None = None
         try:
             frames = self.parser.receive_data(data)
         except RemoteProtocolError as exc:
-            self.failed = True
-            self._client._on_protocol_error(self, exc)
-            return
+            # The frames before the bad bytes arrived intact: handle them, then fail.
+            error = exc
+            frames = list(exc.frames)
         get_subscription = self._subscriptions.get
         client = self._client
         controls = 0
@@ -68,6 +69,9 @@ class ServerConnection(asyncio.Protocol):
         if size or controls < len(frames):
             client._in_msgs += len(frames) - controls
             client._in_bytes += size
+        if error is not None:
+            self.failed = True
+            client._on_protocol_error(self, error)
 
     def eof_received(self) -> bool | None:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -44,6 +45,8 @@ class ConnectOptions:
     reconnect_time_wait_max: float = 8.0
     reconnect_jitter: float = 0.1
     dont_randomize: bool = False
+    #: The random source for shuffling servers and jittering reconnects (tests inject one).
+    rng: random.Random | None = None
     retry_on_failed_connect: bool = False
     inbox_prefix: str = "_INBOX"
     pending_size: int = DEFAULT_PENDING_SIZE

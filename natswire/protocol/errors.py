@@ -8,7 +8,8 @@ subclasses are built from a server's ``-ERR`` text by :func:`server_error_from_t
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 
 class NatsWireError(Exception):
@@ -32,7 +33,13 @@ class MaxPayloadError(LocalProtocolError):
 
 
 class RemoteProtocolError(ProtocolError):
-    """The peer sent bytes that cannot be parsed."""
+    """The peer sent bytes that cannot be parsed.
+
+    ``frames`` holds the frames that the same ``receive_data`` call completed before
+    the bad bytes, in order: they arrived intact and may still be handled.
+    """
+
+    frames: Sequence[Any] = ()
 
 
 class ControlLineTooLongError(RemoteProtocolError):

@@ -115,19 +115,21 @@ class Parser:
         """Parse ``data`` and return every frame it completes, in order."""
         if self._error is not None:
             raise RemoteProtocolError(f"parser stopped after an earlier error: {self._error}")
+        frames: list[Frame] = []
         try:
-            return self._receive(data)
+            return self._receive(data, frames)
         except RemoteProtocolError as exc:
+            exc.frames = frames
             self._error = exc
             raise
         except Exception as exc:
             error = RemoteProtocolError(f"cannot parse input: {exc!r}")
+            error.frames = frames
             self._error = error
             raise error from exc
 
-    def _receive(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+    def _receive(self, data: bytes | bytearray | memoryview, frames: list[Frame]) -> list[Frame]:
         buffer = self._buffer
-        frames: list[Frame] = []
         if not buffer:
             if not data:
                 return frames
@@ -200,14 +202,17 @@ class Parser:
         pos = 0
         while pos < length:
             eol = find(b"\n", pos)
-            if eol < 0:
+            if not 0 <= eol - pos <= max_line:
+                if eol >= 0:
+                    raise self._line_too_long(eol - pos)
                 if length - pos > max_line:
                     raise self._line_too_long(length - pos)
                 return pos
-            if eol - pos > max_line:
-                raise self._line_too_long(eol - pos)
             args = chunk[pos:eol].split()
-            op = args[0] if args else b""
+            try:
+                op = args[0]
+            except IndexError:
+                raise _unknown_operation(chunk[pos:eol]) from None
             if op == b"MSG" or (op.upper() == b"MSG" and _separated(chunk, pos + 3)):
                 # The hot path, inlined: it runs once per delivered message.
                 nargs = len(args)

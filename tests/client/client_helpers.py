@@ -1,0 +1,57 @@
+"""Helpers shared by the client tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+
+class ErrorLog:
+    """An ``error_cb`` that records what it got and lets a test wait for it."""
+
+    def __init__(self) -> None:
+        self.errors: list[Exception] = []
+        self._event = asyncio.Event()
+
+    async def __call__(self, error: Exception) -> None:
+        self.errors.append(error)
+        self._event.set()
+
+    def of_type(self, kind: type[Exception]) -> list[Exception]:
+        return [e for e in self.errors if isinstance(e, kind)]
+
+    async def wait_for(self, kind: type[Exception], timeout: float = 5.0) -> Exception:
+        """The first recorded error of ``kind``, waiting up to ``timeout`` seconds."""
+
+        async def _wait() -> Exception:
+            while True:
+                found = self.of_type(kind)
+                if found:
+                    return found[0]
+                self._event.clear()
+                await self._event.wait()
+
+        return await asyncio.wait_for(_wait(), timeout)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``predicate`` every 10 ms; fail the test after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        await asyncio.sleep(0.01)
+
+
+async def peer_sync(peer: Any) -> None:
+    """Make sure a nats-py client's earlier SUBs reached the server.
+
+    nats-py writes a flush's PING straight to the transport, ahead of commands still
+    queued for its flusher task (such as a SUB just made), so one ``flush()`` does not
+    prove the server has the subscription. The first PONG comes back only after the
+    flusher has run, so a second flush's PING follows the SUB.
+    """
+    await peer.flush()
+    await peer.flush()

@@ -1,0 +1,118 @@
+"""Request/reply against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+
+import pytest
+from conftest import Connect
+
+import natswire
+from natswire.errors import BadTimeoutError, NoRespondersError, TimeoutError
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def echo_service(nc: natswire.Client, subject: str) -> natswire.Subscription:
+    async def handler(msg: natswire.Msg) -> None:
+        await msg.respond(b"echo:" + msg.data, headers=msg.headers)
+
+    sub = await nc.subscribe(subject, cb=handler)
+    await nc.flush()
+    return sub
+
+
+async def test_request_reply(connect: Connect) -> None:
+    service = await connect()
+    nc = await connect()
+    await echo_service(service, "svc.echo")
+    resp = await nc.request("svc.echo", b"ping", timeout=2)
+    assert resp.data == b"echo:ping"
+    assert resp.subject.startswith("_INBOX.")
+    with_headers = await nc.request("svc.echo", b"h", timeout=2, headers={"Trace": "t1"})
+    assert with_headers.headers is not None and with_headers.headers["Trace"] == "t1"
+
+
+async def test_hundred_concurrent_requests(connect: Connect) -> None:
+    service = await connect()
+    nc = await connect()
+    await echo_service(service, "svc.many")
+    replies = await asyncio.gather(
+        *(nc.request("svc.many", b"%d" % i, timeout=5) for i in range(100))
+    )
+    assert [r.data for r in replies] == [b"echo:%d" % i for i in range(100)]
+    # All share one wildcard inbox subscription (plus nothing else).
+    assert len(nc._subscriptions) == 1
+
+
+async def test_request_to_self(nc: natswire.Client) -> None:
+    await echo_service(nc, "svc.self")
+    assert (await nc.request("svc.self", b"me", timeout=2)).data == b"echo:me"
+
+
+async def test_old_style_request(connect: Connect) -> None:
+    service = await connect()
+    nc = await connect()
+    await echo_service(service, "svc.old")
+    resp = await nc.request("svc.old", b"o", timeout=2, old_style=True)
+    assert resp.data == b"echo:o"
+
+
+async def test_no_responders_is_fast(nc: natswire.Client) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with pytest.raises(NoRespondersError):
+        await nc.request("svc.nobody", b"", timeout=5)
+    assert loop.time() - start < 1.0
+    with pytest.raises(NoRespondersError):
+        await nc.request("svc.nobody", b"", timeout=5, old_style=True)
+    assert loop.time() - start < 2.0
+    assert nc.is_connected
+
+
+async def test_request_timeout(connect: Connect) -> None:
+    silent = await connect()
+    nc = await connect()
+    sub = await silent.subscribe("svc.silent")  # listens, never answers
+    await silent.flush()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with pytest.raises(TimeoutError) as info:
+        await nc.request("svc.silent", b"?", timeout=0.2)
+    elapsed = loop.time() - start
+    assert 0.15 <= elapsed < 1.5
+    assert isinstance(info.value, builtins.TimeoutError)
+    assert not nc._responses, "the timed-out request must not leak its future"
+    assert (await sub.next_msg(timeout=1)).data == b"?"
+    # A late reply is ignored, later requests still work.
+    await echo_service(silent, "svc.after")
+    assert (await nc.request("svc.after", b"x", timeout=2)).data == b"echo:x"
+
+
+@pytest.mark.parametrize("timeout", [0, -1, -0.5, "1"])
+async def test_request_bad_timeout(nc: natswire.Client, timeout: object) -> None:
+    with pytest.raises(BadTimeoutError) as info:
+        await nc.request("svc.x", b"", timeout=timeout)  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)
+    assert nc.is_connected
+    await nc.flush()
+
+
+async def test_respond_from_iterator(connect: Connect) -> None:
+    service = await connect()
+    nc = await connect()
+    sub = await service.subscribe("svc.iter")
+    await service.flush()
+
+    async def serve() -> None:
+        async for msg in sub.messages:
+            await msg.respond(msg.data.upper())
+
+    task = asyncio.ensure_future(serve())
+    try:
+        for word in (b"a", b"bc", b""):
+            assert (await nc.request("svc.iter", word, timeout=2)).data == word.upper()
+    finally:
+        await sub.unsubscribe()
+        await asyncio.wait_for(task, 2)
