@@ -1,0 +1,99 @@
+"""JetStream: streams, consumers, publish with acks, pull consumers, the ack protocol.
+
+Get a context from a connection made with :func:`natswire.connect`::
+
+    js = nc.jetstream()
+    await js.add_stream(name="orders", subjects=["orders.>"])
+    ack = await js.publish("orders.new", b"...", msg_id="order-17")
+    psub = await js.pull_subscribe("orders.>", durable="worker")
+    for msg in await psub.fetch(10, timeout=1):
+        await msg.ack()
+
+or build one on any client: ``JetStreamContext(nc)``.
+"""
+
+from .api import (
+    AccountInfo,
+    AckPolicy,
+    ClusterInfo,
+    ConsumerConfig,
+    ConsumerInfo,
+    DeliverPolicy,
+    DiscardPolicy,
+    Header,
+    PeerInfo,
+    Placement,
+    PubAck,
+    RawStreamMsg,
+    ReplayPolicy,
+    RePublish,
+    RetentionPolicy,
+    SequenceInfo,
+    StorageType,
+    StoreCompression,
+    StreamConfig,
+    StreamInfo,
+    StreamSource,
+    StreamState,
+    SubjectTransform,
+)
+from .context import JetStreamContext
+from .deadletter import DeadLetter, DeadLetterSubscription, parse_advisory
+from .errors import (
+    APIError,
+    BadRequestError,
+    ConsumerDeletedError,
+    ConsumerNotFoundError,
+    JetStreamError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StreamNotFoundError,
+)
+from .manager import JetStreamManager
+from .message import JetStreamMessage, JsMsg, MsgMetadata, SequencePair, parse_metadata
+from .pull import PullSubscription
+
+__all__ = [
+    "APIError",
+    "AccountInfo",
+    "AckPolicy",
+    "BadRequestError",
+    "ClusterInfo",
+    "ConsumerConfig",
+    "ConsumerDeletedError",
+    "ConsumerInfo",
+    "ConsumerNotFoundError",
+    "DeadLetter",
+    "DeadLetterSubscription",
+    "DeliverPolicy",
+    "DiscardPolicy",
+    "Header",
+    "JetStreamContext",
+    "JetStreamError",
+    "JetStreamManager",
+    "JetStreamMessage",
+    "JsMsg",
+    "MsgMetadata",
+    "NotFoundError",
+    "PeerInfo",
+    "Placement",
+    "PubAck",
+    "PullSubscription",
+    "RawStreamMsg",
+    "RePublish",
+    "ReplayPolicy",
+    "RetentionPolicy",
+    "SequenceInfo",
+    "SequencePair",
+    "ServiceUnavailableError",
+    "StorageType",
+    "StoreCompression",
+    "StreamConfig",
+    "StreamInfo",
+    "StreamNotFoundError",
+    "StreamSource",
+    "StreamState",
+    "SubjectTransform",
+    "parse_advisory",
+    "parse_metadata",
+]

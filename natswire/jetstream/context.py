@@ -1,0 +1,391 @@
+"""The JetStream context: publish with acks, pull subscriptions, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from ..client.client import Client
+from ..client.errors import NoRespondersError, TimeoutError
+from ..client.message import Message
+from ..client.subscription import Subscription
+from ..protocol.headers import Headers, HeadersLike
+from .api import ConsumerConfig, Header, PubAck
+from .deadletter import DeadLetterSubscription
+from .errors import (
+    ConsumerNotFoundError,
+    JetStreamError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+    TooManyStalledMsgsError,
+    api_error,
+)
+from .manager import DEFAULT_PREFIX, JetStreamManager, _check_name
+from .pull import PullSubscription
+
+#: nats-py's defaults for a pull subscription's pending limits.
+DEFAULT_JS_SUB_PENDING_MSGS_LIMIT = 512 * 1024
+DEFAULT_JS_SUB_PENDING_BYTES_LIMIT = 256 * 1024 * 1024
+DEFAULT_PUBLISH_ASYNC_MAX_PENDING = 4000
+DEFAULT_PUBLISH_RETRY_ATTEMPTS = 2
+DEFAULT_PUBLISH_RETRY_WAIT = 0.25
+_MAX_RETRY_WAIT = 2.0
+
+
+def _publish_headers(
+    headers: HeadersLike | None,
+    stream: str | None,
+    msg_id: str | None,
+    expected_last_seq: int | None,
+    expected_last_subject_seq: int | None,
+    expected_last_msg_id: str | None,
+    msg_ttl: float | None,
+) -> Headers | None:
+    if (
+        stream is None
+        and msg_id is None
+        and expected_last_seq is None
+        and expected_last_subject_seq is None
+        and expected_last_msg_id is None
+        and msg_ttl is None
+    ):
+        return None if headers is None else Headers(headers)
+    hdr = Headers(headers)
+    if msg_id is not None:
+        hdr[Header.MSG_ID.value] = msg_id
+    if stream is not None:
+        hdr[Header.EXPECTED_STREAM.value] = stream
+    if expected_last_seq is not None:
+        hdr[Header.EXPECTED_LAST_SEQUENCE.value] = str(expected_last_seq)
+    if expected_last_subject_seq is not None:
+        hdr[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(expected_last_subject_seq)
+    if expected_last_msg_id is not None:
+        hdr[Header.EXPECTED_LAST_MSG_ID.value] = expected_last_msg_id
+    if msg_ttl is not None:
+        hdr[Header.MSG_TTL.value] = f"{max(1, round(msg_ttl))}s"
+    return hdr
+
+
+def _pub_ack(msg: Message) -> PubAck:
+    try:
+        resp = json.loads(msg.data)
+    except ValueError:
+        raise JetStreamError(
+            f"JetStream publish answered with non-JSON: {msg.data[:80]!r}"
+        ) from None
+    if not isinstance(resp, dict):
+        raise JetStreamError(f"JetStream publish answered with {resp!r}")
+    if "error" in resp:
+        raise api_error(resp["error"])
+    if "stream" not in resp or "seq" not in resp:
+        raise JetStreamError(f"JetStream publish answer lacks stream or seq: {resp!r}")
+    return PubAck.from_response(resp)
+
+
+class JetStreamContext(JetStreamManager):
+    """JetStream for one connection: ``nc.jetstream()``.
+
+    It is also a :class:`JetStreamManager`, as in nats-py.
+    """
+
+    def __init__(
+        self,
+        nc: Client,
+        prefix: str = DEFAULT_PREFIX,
+        domain: str | None = None,
+        timeout: float = 5.0,
+        publish_async_max_pending: int = DEFAULT_PUBLISH_ASYNC_MAX_PENDING,
+        publish_retry_attempts: int = DEFAULT_PUBLISH_RETRY_ATTEMPTS,
+        publish_retry_wait: float = DEFAULT_PUBLISH_RETRY_WAIT,
+    ) -> None:
+        super().__init__(nc, prefix, domain, timeout)
+        if publish_async_max_pending < 1:
+            raise ValueError("publish_async_max_pending must be at least 1")
+        if publish_retry_attempts < 0 or publish_retry_wait < 0:
+            raise ValueError("publish retry attempts and wait must not be negative")
+        self._max_pending = publish_async_max_pending
+        self._retry_attempts = publish_retry_attempts
+        self._retry_wait = publish_retry_wait
+        self._async_prefix = ""
+        self._async_sub: Subscription | None = None
+        self._async_next = 0
+        self._async_futures: dict[str, tuple[asyncio.Future[PubAck], asyncio.TimerHandle]] = {}
+        self._async_room: asyncio.Future[None] | None = None
+        self._async_done: asyncio.Event | None = None
+
+    def jsm(self) -> JetStreamManager:
+        """The manager: this object."""
+        return self
+
+    # ---------------------------------------------------------------- publish
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float | None = None,
+        stream: str | None = None,
+        headers: HeadersLike | None = None,
+        *,
+        msg_id: str | None = None,
+        expected_last_seq: int | None = None,
+        expected_last_subject_seq: int | None = None,
+        expected_last_msg_id: str | None = None,
+        msg_ttl: float | None = None,
+        retry_attempts: int | None = None,
+        retry_wait: float | None = None,
+    ) -> PubAck:
+        """Publish and wait for the stream's ack.
+
+        ``stream`` sets ``Nats-Expected-Stream``; ``msg_id`` sets ``Nats-Msg-Id`` (the
+        stream drops a second message with the same id inside its duplicate window and
+        answers ``duplicate=True``). When no stream answers (status 503: no stream, or a
+        stream leader being elected) or the stream answers 503, the publish is retried
+        ``retry_attempts`` times with a doubling pause from ``retry_wait``. A timeout is
+        retried only when the message has an id, which makes the retry safe.
+        """
+        hdr = _publish_headers(
+            headers,
+            stream,
+            msg_id,
+            expected_last_seq,
+            expected_last_subject_seq,
+            expected_last_msg_id,
+            msg_ttl,
+        )
+        has_id = hdr is not None and Header.MSG_ID.value in hdr
+        timeout = timeout or self._timeout
+        attempts = self._retry_attempts if retry_attempts is None else retry_attempts
+        wait = self._retry_wait if retry_wait is None else retry_wait
+        error: Exception | None = None
+        for attempt in range(attempts + 1):
+            if attempt:
+                await asyncio.sleep(min(wait * 2 ** (attempt - 1), _MAX_RETRY_WAIT))
+            try:
+                msg = await self._nc.request(subject, payload, timeout=timeout, headers=hdr)
+            except NoRespondersError:
+                error = NoStreamResponseError(
+                    503, None, f"no stream answered the publish to {subject!r}"
+                )
+                continue
+            except TimeoutError as exc:
+                if not has_id:
+                    raise
+                error = exc
+                continue
+            try:
+                return _pub_ack(msg)
+            except ServiceUnavailableError as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def _start_async(self) -> None:
+        self._async_prefix = f"{self._nc.new_inbox()}."
+        self._async_done = asyncio.Event()
+        self._async_done.set()
+        self._async_sub = await self._nc.subscribe(
+            self._async_prefix + "*", cb=self._on_async_reply
+        )
+
+    def _on_async_reply(self, msg: Message) -> None:
+        token = msg.subject[len(self._async_prefix) :]
+        entry = self._async_futures.pop(token, None)
+        if entry is None:
+            return
+        future, timer = entry
+        timer.cancel()
+        if not future.done():
+            if msg.status == 503:
+                future.set_exception(
+                    NoStreamResponseError(503, None, "no stream answered the publish")
+                )
+            else:
+                try:
+                    future.set_result(_pub_ack(msg))
+                except JetStreamError as exc:
+                    future.set_exception(exc)
+        self._async_settled()
+
+    def _on_async_timeout(self, token: str, timeout: float) -> None:
+        entry = self._async_futures.pop(token, None)
+        if entry is None:
+            return
+        future = entry[0]
+        if not future.done():
+            future.set_exception(TimeoutError(f"no ack for the publish within {timeout} s"))
+        self._async_settled()
+
+    def _async_settled(self) -> None:
+        room = self._async_room
+        if room is not None and len(self._async_futures) < self._max_pending:
+            self._async_room = None
+            if not room.done():
+                room.set_result(None)
+        if not self._async_futures and self._async_done is not None:
+            self._async_done.set()
+
+    async def publish_async(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        wait_stall: float | None = None,
+        stream: str | None = None,
+        headers: HeadersLike | None = None,
+        *,
+        msg_id: str | None = None,
+        expected_last_seq: int | None = None,
+        expected_last_subject_seq: int | None = None,
+        expected_last_msg_id: str | None = None,
+        msg_ttl: float | None = None,
+        timeout: float | None = None,
+    ) -> asyncio.Future[PubAck]:
+        """Publish without waiting for the ack; return a future of it.
+
+        At most ``publish_async_max_pending`` acks are outstanding: past that the call
+        waits for room, up to ``wait_stall`` seconds (for ever when ``None``), then
+        raises :class:`TooManyStalledMsgsError`. An ack that does not come within
+        ``timeout`` (the context's timeout) fails its future with ``TimeoutError``.
+        Nothing is retried: a failed future's message may or may not be stored.
+        """
+        hdr = _publish_headers(
+            headers,
+            stream,
+            msg_id,
+            expected_last_seq,
+            expected_last_subject_seq,
+            expected_last_msg_id,
+            msg_ttl,
+        )
+        if self._async_sub is None:
+            await self._start_async()
+        loop = asyncio.get_running_loop()
+        while len(self._async_futures) >= self._max_pending:
+            room = self._async_room
+            if room is None or room.done():
+                room = self._async_room = loop.create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(room), wait_stall)
+            except asyncio.TimeoutError:
+                raise TooManyStalledMsgsError(
+                    f"{len(self._async_futures)} publish acks outstanding for {wait_stall} s"
+                ) from None
+        self._async_next += 1
+        token = f"{self._async_next:x}"
+        timeout = timeout or self._timeout
+        future: asyncio.Future[PubAck] = loop.create_future()
+        timer = loop.call_later(timeout, self._on_async_timeout, token, timeout)
+        self._async_futures[token] = (future, timer)
+        assert self._async_done is not None
+        self._async_done.clear()
+        try:
+            await self._nc.publish(subject, payload, self._async_prefix + token, hdr)
+        except BaseException:
+            self._async_futures.pop(token, None)
+            timer.cancel()
+            future.cancel()
+            self._async_settled()
+            raise
+        return future
+
+    def publish_async_pending(self) -> int:
+        """Acks still outstanding."""
+        return len(self._async_futures)
+
+    async def publish_async_completed(self, timeout: float | None = None) -> None:
+        """Wait until every ``publish_async`` future is settled (acked or failed)."""
+        if self._async_done is None or self._async_done.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._async_done.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"{len(self._async_futures)} publish acks still outstanding after {timeout} s"
+            ) from None
+
+    # ---------------------------------------------------------- pull consumers
+
+    async def pull_subscribe(
+        self,
+        subject: str,
+        durable: str | None = None,
+        stream: str | None = None,
+        config: ConsumerConfig | None = None,
+        pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+        inbox_prefix: str | None = None,
+    ) -> PullSubscription:
+        """Bind to (creating when needed) a pull consumer filtered on ``subject``.
+
+        The stream is looked up by subject when not given. A durable consumer that
+        exists is used as it is; otherwise one is created from ``config`` (explicit
+        acks by default) with ``filter_subject=subject``.
+        """
+        if stream is None:
+            stream = await self.find_stream_name_by_subject(subject)
+        if durable is not None:
+            _check_name("consumer", durable)
+            try:
+                await self.consumer_info(stream, durable)
+            except ConsumerNotFoundError:
+                pass
+            else:
+                return await self.pull_subscribe_bind(
+                    durable, stream, inbox_prefix, pending_msgs_limit, pending_bytes_limit
+                )
+        cfg = config.evolve() if config is not None else ConsumerConfig()
+        if not cfg.filter_subjects and not cfg.filter_subject:
+            cfg.filter_subject = subject
+        if durable is not None:
+            cfg.name = durable
+            cfg.durable_name = durable
+        elif cfg.name is None and cfg.durable_name is None:
+            cfg.name = secrets.token_hex(11)
+            if cfg.inactive_threshold is None:
+                cfg.inactive_threshold = 300.0
+        info = await self.add_consumer(stream, cfg)
+        return await self.pull_subscribe_bind(
+            info.name, stream, inbox_prefix, pending_msgs_limit, pending_bytes_limit
+        )
+
+    async def pull_subscribe_bind(
+        self,
+        durable: str,
+        stream: str,
+        inbox_prefix: str | None = None,
+        pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+    ) -> PullSubscription:
+        """Pull from an existing consumer ``durable`` (any consumer name) of ``stream``."""
+        _check_name("stream", stream)
+        _check_name("consumer", durable)
+        if inbox_prefix:
+            inbox = f"{inbox_prefix.rstrip('.')}.{secrets.token_hex(11)}"
+        else:
+            inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(
+            inbox + ".*",
+            pending_msgs_limit=pending_msgs_limit,
+            pending_bytes_limit=pending_bytes_limit,
+        )
+        return PullSubscription(self, sub, inbox, stream, durable)
+
+    # ------------------------------------------------------------ dead letters
+
+    async def dead_letters(
+        self,
+        stream: str,
+        consumer: str = "*",
+        cb: Callable[[Any], Any] | None = None,
+    ) -> DeadLetterSubscription:
+        """Watch a consumer's (``"*"``: every consumer's) MAX_DELIVERIES and
+        MSG_TERMINATED advisories. See :class:`DeadLetterSubscription`."""
+        _check_name("stream", stream)
+        if consumer != "*":
+            _check_name("consumer", consumer)
+        watcher = DeadLetterSubscription(self, stream, consumer, cb)
+        await watcher._start()
+        return watcher

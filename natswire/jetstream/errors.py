@@ -1,0 +1,179 @@
+"""Errors raised by the JetStream layer.
+
+:class:`APIError` carries the server's answer: ``code`` (HTTP-like status), ``err_code``
+(JetStream's own error number, stable across versions) and ``description``.
+:func:`api_error` picks the most specific subclass for an error object from the server's
+JSON (``{"code": 404, "err_code": 10059, "description": "stream not found"}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client.errors import TimeoutError
+from ..protocol.errors import NatsWireError
+
+
+class JetStreamError(NatsWireError):
+    """Root of the JetStream errors."""
+
+
+class APIError(JetStreamError):
+    """The JetStream API answered with an error."""
+
+    def __init__(
+        self,
+        code: int | None = None,
+        err_code: int | None = None,
+        description: str = "",
+    ) -> None:
+        self.code = code
+        self.err_code = err_code
+        self.description = description
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"{self.description or 'JetStream API error'} "
+            f"(code={self.code}, err_code={self.err_code})"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, err_code={self.err_code!r}, "
+            f"description={self.description!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """The request was rejected (code 400)."""
+
+
+class NotFoundError(APIError):
+    """What the request names does not exist (code 404)."""
+
+
+class StreamNotFoundError(NotFoundError):
+    """No stream by that name (err_code 10059)."""
+
+
+class ConsumerNotFoundError(NotFoundError):
+    """No consumer by that name (err_code 10014)."""
+
+
+class NoMessageFoundError(NotFoundError):
+    """No message with that sequence or subject in the stream (err_code 10037)."""
+
+
+class StreamNameInUseError(BadRequestError):
+    """A stream by that name exists with a different configuration (err_code 10058)."""
+
+
+class ConsumerExistsError(BadRequestError):
+    """A consumer by that name exists with a different configuration (10013, 10148)."""
+
+
+class WrongLastSequenceError(BadRequestError):
+    """``Nats-Expected-Last-Sequence`` or ``-Last-Subject-Sequence`` did not hold (10071)."""
+
+
+class WrongLastMsgIdError(BadRequestError):
+    """``Nats-Expected-Last-Msg-Id`` did not hold (err_code 10070)."""
+
+
+class WrongExpectedStreamError(BadRequestError):
+    """The subject is stored by another stream than ``Nats-Expected-Stream`` (10060)."""
+
+
+class ServiceUnavailableError(APIError):
+    """JetStream did not answer: not enabled, or no leader at the moment (code 503)."""
+
+
+class NoStreamResponseError(ServiceUnavailableError):
+    """A JetStream publish got no answer from any stream (no responders, status 503)."""
+
+
+class JetStreamServerError(APIError):
+    """The server failed while handling the request (code 500)."""
+
+
+class ConsumerDeletedError(JetStreamError):
+    """The consumer was deleted while a pull request was waiting (status 409)."""
+
+
+class MsgAlreadyAckedError(JetStreamError):
+    """The message was already acknowledged (ack, nak or term)."""
+
+
+class NotJSMessageError(JetStreamError):
+    """The message did not come from a JetStream consumer: it has no ack subject."""
+
+
+class TooManyStalledMsgsError(JetStreamError):
+    """``publish_async`` waited ``wait_stall`` seconds for room in the ack window."""
+
+
+class NoHeartbeatError(TimeoutError, JetStreamError):
+    """A pull request asked for idle heartbeats and they stopped coming."""
+
+
+_BY_ERR_CODE: dict[int, type[APIError]] = {
+    10059: StreamNotFoundError,
+    10014: ConsumerNotFoundError,
+    10037: NoMessageFoundError,
+    10058: StreamNameInUseError,
+    10013: ConsumerExistsError,
+    10148: ConsumerExistsError,
+    10071: WrongLastSequenceError,
+    10070: WrongLastMsgIdError,
+    10060: WrongExpectedStreamError,
+}
+
+_BY_CODE: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    404: NotFoundError,
+    500: JetStreamServerError,
+    503: ServiceUnavailableError,
+}
+
+
+def api_error(error: Any) -> APIError:
+    """The :class:`APIError` for the ``"error"`` object of a JetStream API response."""
+    if not isinstance(error, dict):
+        return APIError(description=f"malformed JetStream error: {error!r}")
+    code = error.get("code")
+    err_code = error.get("err_code")
+    description = str(error.get("description") or "")
+    cls = _BY_ERR_CODE.get(err_code) if isinstance(err_code, int) else None
+    if cls is None:
+        cls = _BY_CODE.get(code, APIError) if isinstance(code, int) else APIError
+    return cls(
+        code if isinstance(code, int) else None,
+        err_code if isinstance(err_code, int) else None,
+        description,
+    )
+
+
+__all__ = [
+    "APIError",
+    "BadRequestError",
+    "ConsumerDeletedError",
+    "ConsumerExistsError",
+    "ConsumerNotFoundError",
+    "JetStreamError",
+    "JetStreamServerError",
+    "MsgAlreadyAckedError",
+    "NoHeartbeatError",
+    "NoMessageFoundError",
+    "NoStreamResponseError",
+    "NotFoundError",
+    "NotJSMessageError",
+    "ServiceUnavailableError",
+    "StreamNameInUseError",
+    "StreamNotFoundError",
+    "TooManyStalledMsgsError",
+    "WrongExpectedStreamError",
+    "WrongLastMsgIdError",
+    "WrongLastSequenceError",
+    "api_error",
+]

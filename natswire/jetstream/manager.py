@@ -1,0 +1,307 @@
+"""JetStream management: streams, consumers and stored messages, over ``$JS.API``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, TypeVar
+
+from ..client.client import Client
+from ..client.errors import NoRespondersError
+from ..protocol.headers import parse_headers
+from .api import (
+    AccountInfo,
+    Base,
+    ConsumerConfig,
+    ConsumerInfo,
+    RawStreamMsg,
+    StreamConfig,
+    StreamInfo,
+)
+from .errors import JetStreamError, ServiceUnavailableError, StreamNotFoundError, api_error
+
+DEFAULT_PREFIX = "$JS.API"
+_PAGE_LIMIT = 10_000  # pages of a listing (the server pages by 256 or 1024)
+
+C = TypeVar("C", bound=Base)
+
+_FORBIDDEN_IN_NAME = frozenset(" \t\r\n.*>/\\")
+
+
+def _check_name(what: str, name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{what} name must be a non-empty str, got {name!r}")
+    if not _FORBIDDEN_IN_NAME.isdisjoint(name):
+        raise ValueError(f"{what} name {name!r} must not hold whitespace, '.', '*', '>' or '/'")
+    return name
+
+
+def _api_prefix(prefix: str, domain: str | None) -> str:
+    if domain:
+        return f"$JS.{domain}.API"
+    prefix = prefix.rstrip(".")
+    if not prefix:
+        raise ValueError("the JetStream API prefix must not be empty")
+    return prefix
+
+
+def _build(cls: type[C], config: C | None, params: dict[str, Any]) -> C:
+    if config is None:
+        try:
+            return cls(**params)
+        except TypeError as exc:
+            raise TypeError(f"{cls.__name__}: {exc}") from None
+    if not isinstance(config, cls):
+        raise TypeError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+    return config.evolve(**params) if params else config
+
+
+class JetStreamManager:
+    """Management calls of the JetStream API (nats-py's ``JetStreamManager`` shape).
+
+    Every call is a request to ``<prefix>.<API>`` with JSON in and out; an ``error``
+    object in the answer raises the matching :class:`APIError` subclass, and no
+    responders raises :class:`ServiceUnavailableError` (JetStream off or no leader).
+    """
+
+    def __init__(
+        self,
+        nc: Client,
+        prefix: str = DEFAULT_PREFIX,
+        domain: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number, got {timeout!r}")
+        self._nc = nc
+        self._prefix = _api_prefix(prefix, domain)
+        self._domain = domain
+        self._timeout = float(timeout)
+
+    @property
+    def prefix(self) -> str:
+        """The API subject prefix (``$JS.API`` or ``$JS.<domain>.API``)."""
+        return self._prefix
+
+    @property
+    def timeout(self) -> float:
+        """The default timeout of API calls, in seconds."""
+        return self._timeout
+
+    async def _api_request(
+        self,
+        api: str,
+        body: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        subject = f"{self._prefix}.{api}"
+        data = b"" if body is None else json.dumps(body).encode()
+        try:
+            msg = await self._nc.request(subject, data, timeout=timeout or self._timeout)
+        except NoRespondersError:
+            raise ServiceUnavailableError(
+                503,
+                None,
+                f"no responders on {subject!r}: JetStream is not enabled or has no leader",
+            ) from None
+        try:
+            resp = json.loads(msg.data)
+        except ValueError:
+            raise JetStreamError(
+                f"JetStream answered {subject!r} with non-JSON: {msg.data[:80]!r}"
+            ) from None
+        if not isinstance(resp, dict):
+            raise JetStreamError(f"JetStream answered {subject!r} with {resp!r}")
+        if "error" in resp:
+            raise api_error(resp["error"])
+        return resp
+
+    # ---------------------------------------------------------------- account
+
+    async def account_info(self) -> AccountInfo:
+        """Usage and limits of this account."""
+        return AccountInfo.from_response(await self._api_request("INFO"))
+
+    # ---------------------------------------------------------------- streams
+
+    async def add_stream(self, config: StreamConfig | None = None, **params: Any) -> StreamInfo:
+        """Create a stream (``add_stream(name="s", subjects=["s.>"])`` or a config)."""
+        cfg = _build(StreamConfig, config, params)
+        name = _check_name("stream", cfg.name)
+        resp = await self._api_request(f"STREAM.CREATE.{name}", cfg.as_request())
+        return StreamInfo.from_response(resp)
+
+    async def update_stream(self, config: StreamConfig | None = None, **params: Any) -> StreamInfo:
+        """Change a stream's configuration."""
+        cfg = _build(StreamConfig, config, params)
+        name = _check_name("stream", cfg.name)
+        resp = await self._api_request(f"STREAM.UPDATE.{name}", cfg.as_request())
+        return StreamInfo.from_response(resp)
+
+    async def stream_info(self, name: str, subjects_filter: str | None = None) -> StreamInfo:
+        """A stream's configuration and state (with per-subject counts when filtered)."""
+        _check_name("stream", name)
+        body = {"subjects_filter": subjects_filter} if subjects_filter else None
+        return StreamInfo.from_response(await self._api_request(f"STREAM.INFO.{name}", body))
+
+    async def delete_stream(self, name: str) -> bool:
+        """Delete a stream and its messages."""
+        _check_name("stream", name)
+        return bool((await self._api_request(f"STREAM.DELETE.{name}")).get("success"))
+
+    async def purge_stream(
+        self,
+        name: str,
+        subject: str | None = None,
+        keep: int | None = None,
+        seq: int | None = None,
+    ) -> bool:
+        """Remove messages: all, those on ``subject``, all but the last ``keep``, or
+        those below ``seq``."""
+        _check_name("stream", name)
+        body: dict[str, Any] = {}
+        if subject:
+            body["filter"] = subject
+        if keep is not None:
+            body["keep"] = keep
+        if seq is not None:
+            body["seq"] = seq
+        resp = await self._api_request(f"STREAM.PURGE.{name}", body or None)
+        return bool(resp.get("success"))
+
+    async def streams_info(self, offset: int = 0) -> list[StreamInfo]:
+        """Every stream's info (all pages)."""
+        return [
+            StreamInfo.from_response(item)
+            for item in await self._list("STREAM.LIST", "streams", {}, offset)
+        ]
+
+    async def stream_names(self, subject: str | None = None) -> list[str]:
+        """Every stream's name, or those storing ``subject``."""
+        body = {"subject": subject} if subject else {}
+        return [str(name) for name in await self._list("STREAM.NAMES", "streams", body, 0)]
+
+    async def find_stream_name_by_subject(self, subject: str) -> str:
+        """The stream that stores ``subject``; :class:`StreamNotFoundError` if none."""
+        names = await self.stream_names(subject)
+        if not names:
+            raise StreamNotFoundError(404, 10059, f"no stream matches subject {subject!r}")
+        return names[0]
+
+    async def _list(self, api: str, key: str, body: dict[str, Any], offset: int) -> list[Any]:
+        items: list[Any] = []
+        for _ in range(_PAGE_LIMIT):
+            resp = await self._api_request(api, {**body, "offset": offset})
+            page = resp.get(key) or []
+            items.extend(page)
+            offset += len(page)
+            total = resp.get("total", 0)
+            if not page or offset >= total:
+                break
+        return items
+
+    # --------------------------------------------------------------- messages
+
+    async def get_msg(
+        self,
+        stream_name: str,
+        seq: int | None = None,
+        subject: str | None = None,
+        next: bool = False,
+    ) -> RawStreamMsg:
+        """A stored message: by sequence, the last on ``subject``, or (``next=True``)
+        the first on ``subject`` at or after ``seq``."""
+        _check_name("stream", stream_name)
+        body: dict[str, Any] = {}
+        if next:
+            if not subject:
+                raise ValueError("next=True needs a subject")
+            body = {"seq": seq or 0, "next_by_subj": subject}
+        elif subject:
+            body = {"last_by_subj": subject}
+        elif seq:
+            body = {"seq": seq}
+        else:
+            raise ValueError("get_msg needs seq or subject")
+        resp = await self._api_request(f"STREAM.MSG.GET.{stream_name}", body)
+        raw = resp.get("message") or {}
+        hdrs = raw.get("hdrs")
+        data = raw.get("data")
+        return RawStreamMsg(
+            subject=raw.get("subject"),
+            seq=raw.get("seq"),
+            data=base64.b64decode(data) if data else b"",
+            headers=parse_headers(base64.b64decode(hdrs)) if hdrs else None,
+            time=raw.get("time"),
+            stream=stream_name,
+            extra={
+                k: v for k, v in raw.items() if k not in ("subject", "seq", "data", "hdrs", "time")
+            },
+        )
+
+    async def get_last_msg(self, stream_name: str, subject: str) -> RawStreamMsg:
+        """The last message stored on ``subject``."""
+        return await self.get_msg(stream_name, subject=subject)
+
+    async def delete_msg(self, stream_name: str, seq: int) -> bool:
+        """Delete one message by sequence."""
+        _check_name("stream", stream_name)
+        resp = await self._api_request(f"STREAM.MSG.DELETE.{stream_name}", {"seq": seq})
+        return bool(resp.get("success"))
+
+    # -------------------------------------------------------------- consumers
+
+    async def add_consumer(
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> ConsumerInfo:
+        """Create (or update to the same configuration) a consumer on ``stream``."""
+        _check_name("stream", stream)
+        cfg = _build(ConsumerConfig, config, params)
+        name = cfg.name or cfg.durable_name
+        if cfg.name and cfg.durable_name and cfg.name != cfg.durable_name:
+            raise ValueError(
+                f"consumer name {cfg.name!r} and durable_name {cfg.durable_name!r} differ"
+            )
+        if name:
+            _check_name("consumer", name)
+            api = f"CONSUMER.CREATE.{stream}.{name}"
+        else:
+            api = f"CONSUMER.CREATE.{stream}"
+        resp = await self._api_request(
+            api, {"stream_name": stream, "config": cfg.as_request()}, timeout
+        )
+        return ConsumerInfo.from_response(resp)
+
+    async def consumer_info(
+        self, stream: str, consumer: str, timeout: float | None = None
+    ) -> ConsumerInfo:
+        """A consumer's configuration and state."""
+        _check_name("stream", stream)
+        _check_name("consumer", consumer)
+        resp = await self._api_request(f"CONSUMER.INFO.{stream}.{consumer}", None, timeout)
+        return ConsumerInfo.from_response(resp)
+
+    async def delete_consumer(self, stream: str, consumer: str) -> bool:
+        """Delete a consumer."""
+        _check_name("stream", stream)
+        _check_name("consumer", consumer)
+        resp = await self._api_request(f"CONSUMER.DELETE.{stream}.{consumer}")
+        return bool(resp.get("success"))
+
+    async def consumers_info(self, stream: str, offset: int | None = None) -> list[ConsumerInfo]:
+        """Every consumer's info on ``stream`` (all pages)."""
+        _check_name("stream", stream)
+        return [
+            ConsumerInfo.from_response(item)
+            for item in await self._list(f"CONSUMER.LIST.{stream}", "consumers", {}, offset or 0)
+        ]
+
+    async def consumer_names(self, stream: str) -> list[str]:
+        """Every consumer's name on ``stream``."""
+        _check_name("stream", stream)
+        items = await self._list(f"CONSUMER.NAMES.{stream}", "consumers", {}, 0)
+        return [str(name) for name in items]

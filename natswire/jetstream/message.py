@@ -1,0 +1,214 @@
+"""Messages delivered by a JetStream consumer: the ack protocol and the metadata.
+
+A consumer delivers each message with a reply subject that both names the message for
+acknowledgement and describes it. Two layouts exist (nats-server ``consumer.go``)::
+
+    $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>            (v1, 9 tokens)
+    $JS.ACK.<domain>.<acchash>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>.<token>
+                                                                     (v2, 12 or more tokens)
+
+In v2 the domain is ``_`` when there is none. Anything else is not a JetStream message.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+
+from ..client.client import Client
+from ..client.message import Message
+from ..protocol.headers import Headers
+from .errors import MsgAlreadyAckedError, NotJSMessageError
+
+ACK = b"+ACK"
+NAK = b"-NAK"
+WPI = b"+WPI"
+TERM = b"+TERM"
+NXT = b"+NXT"
+
+_V1_TOKENS = 9
+_V2_TOKENS = 12
+
+
+@dataclass(frozen=True)
+class SequencePair:
+    """A message's position: in the stream and in the consumer's deliveries."""
+
+    consumer: int
+    stream: int
+
+
+@dataclass(frozen=True)
+class MsgMetadata:
+    """What the ack subject says about a delivered message."""
+
+    sequence: SequencePair
+    num_pending: int
+    num_delivered: int
+    timestamp: datetime.datetime
+    stream: str
+    consumer: str
+    domain: str | None = None
+    account_hash: str | None = None
+    #: The stored time in nanoseconds since the epoch (``timestamp`` rounds to microseconds).
+    timestamp_ns: int = 0
+
+
+def parse_metadata(reply: str) -> MsgMetadata:
+    """Parse a JetStream ack subject (either layout); raise :class:`NotJSMessageError`."""
+    tokens = reply.split(".")
+    count = len(tokens)
+    if count < _V1_TOKENS or tokens[0] != "$JS" or tokens[1] != "ACK":
+        raise NotJSMessageError(f"not a JetStream ack subject: {reply!r}")
+    if count == _V1_TOKENS:
+        domain: str | None = None
+        account_hash: str | None = None
+        rest = tokens[2:]
+    elif count >= _V2_TOKENS:
+        domain = None if tokens[2] in ("_", "") else tokens[2]
+        account_hash = tokens[3]
+        rest = tokens[4:11]
+    else:
+        raise NotJSMessageError(
+            f"JetStream ack subject has {count} tokens (9, or 12 and more): {reply!r}"
+        )
+    stream, consumer, delivered, sseq, dseq, ts, pending = rest
+    try:
+        ts_ns = int(ts)
+        meta = MsgMetadata(
+            sequence=SequencePair(consumer=int(dseq), stream=int(sseq)),
+            num_pending=int(pending),
+            num_delivered=int(delivered),
+            timestamp=datetime.datetime.fromtimestamp(ts_ns / 1e9, tz=datetime.timezone.utc),
+            stream=stream,
+            consumer=consumer,
+            domain=domain,
+            account_hash=account_hash,
+            timestamp_ns=ts_ns,
+        )
+    except (ValueError, OverflowError, OSError):
+        raise NotJSMessageError(f"JetStream ack subject has a bad number: {reply!r}") from None
+    if not stream or not consumer:
+        raise NotJSMessageError(f"JetStream ack subject without stream or consumer: {reply!r}")
+    return meta
+
+
+class JetStreamMessage(Message):
+    """A :class:`natswire.Message` from a JetStream consumer, with the ack protocol.
+
+    ``ack``, ``nak`` and ``term`` settle the message: a second settlement raises
+    :class:`MsgAlreadyAckedError`. ``in_progress`` may be sent any number of times
+    before that.
+    """
+
+    __slots__ = ("_acked", "_js_client", "_meta")
+
+    def __init__(
+        self,
+        client: Client,
+        subject: str,
+        data: bytes = b"",
+        reply: str | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        super().__init__(subject, data, reply, headers)
+        self._js_client = client
+        self._acked: bytes | None = None
+        self._meta: MsgMetadata | None = None
+
+    @classmethod
+    def from_message(cls, client: Client, msg: Message) -> JetStreamMessage:
+        """Wrap a message received by a core subscription."""
+        return cls(client, msg.subject, msg.data, msg.reply or None, msg.headers)
+
+    @property
+    def metadata(self) -> MsgMetadata:
+        """Stream and consumer sequences, deliveries, pending count, time, names."""
+        meta = self._meta
+        if meta is None:
+            meta = self._meta = parse_metadata(self.reply)
+        return meta
+
+    @property
+    def is_acked(self) -> bool:
+        """Whether the message was settled (ack, nak or term) by this client."""
+        return self._acked is not None
+
+    def _check(self, what: str) -> str:
+        reply = self.reply
+        if not reply:
+            raise NotJSMessageError(
+                f"cannot {what}: message on {self.subject!r} has no JetStream reply subject"
+            )
+        if self._acked is not None:
+            raise MsgAlreadyAckedError(
+                f"cannot {what}: message on {self.subject!r} (reply {reply!r}) was already "
+                f"settled with {self._acked.decode()}"
+            )
+        return reply
+
+    async def _settle(self, what: str, body: bytes) -> None:
+        reply = self._check(what)
+        self._acked = body.split(b" ", 1)[0]
+        try:
+            await self._js_client.publish(reply, body)
+        except BaseException:
+            self._acked = None
+            raise
+
+    async def ack(self) -> None:
+        """Acknowledge: the message will not be delivered again."""
+        await self._settle("ack", ACK)
+
+    async def ack_sync(self, timeout: float = 1.0) -> Message:
+        """Acknowledge and wait until the server confirms it recorded the ack."""
+        reply = self._check("ack")
+        self._acked = ACK
+        try:
+            return await self._js_client.request(reply, ACK, timeout=timeout)
+        except BaseException:
+            self._acked = None
+            raise
+
+    async def nak(self, delay: float | None = None) -> None:
+        """Negative ack: redeliver, at once or after ``delay`` seconds."""
+        body = NAK
+        if delay is not None:
+            if delay < 0:
+                raise ValueError(f"delay must not be negative, got {delay!r}")
+            body = NAK + b" " + json.dumps({"delay": round(delay * 1e9)}).encode()
+        await self._settle("nak", body)
+
+    async def in_progress(self) -> None:
+        """Tell the server work is ongoing: restart the ack wait timer."""
+        reply = self._check("send in_progress for")
+        await self._js_client.publish(reply, WPI)
+
+    async def term(self, reason: str | None = None) -> None:
+        """Terminate: never redeliver (a MSG_TERMINATED advisory is emitted)."""
+        body = TERM
+        if reason:
+            if "\r" in reason or "\n" in reason:
+                raise ValueError("term reason must not contain CR or LF")
+            body = TERM + b" " + reason.encode()
+        await self._settle("term", body)
+
+    def __repr__(self) -> str:
+        data = self.data
+        return (
+            f"<JetStreamMessage subject={self.subject!r} reply={self.reply!r} "
+            f"data={data[:40]!r}{'...' if len(data) > 40 else ''}>"
+        )
+
+
+#: Short name.
+JsMsg = JetStreamMessage
+
+__all__ = [
+    "JetStreamMessage",
+    "JsMsg",
+    "MsgMetadata",
+    "SequencePair",
+    "parse_metadata",
+]

@@ -1,0 +1,329 @@
+"""Pull consumers: ``fetch`` in batches and ``consume`` as an async iterator.
+
+A pull subscription listens on ``<inbox>.*``; each pull request (to
+``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>``) gets its own reply subject
+``<inbox>.<n>``. Messages arrive with their own subjects; status messages (404 no
+messages, 408 request expired, 409 conflicts, 100 idle heartbeat) arrive on the
+request's reply subject, so a status left over from an earlier request is recognised
+and ignored, while a message delivered late for an earlier request is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from ..client.errors import TimeoutError
+from ..client.message import Message
+from ..client.subscription import Subscription
+from .api import ConsumerInfo, Header
+from .errors import APIError, ConsumerDeletedError, NoHeartbeatError
+from .message import JetStreamMessage
+
+if TYPE_CHECKING:
+    from .context import JetStreamContext
+
+_NANOS = 1_000_000_000
+#: 409 descriptions after which pulling again cannot help.
+_PERMANENT_409 = (
+    "exceeded maxrequestbatch",
+    "exceeded maxrequestexpires",
+    "exceeded maxrequestmaxbytes",
+    "message size exceeds maxbytes",
+    "consumer is push based",
+)
+_RETRY_PAUSE = 0.05
+
+
+def _expires_for(timeout: float) -> float:
+    """The server-side expiry of a pull request, a little shorter than the client wait,
+    so the 408 that ends it normally arrives before the client gives up."""
+    return timeout * 0.9 if timeout < 1.0 else timeout - 0.1
+
+
+class PullSubscription:
+    """A pull consumer bound to a subscription of this client."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        sub: Subscription,
+        inbox: str,
+        stream: str,
+        consumer: str,
+    ) -> None:
+        self._js = js
+        self._nc = js._nc
+        self._sub = sub
+        self._inbox = inbox
+        self._stream = stream
+        self._consumer = consumer
+        self._next_subject = f"{js.prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._request_id = 0
+
+    def __repr__(self) -> str:
+        return f"<PullSubscription stream={self._stream!r} consumer={self._consumer!r}>"
+
+    @property
+    def stream(self) -> str:
+        return self._stream
+
+    @property
+    def consumer(self) -> str:
+        """The consumer's name (the durable name for a durable consumer)."""
+        return self._consumer
+
+    @property
+    def pending_msgs(self) -> int:
+        """Delivered messages not yet handed out by ``fetch`` or ``consume``."""
+        return self._sub.pending_msgs
+
+    @property
+    def delivered(self) -> int:
+        return self._sub.delivered
+
+    async def consumer_info(self) -> ConsumerInfo:
+        return await self._js.consumer_info(self._stream, self._consumer)
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving; the consumer itself stays (delete it with ``delete_consumer``)."""
+        await self._sub.unsubscribe()
+
+    # ---------------------------------------------------------------- internals
+
+    async def _pull(
+        self,
+        batch: int,
+        expires: float | None = None,
+        heartbeat: float | None = None,
+        no_wait: bool = False,
+    ) -> str:
+        self._request_id += 1
+        reply = f"{self._inbox}.{self._request_id}"
+        body: dict[str, Any] = {"batch": batch}
+        if expires:
+            body["expires"] = int(expires * _NANOS)
+        if heartbeat:
+            body["idle_heartbeat"] = int(heartbeat * _NANOS)
+        if no_wait:
+            body["no_wait"] = True
+        await self._nc.publish(self._next_subject, json.dumps(body).encode(), reply)
+        return reply
+
+    def _wrap(self, msg: Message) -> JetStreamMessage:
+        return JetStreamMessage(self._nc, msg.subject, msg.data, msg.reply or None, msg.headers)
+
+    async def _heartbeat(self, msg: Message) -> None:
+        """An idle heartbeat or flow-control message: answer what needs an answer."""
+        headers = msg.headers
+        stalled = headers.get(Header.CONSUMER_STALLED.value) if headers is not None else None
+        if stalled:
+            await self._nc.publish(stalled, b"")
+        if msg.reply:
+            await self._nc.publish(msg.reply, b"")
+
+    async def _receive(self, timeout: float) -> Message:
+        if timeout <= 0:
+            if self._sub.pending_msgs:
+                return await self._sub.next_msg(None)
+            raise TimeoutError("pull request time is up")
+        return await self._sub.next_msg(timeout)
+
+    # -------------------------------------------------------------------- fetch
+
+    async def fetch(
+        self,
+        batch: int = 1,
+        timeout: float | None = 5.0,
+        heartbeat: float | None = None,
+    ) -> list[JetStreamMessage]:
+        """Up to ``batch`` messages within ``timeout`` seconds.
+
+        Messages already available come back at once; when none are, the call waits
+        for the first, then for the rest of the batch until the timeout. Raises
+        :class:`natswire.errors.TimeoutError` when none came, :class:`NoHeartbeatError`
+        when ``heartbeat`` was asked for and two went missing,
+        :class:`ConsumerDeletedError` when the consumer went away.
+        """
+        if not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive int, got {batch!r}")
+        if timeout is None:
+            timeout = 5.0
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        expires = _expires_for(timeout)
+        if heartbeat is not None and (heartbeat <= 0 or heartbeat * 2 > expires):
+            raise ValueError(
+                f"heartbeat must be positive and at most half the timeout, got {heartbeat!r}"
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        msgs: list[JetStreamMessage] = []
+        # Deliveries left over from earlier requests (their statuses are stale).
+        while self._sub.pending_msgs and len(msgs) < batch:
+            msg = await self._sub.next_msg(None)
+            if msg.status is None:
+                msgs.append(self._wrap(msg))
+        if len(msgs) >= batch:
+            return msgs
+        # What is there right now, without waiting.
+        reply = await self._pull(batch - len(msgs), no_wait=True)
+        await self._collect(reply, batch, msgs, deadline, None)
+        if msgs:
+            return msgs
+        # Nothing: one waiting request, pulled again after a transient 409.
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0.001:
+                break
+            reply = await self._pull(batch, _expires_for(remaining), heartbeat)
+            done = await self._collect(reply, batch, msgs, deadline, heartbeat)
+            if msgs or done:
+                break
+            await asyncio.sleep(_RETRY_PAUSE)
+        if not msgs:
+            raise TimeoutError(
+                f"no message from consumer {self._consumer!r} of stream {self._stream!r} "
+                f"within {timeout} s"
+            )
+        return msgs
+
+    async def _collect(
+        self,
+        reply: str,
+        batch: int,
+        msgs: list[JetStreamMessage],
+        deadline: float,
+        heartbeat: float | None,
+    ) -> bool:
+        """Take messages for the request on ``reply`` until the batch is full, the
+        request ends or the deadline passes. Returns whether the request is over for good
+        (no point in pulling again before the deadline)."""
+        loop = asyncio.get_running_loop()
+        while len(msgs) < batch:
+            now = loop.time()
+            wait = deadline - now
+            if heartbeat:
+                wait = min(wait, heartbeat * 2)
+            try:
+                msg = await self._receive(wait)
+            except TimeoutError:
+                if heartbeat and loop.time() < deadline - 0.001:
+                    if msgs:
+                        return True
+                    raise NoHeartbeatError(
+                        f"no idle heartbeat from consumer {self._consumer!r} for {heartbeat * 2} s"
+                    ) from None
+                return True
+            status = msg.status
+            if status is None:
+                msgs.append(self._wrap(msg))
+                continue
+            if status == 100:
+                await self._heartbeat(msg)
+                continue
+            if msg.subject != reply:
+                continue  # a status for an earlier request
+            if status in (404, 408):
+                return status == 408
+            if status == 409:
+                description = msg.headers.description if msg.headers is not None else ""
+                lowered = description.lower()
+                if "consumer deleted" in lowered:
+                    if msgs:
+                        return True
+                    raise ConsumerDeletedError(
+                        f"consumer {self._consumer!r} of stream {self._stream!r} was deleted"
+                    )
+                if lowered.startswith(_PERMANENT_409):
+                    if msgs:
+                        return True
+                    raise APIError(409, None, description)
+                return "batch completed" in lowered
+            description = msg.headers.description if msg.headers is not None else ""
+            raise APIError(status, None, description or f"pull request failed ({status})")
+        return True
+
+    # ------------------------------------------------------------------ consume
+
+    async def consume(
+        self,
+        batch: int = 100,
+        expires: float = 30.0,
+        heartbeat: float | None = None,
+        threshold: int | None = None,
+    ) -> AsyncIterator[JetStreamMessage]:
+        """Yield messages for ever, pulling ``batch`` at a time.
+
+        A new pull goes out when fewer than ``threshold`` (half the batch) requested
+        messages are still to come, so the next batch is on its way while this one is
+        processed. Idle heartbeats (``heartbeat``, default a quarter of ``expires``, at
+        most 5 s) detect requests lost to a reconnect: after two missed, it pulls again.
+        Raises :class:`ConsumerDeletedError` when the consumer is deleted; ends when
+        the subscription is unsubscribed.
+        """
+        if not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive int, got {batch!r}")
+        if expires <= 0:
+            raise ValueError(f"expires must be positive, got {expires!r}")
+        if heartbeat is None:
+            heartbeat = min(5.0, expires / 4)
+        if heartbeat <= 0 or heartbeat * 2 > expires:
+            raise ValueError(
+                f"heartbeat must be positive and at most half of expires, got {heartbeat!r}"
+            )
+        if threshold is None:
+            threshold = batch // 2
+        loop = asyncio.get_running_loop()
+        requests: dict[str, int] = {}  # reply subject -> messages still to come
+        last_activity = loop.time()
+        while True:
+            if self._sub.is_closed and not self._sub.pending_msgs:
+                return
+            if sum(requests.values()) <= threshold:
+                reply = await self._pull(batch, expires, heartbeat)
+                requests[reply] = batch
+            wait = last_activity + heartbeat * 2 - loop.time()
+            try:
+                msg = await self._receive(wait)
+            except TimeoutError:
+                requests.clear()  # lost (reconnect?): pull again
+                last_activity = loop.time()
+                continue
+            except Exception:
+                if self._sub.is_closed:
+                    return
+                raise
+            last_activity = loop.time()
+            status = msg.status
+            if status is None:
+                for key in requests:  # the server serves requests in order
+                    requests[key] -= 1
+                    if requests[key] <= 0:
+                        del requests[key]
+                    break
+                yield self._wrap(msg)
+                continue
+            if status == 100:
+                await self._heartbeat(msg)
+                continue
+            if msg.subject not in requests:
+                continue
+            if status in (404, 408):
+                del requests[msg.subject]
+                continue
+            description = msg.headers.description if msg.headers is not None else ""
+            lowered = description.lower()
+            if status == 409:
+                if "consumer deleted" in lowered:
+                    raise ConsumerDeletedError(
+                        f"consumer {self._consumer!r} of stream {self._stream!r} was deleted"
+                    )
+                if lowered.startswith(_PERMANENT_409):
+                    raise APIError(409, None, description)
+                del requests[msg.subject]
+                await asyncio.sleep(_RETRY_PAUSE)
+                continue
+            raise APIError(status, None, description or f"pull request failed ({status})")
