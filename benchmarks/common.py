@@ -1,0 +1,115 @@
+"""Things every benchmark process shares: subjects, payloads, loop setup, result output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+T = TypeVar("T")
+
+PUB_SUBJECT = "bench.pub"
+PUBSUB_SUBJECT = "bench.ps"
+RECV_SUBJECT = "bench.recv"
+REQ_SUBJECT = "bench.req"
+FAN_SUBJECT = "bench.fan"
+QUEUE_SUBJECT = "bench.queue"
+QUEUE_GROUP = "workers"
+MEM_SUBJECT = "bench.mem"
+
+#: Subscriber pending limits large enough that no client drops a message in any workload.
+BIG_PENDING_MSGS = 4_000_000
+BIG_PENDING_BYTES = 2 * 1024 * 1024 * 1024
+
+now = time.perf_counter
+
+
+def payload(size: int) -> bytes:
+    """A deterministic payload of ``size`` bytes."""
+    pattern = b"0123456789abcdefghijklmnopqrstuvwxyz"
+    return (pattern * (size // len(pattern) + 1))[:size]
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or 4222
+
+
+def run(main: Callable[[], Awaitable[T]], loop_name: str) -> T:
+    """Run ``main()`` on a fresh event loop of the requested kind."""
+    if loop_name == "uvloop":
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    else:
+        factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main())
+
+
+def timeout_for(n: int, per_second: float = 20_000.0, floor: float = 60.0) -> float:
+    """A generous deadline for ``n`` messages: never hit unless something is stuck."""
+    return floor + n / per_second
+
+
+class Counter:
+    """Counts messages (and payload bytes) and resolves futures at thresholds.
+
+    The hot path in a callback is ``c.count += 1; c.nbytes += len(data)`` and
+    ``if c.count == c.next: c.hit()``: one int comparison per message.
+    """
+
+    __slots__ = ("count", "nbytes", "next", "targets")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.nbytes = 0
+        self.next = -1
+        self.targets: dict[int, asyncio.Future[float]] = {}
+
+    def at(self, target: int) -> asyncio.Future[float]:
+        """A future resolved with the perf_counter time when ``count`` reaches ``target``."""
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if self.count >= target:
+            fut.set_result(now())
+        else:
+            self.targets[target] = fut
+            self.next = min(self.targets)
+        return fut
+
+    def hit(self) -> None:
+        """Called when ``count == next``."""
+        fut = self.targets.pop(self.count, None)
+        if fut is not None and not fut.done():
+            fut.set_result(now())
+        self.next = min(self.targets) if self.targets else -1
+
+
+async def wait(fut: Awaitable[T], seconds: float, what: str) -> T:
+    try:
+        return await asyncio.wait_for(fut, seconds)
+    except asyncio.TimeoutError:
+        raise RuntimeError(f"timed out after {seconds:.0f} s waiting for {what}") from None
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the result as the last stdout line (the runner parses it)."""
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+def ready() -> None:
+    """Tell the runner the subscriber is in place (it then starts the sender)."""
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]

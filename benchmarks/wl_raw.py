@@ -1,0 +1,240 @@
+"""The workloads for the ``raw`` row, with the hand-written client in rawclient.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+from collections import deque
+from typing import Any
+
+from .common import (
+    FAN_SUBJECT,
+    MEM_SUBJECT,
+    PUB_SUBJECT,
+    PUBSUB_SUBJECT,
+    QUEUE_GROUP,
+    QUEUE_SUBJECT,
+    RECV_SUBJECT,
+    REQ_SUBJECT,
+    Counter,
+    now,
+    payload,
+    percentile,
+    ready,
+    timeout_for,
+    wait,
+)
+from .rawclient import RawConnection
+
+
+def _counting_cb(counter: Counter) -> Any:
+    def cb(subject: bytes, reply: bytes | None, data: bytes) -> None:
+        counter.count += 1
+        counter.nbytes += len(data)
+        if counter.count == counter.next:
+            counter.hit()
+
+    return cb
+
+
+def _check(conns: list[RawConnection]) -> None:
+    errors = [e for c in conns for e in c.errors]
+    if errors:
+        raise RuntimeError(f"server reported {len(errors)} error(s): {errors[:3]}")
+
+
+async def pub(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    nc = await RawConnection.connect(url)
+    data = payload(size)
+    publish = nc.publish
+    subject = PUB_SUBJECT
+    for _ in range(warmup):
+        await publish(subject, data)
+    await nc.flush()
+    t0 = now()
+    for _ in range(n):
+        await publish(subject, data)
+    await nc.flush()
+    elapsed = now() - t0
+    nc.close()
+    _check([nc])
+    return {"metrics": {"rate": n / elapsed}, "expect_in": warmup + n, "expect_out": 0}
+
+
+async def _publish_and_wait(
+    nc: RawConnection,
+    subject: str,
+    data: bytes,
+    count: int,
+    futures: list[asyncio.Future[float]],
+    limit: float,
+) -> None:
+    publish = nc.publish
+    for _ in range(count):
+        await publish(subject, data)
+    await wait(asyncio.gather(*futures), limit, "the subscribers to receive every message")
+
+
+async def _spread(
+    url: str, size: int, n: int, warmup: int, subject: str, nsubs: int, queue: str
+) -> dict[str, Any]:
+    subs = [await RawConnection.connect(url) for _ in range(nsubs)]
+    pub_nc = await RawConnection.connect(url)
+    counters = [Counter() for _ in range(nsubs)]
+    if queue:
+        shared = Counter()
+        counters = [shared] * nsubs
+    for nc, counter in zip(subs, counters, strict=True):
+        nc.subscribe(subject, _counting_cb(counter), queue)
+        await nc.flush()
+    data = payload(size)
+    uniq = list({id(c): c for c in counters}.values())
+    limit = timeout_for(n * (1 if queue else nsubs))
+    await _publish_and_wait(pub_nc, subject, data, warmup, [c.at(warmup) for c in uniq], limit)
+    t0 = now()
+    futures = [c.at(warmup + n) for c in uniq]
+    await _publish_and_wait(pub_nc, subject, data, n, futures, limit)
+    elapsed = max(f.result() for f in futures) - t0
+    await pub_nc.flush()
+    for nc in subs:
+        await nc.flush()
+    total = sum(c.count for c in uniq)
+    expected = (warmup + n) * (1 if queue else nsubs)
+    for nc in [*subs, pub_nc]:
+        nc.close()
+    _check([*subs, pub_nc])
+    if total != expected or sum(c.nbytes for c in uniq) != expected * size:
+        raise RuntimeError(f"received {total} messages, expected {expected}")
+    delivered = n * (1 if queue else nsubs)
+    return {
+        "metrics": {"rate": delivered / elapsed},
+        "expect_in": warmup + n,
+        "expect_out": expected,
+    }
+
+
+async def pubsub(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    return await _spread(url, size, n, warmup, PUBSUB_SUBJECT, 1, "")
+
+
+async def fanout(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    return await _spread(url, size, n, warmup, FAN_SUBJECT, 4, "")
+
+
+async def queue(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    return await _spread(url, size, n, warmup, QUEUE_SUBJECT, 4, QUEUE_GROUP)
+
+
+async def recv(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    nc = await RawConnection.connect(url)
+    counter = Counter()
+    first = counter.at(warmup)
+    last = counter.at(warmup + n)
+    nc.subscribe(RECV_SUBJECT, _counting_cb(counter))
+    await nc.flush()
+    ready()
+    t0 = await wait(first, 60.0, "the sender's first messages")
+    t1 = await wait(last, timeout_for(n), f"{n} messages")
+    await nc.flush()
+    total = counter.count
+    nc.close()
+    _check([nc])
+    if total != warmup + n or counter.nbytes != total * size:
+        raise RuntimeError(f"received {total} messages, expected {warmup + n}")
+    return {"metrics": {"rate": n / (t1 - t0)}, "expect_in": warmup + n, "expect_out": warmup + n}
+
+
+async def _requester(url: str) -> RawConnection:
+    nc = await RawConnection.connect(url)
+    nc.start_inbox(b"_INBOX.raw" + os.urandom(8).hex().encode())
+    await nc.flush()
+    return nc
+
+
+async def reqreply(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    nc = await _requester(url)
+    data = payload(size)
+    request = nc.request
+    for _ in range(warmup):
+        await request(REQ_SUBJECT, data, 5.0)
+    lat = []
+    append = lat.append
+    t0 = now()
+    for _ in range(n):
+        t = now()
+        reply = await request(REQ_SUBJECT, data, 5.0)
+        append(now() - t)
+        if len(reply) != size:
+            raise RuntimeError("bad reply")
+    elapsed = now() - t0
+    nc.close()
+    _check([nc])
+    lat.sort()
+    return {
+        "metrics": {
+            "rate": n / elapsed,
+            "p50": percentile(lat, 0.5) * 1e6,
+            "p99": percentile(lat, 0.99) * 1e6,
+        },
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
+async def inflight(
+    url: str, size: int, n: int, warmup: int, concurrency: int = 100
+) -> dict[str, Any]:
+    nc = await _requester(url)
+    data = payload(size)
+    request = nc.request
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            reply = await request(REQ_SUBJECT, data, 10.0)
+            if len(reply) != size:
+                raise RuntimeError("bad reply")
+
+    def shares(total: int) -> list[int]:
+        return [
+            total // concurrency + (1 if i < total % concurrency else 0) for i in range(concurrency)
+        ]
+
+    await asyncio.gather(*(worker(k) for k in shares(warmup)))
+    t0 = now()
+    await asyncio.gather(*(worker(k) for k in shares(n)))
+    elapsed = now() - t0
+    nc.close()
+    _check([nc])
+    return {
+        "metrics": {"rate": n / elapsed},
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
+async def memory(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    nc = await RawConnection.connect(url)
+    pending: deque[tuple[bytes, bytes | None, bytes]] = deque()
+    append = pending.append
+
+    def keep(subject: bytes, reply: bytes | None, data: bytes) -> None:
+        append((subject, reply, data))
+
+    nc.subscribe(MEM_SUBJECT, keep)
+    await nc.flush()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if n:
+        ready()
+        deadline = now() + timeout_for(n)
+        while len(pending) < n:
+            if now() > deadline:
+                raise RuntimeError(f"only {len(pending)} of {n} messages pending")
+            await asyncio.sleep(0.005)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    count = len(pending)
+    nc.close()
+    _check([nc])
+    if count != n:
+        raise RuntimeError(f"{count} messages pending, expected {n}")
+    return {"metrics": {"peak_rss": peak, "rss_before": base}, "expect_in": n, "expect_out": n}

@@ -1,0 +1,63 @@
+"""One trial in a fresh process.
+
+``python -m benchmarks.worker --client natswire|nats-py|raw --workload W --size B --n N
+--warmup W --url URL --loop asyncio|uvloop`` runs one workload and prints one JSON line:
+``{"metrics": {...}, "expect_in": int, "expect_out": int}`` or ``{"error": "..."}``.
+Workloads that need the plain-socket sender print ``READY`` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from .common import emit, run
+
+CLIENT_MODULES = {"natswire": "wl_natswire", "nats-py": "wl_natspy", "raw": "wl_raw"}
+WORKLOADS = ("pub", "pubsub", "recv", "reqreply", "inflight", "fanout", "queue", "memory", "parse")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--client", choices=sorted(CLIENT_MODULES), required=True)
+    parser.add_argument("--workload", choices=WORKLOADS, required=True)
+    parser.add_argument("--size", type=int, default=16)
+    parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--warmup", type=int, default=0)
+    parser.add_argument("--url", default="nats://127.0.0.1:4222")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--profile", metavar="FILE", help="write cProfile stats to FILE")
+    args = parser.parse_args(argv)
+    try:
+        if args.workload == "parse":
+            from . import parsebench
+
+            def call() -> dict[str, object]:
+                return parsebench.run(args.client, args.n)
+        else:
+            module = importlib.import_module(f".{CLIENT_MODULES[args.client]}", __package__)
+            workload = getattr(module, args.workload)
+
+            def call() -> dict[str, object]:
+                return run(lambda: workload(args.url, args.size, args.n, args.warmup), args.loop)
+
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            result = profiler.runcall(call)
+            profiler.dump_stats(args.profile)
+        else:
+            result = call()
+    except BaseException as exc:  # report anything, then fail
+        traceback.print_exc()
+        emit({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
