@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(INSTALLED)
 
-test: lint typecheck unit fuzz-smoke
+test: lint typecheck unit fuzz-smoke bench-smoke
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check natswire tests benchmarks fuzz

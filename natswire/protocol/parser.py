@@ -205,6 +205,7 @@ class Parser:
         lone_lf = chunk.count(b"\n") != last
         append = frames.append
         new_msg = Msg.__new__
+        new_hmsg = HMsg.__new__
         sizes = self._sizes
         max_line = self.max_control_line
         size_limit = _UNLIMITED if self.max_payload is None else self.max_payload
@@ -212,10 +213,10 @@ class Parser:
         pos = 0
         while index < last:
             line = pieces[index]
-            if len(line) >= max_line:
-                raise self._line_too_long(len(line) + 1)
             if lone_lf and b"\n" in line:
                 break
+            if len(line) >= max_line:
+                raise self._line_too_long(len(line) + 1)
             args = line.split()
             try:
                 op = args[0]
@@ -247,6 +248,45 @@ class Parser:
                     index += 2
                     pos += len(line) + size + 4
                     continue
+            elif op == b"HMSG":
+                # Headers hold CRLFs, so the body spans pieces: cut it by offsets.
+                nargs = len(args)
+                if nargs == 5:
+                    _, subject, sid, header_field, size_field = args
+                    reply = None
+                elif nargs == 6:
+                    _, subject, sid, reply, header_field, size_field = args
+                else:
+                    raise _bad_args(b"HMSG", "4 or 5", line)
+                header_size = sizes.get(header_field)
+                if header_size is None:
+                    header_size = self._parse_size(header_field, line)
+                size = sizes.get(size_field)
+                if size is None:
+                    size = self._parse_size(size_field, line)
+                if size > size_limit:
+                    self._check_size(size, line)
+                start = pos + len(line) + 2
+                end = start + size
+                if header_size <= size and chunk[end : end + 2] == b"\r\n":
+                    split = start + header_size
+                    raw_headers = chunk[start:split]
+                    if raw_headers[:8] == _HEADER_PREFIX and raw_headers[-4:] == _HEADER_END:
+                        hmsg = new_hmsg(HMsg)
+                        hmsg.subject = subject
+                        hmsg.sid = sid
+                        hmsg.reply = reply
+                        hmsg.raw_headers = raw_headers
+                        hmsg.payload = chunk[split:end]
+                        append(hmsg)
+                        end += 2
+                        while pos < end:
+                            pos += len(pieces[index]) + 2
+                            index += 1
+                        if pos != end:
+                            pos = end
+                            break
+                        continue
             following = self._parse_client_frame(chunk, pos, pos + len(line) + 1, args, frames)
             if following < 0:
                 return -following - 1
