@@ -32,16 +32,16 @@ from ..protocol.errors import (
     server_error_from_text,
 )
 from ..protocol.frames import PING, PONG, Err, Frame, Info
-from ..protocol.headers import HeadersLike
+from ..protocol.headers import HeadersLike, encode_headers
 from ..protocol.limits import DEFAULT_MAX_PAYLOAD
 from ..protocol.serializer import (
     PING_BYTES,
     PONG_BYTES,
     encode_connect,
-    encode_hpub,
     encode_sub,
     encode_unsub,
     publish_subject,
+    reply_subject,
     subscribe_subject,
 )
 from . import nkeys
@@ -427,8 +427,13 @@ class Client:
         payload: bytes | bytearray | memoryview,
         reply: str | bytes,
         headers: HeadersLike | None,
+        *,
+        reply_checked: bool = False,
     ) -> int:
-        """Validate and buffer a publish the fast path does not take; return its size."""
+        """Validate and buffer a publish the fast path does not take; return its size.
+
+        ``reply_checked`` skips validating ``reply``: the client made it (an inbox).
+        """
         subject_bytes = publish_subject(subject)
         if not isinstance(payload, (bytes, bytearray, memoryview)):
             raise TypeError(
@@ -436,15 +441,29 @@ class Client:
                 + (" (encode str payloads first)" if isinstance(payload, str) else "")
             )
         size = len(payload)
+        reply_bytes = b""
+        if reply_checked and isinstance(reply, bytes):
+            reply_bytes = reply
+        elif reply:
+            reply_bytes = reply_subject(reply)
         if headers is not None:
-            frame = encode_hpub(
-                subject_bytes, headers, payload, reply or None, max_payload=self._max_payload
-            )
+            raw = encode_headers(headers)
+            if len(raw) + size > self._max_payload:
+                raise self._too_large(len(raw) + size)
+            if reply_bytes:
+                head = b"HPUB %b %b %d %d\r\n" % (
+                    subject_bytes,
+                    reply_bytes,
+                    len(raw),
+                    len(raw) + size,
+                )
+            else:
+                head = b"HPUB %b %d %d\r\n" % (subject_bytes, len(raw), len(raw) + size)
+            frame = b"".join((head, raw, payload, b"\r\n"))
         else:
             if size > self._max_payload:
                 raise self._too_large(size)
-            if reply:
-                reply_bytes = publish_subject(reply, "reply subject")
+            if reply_bytes:
                 head = b"PUB %b %b %d\r\n" % (subject_bytes, reply_bytes, size)
             else:
                 prefixes = self._pub_prefixes
@@ -618,19 +637,25 @@ class Client:
             await self._start_response_inbox()
         self._next_token += 1
         token = b"%x" % self._next_token
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._responses[token] = future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+        responses = self._responses
+        responses[token] = future
+        size = self._append_publish(
+            subject, payload, self._response_prefix + token, headers, reply_checked=True
+        )
+        self._out_msgs += 1
+        self._out_bytes += size
+        if not self._flush_scheduled:
+            self._schedule_flush()
+        expiry = loop.call_later(timeout, _expire_request, future, subject, timeout)
         try:
-            await self.publish(subject, payload, self._response_prefix + token, headers)
-            return await asyncio.wait_for(future, timeout)
+            return await future
         except NoRespondersError:
             raise NoRespondersError(f"no responders on {subject!r}") from None
-        except asyncio.TimeoutError:
-            raise TimeoutError(
-                f"no reply to the request on {subject!r} within {timeout} s"
-            ) from None
         finally:
-            self._responses.pop(token, None)
+            expiry.cancel()
+            responses.pop(token, None)
 
     async def _start_response_inbox(self) -> None:
         self._response_prefix = self._inbox_prefix + b"."
@@ -1044,6 +1069,13 @@ class Client:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _expire_request(future: asyncio.Future[Message], subject: str, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(
+            TimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
+        )
 
 
 def _is_no_responders(msg: Message) -> bool:

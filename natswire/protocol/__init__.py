@@ -51,6 +51,7 @@ from .serializer import (
     encode_sub,
     encode_unsub,
     publish_subject,
+    reply_subject,
     subscribe_subject,
 )
 
@@ -102,6 +103,7 @@ __all__ = [
     "encode_unsub",
     "parse_headers",
     "publish_subject",
+    "reply_subject",
     "server_error_from_text",
     "subscribe_subject",
 ]

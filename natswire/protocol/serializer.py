@@ -45,14 +45,25 @@ def _subject_problem(subject: bytes, what: str) -> str:
 
 
 def publish_subject(subject: Subject, what: str = "subject") -> bytes:
-    """Validate a subject to publish to (or reply on) and return it as bytes.
+    """Validate a subject to publish to and return it as bytes.
 
     A publish subject is one or more non-empty tokens separated by ``.``, without
-    whitespace, control characters or the wildcard tokens ``*`` and ``>``.
+    whitespace, control characters or the wildcard tokens ``*`` and ``>``. Subjects
+    repeat, so the result is remembered.
     """
     cached = _publish_subjects.get(subject)
     if cached is not None:
         return cached
+    encoded = reply_subject(subject, what)
+    if len(_publish_subjects) >= _VALID_CACHE_ENTRIES:
+        _publish_subjects.clear()
+    _publish_subjects[subject] = encoded
+    return encoded
+
+
+def reply_subject(subject: Subject, what: str = "reply subject") -> bytes:
+    """Validate a subject like :func:`publish_subject`, without remembering it: reply
+    subjects are mostly unique inboxes."""
     encoded = _to_bytes(subject, what)
     if _SUBJECT.fullmatch(encoded) is None:
         raise BadSubjectError(_subject_problem(encoded, what))
@@ -63,9 +74,6 @@ def publish_subject(subject: Subject, what: str = "subject") -> bytes:
                     f"{what} {encoded!r} holds the wildcard {token.decode()!r}, "
                     "which only subscriptions may use"
                 )
-    if len(_publish_subjects) >= _VALID_CACHE_ENTRIES:
-        _publish_subjects.clear()
-    _publish_subjects[subject] = encoded
     return encoded
 
 
@@ -141,7 +149,7 @@ def encode_pub(
     subject_bytes = publish_subject(subject)
     size = _payload(payload, max_payload)
     if reply:
-        head = b"PUB %b %b %d\r\n" % (subject_bytes, publish_subject(reply, "reply subject"), size)
+        head = b"PUB %b %b %d\r\n" % (subject_bytes, reply_subject(reply), size)
     else:
         head = b"PUB %b %d\r\n" % (subject_bytes, size)
     return b"".join((head, payload, _CRLF))
@@ -161,7 +169,7 @@ def encode_pub_parts(
     if reply:
         head = b"PUB %b %b %d\r\n" % (
             subject_bytes,
-            publish_subject(reply, "reply subject"),
+            reply_subject(reply),
             size,
         )
     else:
@@ -187,7 +195,7 @@ def encode_hpub(
     if reply:
         head = b"HPUB %b %b %d %d\r\n" % (
             subject_bytes,
-            publish_subject(reply, "reply subject"),
+            reply_subject(reply),
             len(raw),
             len(raw) + size,
         )
@@ -259,7 +267,7 @@ def encode_msg(subject: Subject, sid: Sid, payload: Payload, reply: Subject | No
         head = b"MSG %b %b %b %d\r\n" % (
             subject_bytes,
             _sid(sid),
-            publish_subject(reply, "reply subject"),
+            reply_subject(reply),
             size,
         )
     else:
@@ -282,7 +290,7 @@ def encode_hmsg(
         head = b"HMSG %b %b %b %d %d\r\n" % (
             subject_bytes,
             _sid(sid),
-            publish_subject(reply, "reply subject"),
+            reply_subject(reply),
             len(raw),
             len(raw) + size,
         )
