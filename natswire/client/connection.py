@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.errors import RemoteProtocolError
 from ..protocol.frames import HMsg, Msg
 from ..protocol.parser import Parser, Role
+from .message import Message, new_message
 
 if TYPE_CHECKING:
     from .client import Client
@@ -61,7 +62,19 @@ class ServerConnection(asyncio.Protocol):
             if kind is Msg or kind is HMsg:
                 subscription = get_subscription(frame.sid)  # type: ignore[union-attr]
                 if subscription is not None:
-                    subscription.deliver(frame)  # type: ignore[arg-type]
+                    callback = subscription.direct_callback
+                    if callback is not None:
+                        # Subscription._deliver_to_callback, inlined: the common case.
+                        message = new_message(Message)
+                        message._frame = frame  # type: ignore[assignment]
+                        message._sub = subscription
+                        subscription.delivered += 1
+                        try:
+                            callback(message)
+                        except Exception as exc:
+                            client._report_error(exc)
+                    else:
+                        subscription.deliver(frame)  # type: ignore[arg-type]
                 size += len(frame.payload)  # type: ignore[union-attr]
             else:
                 controls += 1

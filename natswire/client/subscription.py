@@ -72,8 +72,12 @@ class Subscription:
     def _choose_delivery(self) -> None:
         if self._sync_cb is not None and not self._max_msgs:
             self.deliver = self._deliver_to_callback
+            #: A plain-function callback the connection may call itself, as
+            #: ``_deliver_to_callback`` would; ``None`` when delivery needs more.
+            self.direct_callback: Callable[[Message], Any] | None = self._sync_cb
         else:
             self.deliver = self._deliver
+            self.direct_callback = None
 
     def __repr__(self) -> str:
         queue = f" queue={self.queue!r}" if self.queue else ""
@@ -139,14 +143,12 @@ class Subscription:
                     SlowConsumerError(self.subject, self.sid, len(pending), self._pending_bytes)
                 )
             return
-        self._slow = False
+        if self._slow:
+            self._slow = False
         pending.append(msg)
         self._pending_bytes += size
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self._waiter is not None:
+            self._wake()
 
     def _take(self) -> Message:
         msg = self._pending.popleft()
