@@ -43,10 +43,14 @@ _HEADER_END = b"\r\n\r\n"
 _SEPARATORS = (0x20, 0x09)
 _CR = 0x0D
 _LF = 0x0A
+_M = ord("M")
+_H = ord("H")
 # A payload that has to be gathered over several reads is copied straight out of
 # the receive buffer once it reaches this size, instead of copying the buffer first.
 _LARGE_PENDING_FRAME = 64 * 1024
 _SIZE_CACHE_ENTRIES = 1024
+# Average bytes per frame above which a chunk is parsed by offsets rather than split.
+_LARGE_FRAME_AVERAGE = 256
 _UNLIMITED = 1 << 62
 
 
@@ -74,6 +78,7 @@ class Parser:
     __slots__ = (
         "_buffer",
         "_error",
+        "_large_frames",
         "_needed",
         "_pending",
         "_searched",
@@ -105,6 +110,8 @@ class Parser:
         self._error: RemoteProtocolError | None = None
         # Payload sizes repeat: remember the few seen most to skip int() on bytes.
         self._sizes: dict[bytes, int] = {}
+        # Whether recent frames were large; None until the first frames are seen.
+        self._large_frames: bool | None = None
 
     @property
     def buffered(self) -> int:
@@ -153,7 +160,19 @@ class Parser:
             buffer.clear()
         self._needed = 0
         if self.role is Role.CLIENT:
-            pos = self._parse_client(chunk, frames)
+            before = len(frames)
+            large = self._large_frames
+            if large is None:
+                large = _starts_with_large_msg(chunk)
+            if large:
+                pos = self._parse_client_offsets(chunk, 0, frames)
+            else:
+                pos = self._parse_client(chunk, frames)
+            # Splitting at every CRLF scans payload bytes: for large frames, jumping over
+            # payloads by offsets costs less. Frame sizes in a stream tend to stay alike.
+            parsed = len(frames) - before
+            if parsed:
+                self._large_frames = pos > _LARGE_FRAME_AVERAGE * parsed
         else:
             pos = self._parse_server(chunk, frames)
         if pos < len(chunk):
@@ -222,7 +241,7 @@ class Parser:
                 op = args[0]
             except IndexError:
                 raise _unknown_operation(line) from None
-            if op == b"MSG":
+            if op == b"MSG" and line[0] == _M:
                 # The hot path, inlined: it runs once per delivered message.
                 nargs = len(args)
                 if nargs == 4:
@@ -238,17 +257,22 @@ class Parser:
                 if size > size_limit:
                     self._check_size(size, line)
                 payload = pieces[index + 1]
-                if len(payload) == size and index + 1 < last:
-                    msg = new_msg(Msg)
-                    msg.subject = subject
-                    msg.sid = sid
-                    msg.reply = reply
-                    msg.payload = payload
-                    append(msg)
-                    index += 2
-                    pos += len(line) + size + 4
-                    continue
-            elif op == b"HMSG":
+                if index + 1 < last:
+                    if len(payload) == size:
+                        msg = new_msg(Msg)
+                        msg.subject = subject
+                        msg.sid = sid
+                        msg.reply = reply
+                        msg.payload = payload
+                        append(msg)
+                        index += 2
+                        pos += len(line) + size + 4
+                        continue
+                elif len(payload) < size + 2:
+                    # The payload and its trailing CRLF have not all arrived: wait for them.
+                    self._wait_for_payload(Msg(subject, sid, reply, b""), 0, len(line) + size + 4)
+                    return pos
+            elif op == b"HMSG" and line[0] == _H:
                 # Headers hold CRLFs, so the body spans pieces: cut it by offsets.
                 nargs = len(args)
                 if nargs == 5:
@@ -299,18 +323,42 @@ class Parser:
         return self._parse_client_offsets(chunk, pos, frames)
 
     def _parse_client_offsets(self, chunk: bytes, pos: int, frames: list[Frame]) -> int:
-        """Parse server-to-client frames from ``pos`` line by line, finding each line end."""
+        """Parse server-to-client frames from ``pos`` line by line, finding each line end
+        and jumping over payloads: cheaper than splitting when payloads are large."""
         max_line = self.max_control_line
+        size_limit = _UNLIMITED if self.max_payload is None else self.max_payload
+        sizes = self._sizes
+        append = frames.append
+        new_msg = Msg.__new__
+        find = chunk.find
         length = len(chunk)
         while pos < length:
-            eol = chunk.find(b"\n", pos)
+            eol = find(b"\n", pos)
             if not 0 <= eol - pos <= max_line:
                 if eol >= 0:
                     raise self._line_too_long(eol - pos)
                 if length - pos > max_line:
                     raise self._line_too_long(length - pos)
                 return pos
-            pos = self._parse_client_frame(chunk, pos, eol, chunk[pos:eol].split(), frames)
+            args = chunk[pos:eol].split()
+            if args and args[0] == b"MSG" and chunk[pos] == _M and 4 <= len(args) <= 5:
+                size = sizes.get(args[-1])
+                if size is not None and size <= size_limit:
+                    end = eol + 1 + size
+                    msg = new_msg(Msg)
+                    msg.subject = args[1]
+                    msg.sid = args[2]
+                    msg.reply = args[3] if len(args) == 5 else None
+                    if end + 2 > length:
+                        msg.payload = b""
+                        self._wait_for_payload(msg, 0, end + 2 - pos)
+                        return pos
+                    if chunk[end : end + 2] == b"\r\n":
+                        msg.payload = chunk[eol + 1 : end]
+                        append(msg)
+                        pos = end + 2
+                        continue
+            pos = self._parse_client_frame(chunk, pos, eol, args, frames)
             if pos < 0:
                 return -pos - 1
         return pos
@@ -484,6 +532,13 @@ def _complete(
         frame.payload = bytes(data[start + header_size : end])
     elif isinstance(frame, (Msg, Pub)):
         frame.payload = bytes(data[start:end])
+
+
+def _starts_with_large_msg(chunk: bytes) -> bool:
+    """Whether the chunk opens with a MSG whose payload is over the large-frame average."""
+    args = chunk[: chunk.find(b"\n", 0, 1024)].split()
+    size = args[-1] if len(args) in (4, 5) and args[0] == b"MSG" else b""
+    return size.isdigit() and int(size) > _LARGE_FRAME_AVERAGE
 
 
 def _separated(line: bytes, index: int) -> bool:
