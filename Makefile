@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 BENCH_ARGS ?=
 
-.PHONY: test lint typecheck unit fuzz fuzz-smoke bench bench-smoke bench-micro clean
+.PHONY: test lint typecheck unit fuzz fuzz-smoke bench bench-smoke bench-micro demo clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ fuzz: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+demo: $(INSTALLED)
+	$(BIN)/python -m natswire demo
 
 bench-smoke: $(INSTALLED)
 	$(BIN)/python -m benchmarks --quick

@@ -1,4 +1,5 @@
-"""The ``natswire`` command line: pub, sub, req, reply, and an embedded server."""
+"""The ``natswire`` command line: pub, sub, req, reply, an embedded server, and the demo
+of the AMQP adapter."""
 
 from __future__ import annotations
 
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--store-dir", help="JetStream store directory")
     server.add_argument(
         "--http-port", "-m", type=int, default=None, help="monitoring port (-1: any free)"
+    )
+
+    commands.add_parser(
+        "demo",
+        help="run the Wire-style notification flow through the AMQP adapter on an "
+        "embedded nats-server",
     )
     return parser
 
@@ -220,6 +227,24 @@ def _server(args: argparse.Namespace) -> None:
     print("nats-server stopped")
 
 
+def _demo(args: argparse.Namespace) -> bool:
+    from .amqp.demo import run_demo
+    from .server import NatsServer
+
+    def say(line: str) -> None:
+        print(line)
+        sys.stdout.flush()
+
+    with NatsServer(jetstream=True) as server:
+        say(f"Embedded nats-server with JetStream at {server.url} (pid {server.pid}).")
+
+        def crash_and_restart() -> None:
+            server.kill()
+            server.start()
+
+        return asyncio.run(run_demo(server.url, crash_and_restart, say))
+
+
 COMMANDS = {"pub": _pub, "sub": _sub, "req": _req, "reply": _reply}
 
 
@@ -229,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "server":
             _server(args)
+        elif args.command == "demo":
+            if not _demo(args):
+                return 1
         else:
             asyncio.run(COMMANDS[args.command](args))
     except KeyboardInterrupt:

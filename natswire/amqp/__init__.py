@@ -1,0 +1,195 @@
+"""AMQP semantics over NATS JetStream: exchanges, queues, bindings, acks, prefetch, TTL
+and dead letters, for services written around RabbitMQ ideas (the migration plan's
+"AMQP compatibility layer").
+
+Use::
+
+    from natswire import amqp
+
+    conn = await amqp.connect({"host": "nats", "port": 4222, "namespace": "wire"})
+    ch = await conn.channel()
+    await ch.exchange_declare("user-notifications", "direct")
+    await ch.queue_declare("user-notifications.u1.c1", arguments={
+        "x-queue-type": "quorum", "x-dead-letter-exchange": "dead-user-notifications"})
+    await ch.queue_bind("user-notifications.u1.c1", "user-notifications", "u1")
+    await ch.basic_qos(500)
+    await ch.basic_consume("user-notifications.u1.c1", on_message)
+    await ch.basic_publish("user-notifications", "u1", body, amqp.BasicProperties(...))
+
+The mapping
+-----------
+
+- **One stream per namespace** (``AMQP-<ns>``, interest retention, file storage) holds
+  every message of every exchange. Exchange ``X`` with routing key ``k`` publishes to
+  ``<ns>.amqp.x.<X>.<k>`` (or the plan's subject for Wire's exchanges:
+  ``<ns>.user.notifications.<k>``, ``<ns>.dead.user.notifications.<k>``); the default
+  exchange publishes to the queue's own subject ``<ns>.amqp.q.<Q>`` (or
+  ``<ns>.background.jobs``, ``<ns>.cells.events``, ``<ns>.backend.notifications.<domain>``).
+  See :mod:`natswire.amqp.names` for the encoding (one token per word; stream and consumer
+  names without dots) and :class:`SubjectMap` to change the subjects.
+- **A queue is a durable pull consumer** ``Q-<name>`` on that stream, created with
+  ``deliver_policy=new`` (it sees only what is published after it exists) and filtered on
+  its own subject plus one filter per binding (direct: the key; topic: ``*`` -> ``*``,
+  trailing ``#`` -> the prefix and ``.>``; fanout: ``.>``). Each queue has its own
+  position and its own acks over one stored copy: a message is stored once, delivered
+  once to every queue whose filters match (overlapping bindings still deliver once), and
+  removed when every such queue has acked it. A message no queue matches is not kept:
+  unroutable messages are dropped, as in AMQP. Why not a stream per queue: streams may
+  not share subjects, so routing would move into every publisher (with a binding table
+  to keep coherent across processes) and each copy would be stored separately; why not
+  a stream per exchange: a queue may be bound to several exchanges and the default
+  exchange, and a consumer reads one stream. Queue flags, arguments and bindings live
+  in the consumer's ``metadata``; exchange declarations in a small last-value stream
+  ``AMQP-META-<ns>`` (created with an expected-last-sequence check, so concurrent
+  declarations agree).
+- A binding NATS cannot express exactly (``#`` inside a topic pattern) gets a wider
+  filter and the adapter checks each message against the AMQP pattern; a binding added
+  to an existing queue records the stream sequence it was made at, so older messages
+  (kept for other queues) are not delivered to it.
+- ``queue_purge`` pulls and acks the ready messages; ``queue_delete`` deletes the
+  consumer (its consumers, in any process, get ``on_cancel`` from the server's
+  "consumer deleted" status); ``exchange_delete`` removes the exchange's bindings.
+
+Consuming
+---------
+
+- Each ``basic_consume`` pulls with its own inbox; unsettled deliveries plus messages
+  still requested never exceed the channel's prefetch (with 500 and 550 queued, exactly
+  500 are in flight). Delivery tags are per channel, from 1; ``multiple`` acks every
+  outstanding tag up to N; the consumer keeps ``AckExplicit``.
+- ``nack``/``reject`` with ``requeue=True`` naks (immediate redelivery); with
+  ``requeue=False`` the message is republished to the queue's dead-letter exchange with
+  RabbitMQ's headers (``x-death`` list, ``x-first-death-*``, ``x-last-death-queue``,
+  ``x-last-death-reason``: ``rejected``, ``expired`` or ``delivery_limit``), then
+  terminated; without a dead-letter exchange it is terminated (dropped).
+- Closing a channel stops its consumers (their inboxes go first, so the server drops
+  their pull requests), then naks every unacknowledged delivery, waiting for the server
+  to confirm each nak: the next consumer gets them at once, ``redelivered`` true.
+- Per-message ``expiration`` and ``x-message-ttl`` are checked when a message is about to
+  be delivered (against its stored time): an expired message is never delivered; it is
+  dead-lettered with reason ``expired`` unless ``delivery_mode`` is 1 (dropped quietly).
+  ``expiration="0"`` allows ``ZERO_TTL_GRACE`` (0.5 s). Queues with a dead-letter exchange
+  that nobody consumes here are swept every ``expiry_sweep_interval``: their head message
+  is read without delivering it and, once expired, dead-lettered (RabbitMQ too expires
+  messages at the head of a queue).
+- ``x-max-delivery`` (or RabbitMQ's ``x-delivery-limit`` = redeliveries): a message
+  requeued when it was delivered that many times, or delivered once more, is
+  dead-lettered with reason ``delivery_limit``.
+- ``x-single-active-consumer`` uses a JetStream priority group with the
+  ``pinned_client`` policy: one consumer receives, in order; the others' pull requests
+  wait. The active one keeps its pin while its prefetch is full with pull requests that
+  cannot deliver (``max_bytes: 1``), and unpins when it is cancelled or its channel
+  closes, so another takes over at once (after ``sac_timeout`` if it crashed).
+- Exclusive queues are locked to their connection and deleted when the channel that
+  declared them closes; auto-delete queues when their last consumer here is cancelled.
+  Both have an ``inactive_threshold`` (``orphan_timeout``) as a crash backstop, kept
+  alive meanwhile by pull requests that cannot deliver.
+- The JetStream ack wait (``ack_wait``, 30 s) is only a crash backstop: deliveries held
+  by the application are kept alive with ``+WPI``.
+- Reconnects of the NATS connection (for ever, Wire's full-jitter backoff from 1 ms to
+  5 s) keep channels and tags: pull requests are renewed at once, tags held before the
+  reconnect can still be acked, messages lost in flight come back after the ack wait,
+  and a redelivery of a message still held only refreshes its ack subject.
+- Durability: with file storage a published (confirmed) message survives a kill -9 of
+  the server; acked messages are removed, except acks of the last ~0.2 s before a crash,
+  which may come back.
+
+Publishing and properties
+-------------------------
+
+``basic_publish`` waits for JetStream's ack by default (a publisher confirm);
+``confirm=False`` pipelines (``wait_for_confirms`` waits). Properties travel as NATS
+headers (``Content-Type``, ``Amqp-Type``, ``Amqp-Message-Id``, ``Amqp-Correlation-Id``,
+``Amqp-Delivery-Mode``, ``Amqp-Expiration``, ``Amqp-Headers`` as JSON, ...; see
+:mod:`natswire.amqp.properties`), plus ``Amqp-Exchange`` and ``Amqp-Routing-Key``.
+
+Connection, hooks, errors
+-------------------------
+
+``connect(config)`` takes the plan's block (``host``, ``port``, ``namespace``, optional
+``tls`` with ``enableTls``/``caCert``/``insecureSkipVerifyTls``), credentials from
+``NATS_USERNAME``/``NATS_PASSWORD``. Hooks: ``on_new_channel(channel)``,
+``on_channel_exception(channel, exc)``, ``on_connection_close()`` (the NATS connection
+dropped or closed). ``max_channels`` (300) bounds the channel pool:
+:class:`TooManyChannelsError` (reply code 503) when full. Channel errors
+(:class:`PreconditionFailedError`, :class:`ExchangeNotFoundError`,
+:class:`QueueNotFoundError`, :class:`ResourceLockedError`,
+:class:`UnknownDeliveryTagError`) close the channel as in AMQP; all errors derive from
+:class:`AmqpAdapterError` and are in :mod:`natswire.errors`.
+
+Not supported: ``headers`` exchanges, exchange-to-exchange bindings, ``mandatory``
+returns, ``basic.get``, priorities, queue length limits and ``x-expires`` (rejected with
+:class:`NotAllowedError`).
+"""
+
+from .channel import Channel
+from .connection import BUILTIN_EXCHANGES, EXCHANGE_TYPES, Connection, connect
+from .consumer import Consumer
+from .errors import (
+    AmqpAdapterError,
+    AmqpConnectionClosedError,
+    AmqpNotFoundError,
+    ChannelClosedError,
+    ChannelError,
+    ExchangeNotFoundError,
+    NotAllowedError,
+    PreconditionFailedError,
+    QueueNotFoundError,
+    ResourceLockedError,
+    TooManyChannelsError,
+    UnknownDeliveryTagError,
+)
+from .names import (
+    SubjectMap,
+    backend_notifications_queue,
+    backend_notifications_subject,
+    cells_events_subject,
+    client_queue_name,
+    consumer_name,
+    domain_of_subject,
+    stream_name,
+    temporary_routing_key,
+    topic_matches,
+    user_notifications_subject,
+    user_temp_subject,
+)
+from .properties import PERSISTENT, TRANSIENT, BasicProperties, Delivery
+from .queues import QueueDeclareOk
+
+__all__ = [
+    "BUILTIN_EXCHANGES",
+    "EXCHANGE_TYPES",
+    "PERSISTENT",
+    "TRANSIENT",
+    "AmqpAdapterError",
+    "AmqpConnectionClosedError",
+    "AmqpNotFoundError",
+    "BasicProperties",
+    "Channel",
+    "ChannelClosedError",
+    "ChannelError",
+    "Connection",
+    "Consumer",
+    "Delivery",
+    "ExchangeNotFoundError",
+    "NotAllowedError",
+    "PreconditionFailedError",
+    "QueueDeclareOk",
+    "QueueNotFoundError",
+    "ResourceLockedError",
+    "SubjectMap",
+    "TooManyChannelsError",
+    "UnknownDeliveryTagError",
+    "backend_notifications_queue",
+    "backend_notifications_subject",
+    "cells_events_subject",
+    "client_queue_name",
+    "connect",
+    "consumer_name",
+    "domain_of_subject",
+    "stream_name",
+    "temporary_routing_key",
+    "topic_matches",
+    "user_notifications_subject",
+    "user_temp_subject",
+]

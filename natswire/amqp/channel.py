@@ -1,0 +1,476 @@
+"""Channels: the AMQP ``exchange``, ``queue`` and ``basic`` methods."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from .consumer import Consumer, OnCancel, OnMessage
+from .errors import (
+    AmqpAdapterError,
+    ChannelClosedError,
+    ChannelError,
+    NotAllowedError,
+    PreconditionFailedError,
+    UnknownDeliveryTagError,
+)
+from .properties import BasicProperties, Delivery
+from .queues import QueueDeclareOk
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+logger = logging.getLogger("natswire.amqp")
+
+
+class Channel:
+    """A channel on an adapter :class:`~natswire.amqp.Connection`.
+
+    Open with ``await conn.channel()``. A channel error (PRECONDITION_FAILED,
+    NOT_FOUND, RESOURCE_LOCKED, an unknown delivery tag) closes the channel, as in
+    AMQP: the call raises, ``on_channel_exception`` is called, and later calls raise
+    :class:`ChannelClosedError`. Closing a channel hands its unacknowledged messages back
+    to their queues at once, cancels its consumers and deletes the exclusive queues it
+    declared.
+    """
+
+    def __init__(self, connection: Connection, number: int) -> None:
+        self.connection = connection
+        self.channel_number = number
+        self.prefetch_count = 0
+        self._open = True
+        self._closing: asyncio.Task[None] | None = None
+        self._next_tag = 1
+        self._unacked: dict[int, Delivery] = {}
+        self._held_by: dict[int, tuple[Consumer, int, float]] = {}
+        self._consumers: dict[str, Consumer] = {}
+        self._exclusive: list[str] = []
+        self._next_consumer = 0
+        self.close_reason: BaseException | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._open else "closed"
+        return f"<Channel {self.channel_number} {state} unacked={len(self._unacked)}>"
+
+    @property
+    def is_open(self) -> bool:
+        return self._open and not self.connection.is_closed
+
+    @property
+    def is_closed(self) -> bool:
+        return not self.is_open
+
+    @property
+    def consumer_tags(self) -> list[str]:
+        return list(self._consumers)
+
+    @property
+    def unacked_count(self) -> int:
+        """Deliveries of this channel not yet acknowledged or rejected."""
+        return len(self._unacked)
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise ChannelClosedError(
+                f"channel {self.channel_number} is closed"
+                + (f": {self.close_reason}" if self.close_reason else "")
+            )
+        if self.connection.is_closed:
+            raise ChannelClosedError("the connection is closed")
+
+    async def _fail(self, exc: ChannelError) -> None:
+        """A channel exception: close the channel, tell the hook, raise."""
+        if self._open:
+            self.close_reason = exc
+            self.connection.report(self, exc)
+            await self.close()
+        raise exc
+
+    async def _run(self, coro: Any) -> Any:
+        try:
+            self._check_open()
+        except ChannelClosedError:
+            coro.close()
+            raise
+        try:
+            return await coro
+        except ChannelError as exc:
+            await self._fail(exc)
+
+    # ---------------------------------------------------------------- exchanges
+
+    async def exchange_declare(
+        self,
+        exchange: str,
+        exchange_type: str = "direct",
+        passive: bool = False,
+        durable: bool = True,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: dict[str, Any] | None = None,
+        *,
+        type: str | None = None,
+    ) -> None:
+        """Declare an exchange (``type`` is an alias of ``exchange_type``): ``direct``,
+        ``topic`` or ``fanout``. Redeclaring with another type or durability raises
+        :class:`PreconditionFailedError`."""
+        kind = type or exchange_type
+        await self._run(
+            self.connection._exchange_declare(
+                exchange, kind, passive, durable, auto_delete, internal, arguments or {}
+            )
+        )
+
+    async def exchange_delete(self, exchange: str, if_unused: bool = False) -> None:
+        """Delete an exchange and its bindings."""
+        await self._run(self.connection._exchange_delete(exchange, if_unused))
+
+    # ------------------------------------------------------------------- queues
+
+    async def queue_declare(
+        self,
+        queue: str = "",
+        passive: bool = False,
+        durable: bool = True,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: dict[str, Any] | None = None,
+    ) -> QueueDeclareOk:
+        """Declare a queue; ``""`` gets a generated name (``amq.gen-...``).
+
+        Arguments: ``x-dead-letter-exchange``, ``x-dead-letter-routing-key``,
+        ``x-message-ttl`` (ms), ``x-single-active-consumer``, ``x-max-delivery``
+        (deliveries per message; ``x-delivery-limit`` = redeliveries), and
+        ``x-queue-type`` (``quorum``/``classic``, recorded). Redeclaring with other
+        flags or arguments raises :class:`PreconditionFailedError`; the same
+        declaration is idempotent.
+        """
+        result: QueueDeclareOk = await self._run(
+            self.connection._queue_declare(
+                self, queue, passive, durable, exclusive, auto_delete, arguments
+            )
+        )
+        return result
+
+    async def queue_bind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+    ) -> None:
+        """Bind ``queue`` to ``exchange`` with a binding key (a pattern for topic
+        exchanges: ``*`` one word, ``#`` zero or more)."""
+        await self._run(self.connection._queue_bind(queue, exchange, routing_key, True))
+
+    async def queue_unbind(
+        self,
+        queue: str,
+        exchange: str,
+        routing_key: str = "",
+        arguments: dict[str, Any] | None = None,
+    ) -> None:
+        await self._run(self.connection._queue_bind(queue, exchange, routing_key, False))
+
+    async def queue_delete(
+        self, queue: str, if_unused: bool = False, if_empty: bool = False
+    ) -> int:
+        """Delete a queue; its consumers (in any process) get ``on_cancel``. Returns the
+        number of messages it held."""
+        count: int = await self._run(self.connection._queue_delete(queue, if_unused, if_empty))
+        return count
+
+    async def queue_purge(self, queue: str) -> int:
+        """Remove the queue's ready messages (not the unacknowledged ones); return how
+        many."""
+        count: int = await self._run(self.connection._queue_purge(queue))
+        return count
+
+    # -------------------------------------------------------------------- basic
+
+    async def basic_qos(
+        self, prefetch_count: int = 0, prefetch_size: int = 0, global_qos: bool = False
+    ) -> None:
+        """Unacknowledged deliveries each consumer started afterwards may hold
+        (0: no limit, in practice the connection's ``unlimited_window``)."""
+        self._check_open()
+        if not isinstance(prefetch_count, int) or prefetch_count < 0:
+            raise ValueError(f"prefetch_count must be an int >= 0, got {prefetch_count!r}")
+        self.prefetch_count = prefetch_count
+
+    async def basic_publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: BasicProperties | None = None,
+        mandatory: bool = False,
+        *,
+        confirm: bool = True,
+    ) -> None:
+        """Publish. ``""`` is the default exchange (routing key = queue name). A message
+        no queue is bound for is dropped, as in AMQP.
+
+        With ``confirm=True`` (the default) the call returns when JetStream has stored
+        the message (a publisher confirm); ``confirm=False`` returns at once (a failure
+        is reported to ``on_channel_exception``; :meth:`wait_for_confirms` waits).
+        """
+        self._check_open()
+        conn = self.connection
+        if exchange and exchange not in conn._exchanges:
+            try:
+                await conn._exchange_type(exchange)
+            except ChannelError as exc:
+                await self._fail(exc)
+        await conn.publish(exchange, routing_key, body, properties, confirm=confirm, channel=self)
+
+    async def wait_for_confirms(self, timeout: float | None = None) -> None:
+        """Wait until every ``confirm=False`` publish is stored (or failed)."""
+        await self.connection.js.publish_async_completed(timeout)
+
+    async def basic_consume(
+        self,
+        queue: str,
+        on_message: OnMessage,
+        auto_ack: bool = False,
+        consumer_tag: str | None = None,
+        on_cancel: OnCancel | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> str:
+        """Start delivering the queue's messages to ``on_message(delivery)`` (a plain
+        or coroutine function, called for one delivery at a time, in order). Returns
+        the consumer tag. ``on_cancel(consumer_tag)`` is called when the queue is
+        deleted. With a single-active-consumer queue, only one consumer (across all
+        processes) receives at a time."""
+        self._check_open()
+        conn = self.connection
+        tag = consumer_tag or self._new_consumer_tag()
+        if tag in self._consumers:
+            await self._fail(NotAllowedError(f"consumer tag {tag!r} is in use on this channel"))
+        spec = await self._run(conn._queue_spec(queue, self))
+        consumer = Consumer(self, spec, tag, on_message, auto_ack, on_cancel, self.prefetch_count)
+        self._consumers[tag] = consumer
+        conn._consumers.add(consumer)
+        try:
+            await consumer.start()
+        except BaseException:
+            self._consumers.pop(tag, None)
+            conn._consumers.discard(consumer)
+            await consumer.stop()
+            raise
+        return tag
+
+    def _new_consumer_tag(self) -> str:
+        self._next_consumer += 1
+        return f"ctag{self.channel_number}.{self._next_consumer}-{secrets.token_hex(4)}"
+
+    async def basic_cancel(self, consumer_tag: str) -> None:
+        """Stop a consumer. Its unacknowledged deliveries stay with the channel (ack
+        or reject them; they return to the queue when the channel closes)."""
+        self._check_open()
+        consumer = self._consumers.pop(consumer_tag, None)
+        if consumer is None:
+            return
+        await self._stop_consumer(consumer)
+        await self.connection._after_consumer_gone(consumer)
+
+    async def _stop_consumer(self, consumer: Consumer) -> None:
+        self.connection._consumers.discard(consumer)
+        await consumer.stop()
+        if consumer.held == 0:
+            await consumer.unpin()
+
+    async def _consumer_gone(self, consumer: Consumer) -> None:
+        """The queue was deleted under a consumer: cancel it and tell the application."""
+        if consumer.cancelled:
+            return
+        consumer.cancelled = True
+        self._consumers.pop(consumer.consumer_tag, None)
+        self.connection._consumers.discard(consumer)
+        consumer.active = False
+        for tag, (held_by, _, _) in list(self._held_by.items()):
+            if held_by is consumer:  # their ack subjects are dead
+                self._held_by.pop(tag, None)
+                self._unacked.pop(tag, None)
+        if consumer.on_cancel is not None:
+            try:
+                result = consumer.on_cancel(consumer.consumer_tag)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception as exc:
+                logger.exception("natswire.amqp: on_cancel raised")
+                self.connection.report(self, exc)
+        sub = consumer._sub
+        if sub is not None:
+            asyncio.get_running_loop().create_task(_quiet(sub.unsubscribe()))
+
+    # ----------------------------------------------------------------- settling
+
+    def _hold(self, tag: int, delivery: Delivery, consumer: Consumer, seq: int) -> None:
+        self._unacked[tag] = delivery
+        self._held_by[tag] = (consumer, seq, time.monotonic())
+        consumer.held += 1
+        consumer.held_seqs[seq] = tag
+
+    def _release(self, tag: int) -> tuple[Delivery, Consumer] | None:
+        delivery = self._unacked.pop(tag, None)
+        if delivery is None:
+            return None
+        consumer, seq, _ = self._held_by.pop(tag)
+        consumer.held -= 1
+        if consumer.held_seqs.get(seq) == tag:
+            del consumer.held_seqs[seq]
+        return delivery, consumer
+
+    def _tags_upto(self, tag: int, multiple: bool) -> list[int]:
+        if not multiple:
+            if tag not in self._unacked:
+                raise UnknownDeliveryTagError(
+                    f"unknown delivery tag {tag} on channel {self.channel_number}"
+                )
+            return [tag]
+        if tag == 0:
+            return list(self._unacked)
+        if tag >= self._next_tag:
+            raise UnknownDeliveryTagError(
+                f"unknown delivery tag {tag} on channel {self.channel_number}"
+            )
+        tags = []
+        for held in self._unacked:
+            if held > tag:
+                break
+            tags.append(held)
+        return tags
+
+    async def _settle(self, tag: int, multiple: bool, how: str) -> None:
+        self._check_open()
+        try:
+            tags = self._tags_upto(tag, multiple)
+        except ChannelError as exc:
+            await self._fail(exc)
+            return
+        consumers: set[Consumer] = set()
+        conn = self.connection
+        for one in tags:
+            released = self._release(one)
+            if released is None:
+                continue
+            delivery, consumer = released
+            consumers.add(consumer)
+            msg = delivery._msg
+            if how == "ack":
+                await msg.ack()
+            elif how == "requeue":
+                limit = consumer.spec.max_delivery
+                if limit is not None and msg.metadata.num_delivered >= limit:
+                    await conn.dead_letter(consumer.spec, msg, "delivery_limit")
+                else:
+                    await msg.nak()
+            else:
+                await conn.dead_letter(consumer.spec, msg, "rejected")
+        for consumer in consumers:
+            await consumer.pump()
+
+    async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        """Acknowledge a delivery; with ``multiple``, every outstanding one up to it."""
+        await self._settle(delivery_tag, multiple, "ack")
+
+    async def basic_nack(
+        self, delivery_tag: int, multiple: bool = False, requeue: bool = True
+    ) -> None:
+        """Reject one or (``multiple``) several deliveries: back to the queue at once
+        (``requeue``), else to the queue's dead-letter exchange if it has one, else
+        dropped. A message over the queue's delivery limit is dead-lettered."""
+        await self._settle(delivery_tag, multiple, "requeue" if requeue else "reject")
+
+    async def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
+        await self._settle(delivery_tag, False, "requeue" if requeue else "reject")
+
+    async def basic_recover(self, requeue: bool = True) -> None:
+        """Hand every unacknowledged delivery back to its queue."""
+        self._check_open()
+        if self._unacked:
+            await self._settle(0, True, "requeue")
+
+    async def _touch(self, now: float, every: float) -> None:
+        """Keep held deliveries from being redelivered by the ack wait (``+WPI``)."""
+        for tag, (consumer, seq, since) in list(self._held_by.items()):
+            if now - since < every:
+                continue
+            delivery = self._unacked.get(tag)
+            if delivery is None:
+                continue
+            self._held_by[tag] = (consumer, seq, now)
+            try:
+                await delivery._msg.in_progress()
+            except Exception as exc:
+                logger.debug("natswire.amqp: in_progress: %s", exc)
+
+    # -------------------------------------------------------------------- close
+
+    async def close(self) -> None:
+        """Close: stop consumers, requeue unacknowledged deliveries at once, delete the
+        exclusive queues declared here and the auto-delete queues left unused."""
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        self._open = False
+        conn = self.connection
+        consumers = list(self._consumers.values())
+        self._consumers.clear()
+        for consumer in consumers:
+            conn._consumers.discard(consumer)
+            await consumer.stop()
+        # Consumers no longer pull (the server dropped their requests with their
+        # inboxes), so what we hand back goes to the other consumers at once, in order.
+        handed_back = []
+        if self._unacked and conn.nc.is_connected:
+            # The server forgets a puller that went away only when it next looks at its
+            # waiting list: a message handed back before that is tried on our dead pull
+            # request and requeued behind the others. A short pull request that cannot
+            # deliver (max_bytes 1, 50 ms) makes it sweep the list first.
+            for spec in {id(c.spec): c.spec for c, _, _ in self._held_by.values()}.values():
+                with contextlib.suppress(Exception):
+                    await conn._pull_once(spec, 1, ping=True)
+        for tag in list(self._unacked):
+            released = self._release(tag)
+            if released is not None:
+                handed_back.append(released[0]._msg)
+        # A single active consumer hands its pin over first: while the pin is ours, a
+        # message handed back would be tried on the waiting (unpinned) consumer and
+        # requeued behind the others.
+        for consumer in consumers:
+            await consumer.unpin()
+        if handed_back:
+            await conn.nak_all(handed_back)
+        for consumer in consumers:
+            await conn._after_consumer_gone(consumer)
+        for queue in self._exclusive:
+            try:
+                await conn._queue_delete(queue, False, False)
+            except AmqpAdapterError:
+                pass
+            except Exception as exc:
+                logger.debug("natswire.amqp: deleting exclusive queue %s: %s", queue, exc)
+        self._exclusive.clear()
+        conn._channel_closed(self)
+
+    async def __aenter__(self) -> Channel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+async def _quiet(coro: Any) -> None:
+    with contextlib.suppress(Exception):
+        await coro
+
+
+__all__ = ["Channel", "PreconditionFailedError"]

@@ -1,0 +1,308 @@
+"""``basic.consume``: a pull loop on a queue's consumer, with AMQP prefetch.
+
+Each consumer listens on its own inbox (``<inbox>.*``, one reply subject per pull
+request) and pulls only what its prefetch allows: at any time, deliveries held by the
+application (unsettled) plus messages still requested from the server never exceed
+``prefetch_count``. Messages are handled one at a time, in order, by the
+subscription's callback task (no task per message). Pull requests expire after
+``pull_expires`` and are renewed; a reconnect renews them at once.
+
+Single active consumer uses JetStream priority groups (``pinned_client``): the
+server pins one puller and holds the others' requests. While the pinned consumer
+cannot take more (its prefetch is full) it keeps its pin with pull requests that can
+deliver nothing (``max_bytes: 1``). Closing the channel or cancelling unpins at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ..client.message import Message
+from ..client.subscription import Subscription
+from ..jetstream.message import JetStreamMessage
+from .properties import Delivery
+from .queues import QueueSpec
+
+if TYPE_CHECKING:
+    from .channel import Channel
+
+logger = logging.getLogger("natswire.amqp")
+
+_NANOS = 1_000_000_000
+PIN_GROUP = "amqp"
+PIN_HEADER = "Nats-Pin-Id"
+#: A pull request that was not answered this long after its expiry is taken as lost.
+_LOST_GRACE = 2.0
+
+OnMessage = Callable[[Delivery], "Awaitable[None] | None"]
+OnCancel = Callable[[str], "Awaitable[None] | None"]
+
+
+class Consumer:
+    """One ``basic.consume`` on a channel."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        spec: QueueSpec,
+        consumer_tag: str,
+        on_message: OnMessage,
+        auto_ack: bool,
+        on_cancel: OnCancel | None,
+        prefetch: int,
+    ) -> None:
+        conn = channel.connection
+        self.channel = channel
+        self.spec = spec
+        self.queue = spec.name
+        self.consumer_tag = consumer_tag
+        self._on_message = on_message
+        self.auto_ack = auto_ack
+        self.on_cancel = on_cancel
+        self.window = prefetch if (prefetch and not auto_ack) else conn.unlimited_window
+        self._threshold = max(1, self.window // 4)
+        self._nc = conn.nc
+        self._js = conn.js
+        self._stream = conn.stream
+        self._consumer = conn.consumer_name(spec.name)
+        self._next_subject = f"{conn.js.prefix}.CONSUMER.MSG.NEXT.{conn.stream}.{self._consumer}"
+        self._expires = conn.pull_expires
+        self._sac = spec.single_active_consumer
+        if self._sac:
+            self._expires = min(self._expires, conn.sac_timeout / 3)
+        self._inbox = ""
+        self._sub: Subscription | None = None
+        self._requests: dict[str, list[float]] = {}  # reply -> [remaining, deadline]
+        self._requested = 0
+        self._next_request = 0
+        self.held = 0
+        #: stream sequence -> delivery tag, for deliveries the application holds.
+        self.held_seqs: dict[int, int] = {}
+        self.pin_id: str | None = None
+        self._last_pull = 0.0
+        self._pumping = False
+        self.active = False
+        self.cancelled = False
+        self._closing = False
+        self._spec_checks(spec)
+
+    def _spec_checks(self, spec: QueueSpec) -> None:
+        self.spec = spec
+        self._floor = spec.checks_floor
+        self._exact = spec.all_exact
+        self._ttl = spec.message_ttl
+        self._limit = spec.max_delivery
+
+    def update_spec(self, spec: QueueSpec) -> None:
+        """The queue's bindings or arguments changed (through this connection)."""
+        self._spec_checks(spec)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self._inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._handle)
+        self.active = True
+        await self.pump()
+
+    async def stop(self) -> None:
+        """Stop pulling; messages already on their way are handed back (nak)."""
+        if not self.active:
+            return
+        self.active = False
+        self._closing = True
+        sub = self._sub
+        if sub is not None:
+            try:
+                if self._nc.is_connected:
+                    await asyncio.wait_for(sub.drain(), 5.0)
+                else:
+                    await sub.unsubscribe()
+            except Exception as exc:  # the connection may be gone
+                logger.debug("natswire.amqp: draining consumer %s: %s", self.consumer_tag, exc)
+        self._requests.clear()
+        self._requested = 0
+
+    async def unpin(self) -> None:
+        if self._sac and self.pin_id is not None:
+            self.pin_id = None
+            body = json.dumps({"group": PIN_GROUP}).encode()
+            try:
+                await self._nc.request(
+                    f"{self._js.prefix}.CONSUMER.UNPIN.{self._stream}.{self._consumer}",
+                    body,
+                    timeout=2.0,
+                )
+            except Exception as exc:
+                logger.debug("natswire.amqp: unpin %s: %s", self.queue, exc)
+
+    def reset_requests(self) -> None:
+        """After a reconnect: outstanding pull requests are gone."""
+        self._requests.clear()
+        self._requested = 0
+
+    # ------------------------------------------------------------------ pulling
+
+    async def pump(self) -> None:
+        """Pull as much as the prefetch allows (in batches of at least a quarter)."""
+        if not self.active or self._pumping:
+            return
+        room = self.window - self.held - self._requested
+        if room <= 0:
+            return
+        if self._requested and room < self._threshold:
+            return
+        self._pumping = True
+        try:
+            await self._pull(room)
+        finally:
+            self._pumping = False
+
+    async def _pull(self, batch: int, ping: bool = False) -> None:
+        self._next_request += 1
+        reply = f"{self._inbox}.{self._next_request}"
+        body: dict[str, Any] = {"batch": batch, "expires": int(self._expires * _NANOS)}
+        if ping:
+            body["max_bytes"] = 1
+        if self._sac:
+            body["group"] = PIN_GROUP
+            if self.pin_id:
+                body["id"] = self.pin_id
+        now = time.monotonic()
+        self._last_pull = now
+        if not ping:
+            self._requests[reply] = [batch, now + self._expires + _LOST_GRACE]
+            self._requested += batch
+        try:
+            await self._nc.publish(self._next_subject, json.dumps(body).encode(), reply)
+        except Exception:
+            self._drop_request(reply)
+            raise
+
+    def _drop_request(self, reply: str) -> None:
+        entry = self._requests.pop(reply, None)
+        if entry is not None:
+            self._requested -= int(entry[0])
+
+    async def tick(self, now: float) -> None:
+        """Periodic upkeep: forget lost requests, keep a pin, pull."""
+        if not self.active:
+            return
+        for reply, (_, deadline) in list(self._requests.items()):
+            if deadline < now:
+                self._drop_request(reply)
+        if self._sac and self.pin_id and now - self._last_pull > self._expires:
+            room = self.window - self.held - self._requested
+            if room <= 0 and not self._requests:
+                await self._pull(1, ping=True)
+        await self.pump()
+
+    # ----------------------------------------------------------------- delivery
+
+    async def _handle(self, msg: Message) -> None:
+        status = msg.status
+        if status is not None:
+            await self._status(msg, status)
+            return
+        # The server serves pull requests in order.
+        for reply, entry in self._requests.items():
+            entry[0] -= 1
+            self._requested -= 1
+            if entry[0] <= 0:
+                del self._requests[reply]
+            break
+        jm = JetStreamMessage.from_message(self._nc, msg)
+        if self._sac:
+            headers = msg.headers
+            if headers is not None:
+                pin = headers.get(PIN_HEADER)
+                if pin:
+                    self.pin_id = pin
+        if self._closing or not self.active:
+            await self._nak_quietly(jm)
+            return
+        try:
+            meta = jm.metadata
+        except Exception:
+            await self._nak_quietly(jm)
+            return
+        seq = meta.sequence.stream
+        held_tag = self.held_seqs.get(seq)
+        if held_tag is not None:
+            # Redelivered while the application still holds it (ack wait passed during
+            # a long disconnect): the newer delivery carries the live ack subject.
+            held = self.channel._unacked.get(held_tag)
+            if held is not None:
+                held._msg = jm
+                return
+        channel = self.channel
+        conn = channel.connection
+        if not (self._exact and seq > self._floor):
+            exchange, routing_key = conn.route_of(jm)
+            if not self.spec.routes(exchange, routing_key, seq):
+                await jm.ack()  # not this queue's message (see QueueSpec.routes)
+                await self.pump()
+                return
+        if self._limit is not None and meta.num_delivered > self._limit:
+            self.held += 1
+            await conn.dead_letter(self.spec, jm, "delivery_limit")
+            self.held -= 1
+            await self.pump()
+            return
+        if conn.is_expired(jm, meta.timestamp_ns, self._ttl):
+            self.held += 1
+            await conn.expire(self.spec, jm)
+            self.held -= 1
+            await self.pump()
+            return
+        tag = channel._next_tag
+        channel._next_tag = tag + 1
+        delivery = Delivery(channel, jm, tag, self.consumer_tag, self.queue)
+        if self.auto_ack:
+            await jm.ack()
+        else:
+            channel._hold(tag, delivery, self, seq)
+        try:
+            result = self._on_message(delivery)
+            if result is not None and inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            logger.exception("natswire.amqp: consumer %s callback raised", self.consumer_tag)
+            conn.report(channel, exc)
+        if self.auto_ack:
+            await self.pump()
+
+    async def _nak_quietly(self, jm: JetStreamMessage) -> None:
+        try:
+            await jm.nak()
+        except Exception as exc:
+            logger.debug("natswire.amqp: nak on close: %s", exc)
+
+    async def _status(self, msg: Message, status: int) -> None:
+        reply = msg.subject
+        if status == 100:
+            return
+        description = msg.headers.description.lower() if msg.headers is not None else ""
+        if reply not in self._requests and status not in (409, 503, 423):
+            return
+        self._drop_request(reply)
+        if status == 423:  # someone else holds the pin
+            self.pin_id = None
+        elif status == 409 and "consumer deleted" in description:
+            await self.channel._consumer_gone(self)
+            return
+        elif status == 503:
+            # No responders: the consumer (or JetStream) is gone, or restarting.
+            if await self.channel.connection.queue_missing(self.queue):
+                await self.channel._consumer_gone(self)
+                return
+            await asyncio.sleep(0.2)
+        elif status == 409 and "message size exceeds maxbytes" not in description:
+            await asyncio.sleep(0.05)  # e.g. max waiting exceeded: pull again soon
+        await self.pump()

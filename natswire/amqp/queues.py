@@ -1,0 +1,227 @@
+"""Queues as JetStream consumers: arguments, bindings, the stored description.
+
+A queue is a durable pull consumer ``Q-<name>`` on the namespace's stream. Its
+description lives in the consumer's ``metadata`` (``amqp.*`` keys), so any process
+can read it back with one ``CONSUMER.INFO``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..jetstream.api import ConsumerInfo
+from .errors import NotAllowedError, PreconditionFailedError
+from .names import SubjectMap, minimal_filters, topic_matches
+
+#: Queue arguments the adapter honours (and ``x-queue-type``, accepted and recorded).
+SUPPORTED_ARGUMENTS = frozenset(
+    {
+        "x-dead-letter-exchange",
+        "x-dead-letter-routing-key",
+        "x-message-ttl",
+        "x-single-active-consumer",
+        "x-max-delivery",
+        "x-delivery-limit",
+        "x-queue-type",
+    }
+)
+QUEUE_TYPES = frozenset({"classic", "quorum"})
+
+MD_QUEUE = "amqp.queue"
+MD_FLAGS = "amqp.flags"
+MD_OWNER = "amqp.owner"
+MD_ARGS = "amqp.args"
+MD_BINDINGS = "amqp.bindings"
+
+
+def normalize_arguments(arguments: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate queue arguments; return them with canonical types."""
+    out: dict[str, Any] = {}
+    for key, value in (arguments or {}).items():
+        if key not in SUPPORTED_ARGUMENTS:
+            raise NotAllowedError(
+                f"queue argument {key!r} is not supported by the NATS adapter "
+                f"(supported: {', '.join(sorted(SUPPORTED_ARGUMENTS))})"
+            )
+        if key in ("x-dead-letter-exchange", "x-dead-letter-routing-key"):
+            if not isinstance(value, str):
+                raise PreconditionFailedError(f"{key} must be a string, got {value!r}")
+        elif key == "x-message-ttl":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise PreconditionFailedError(f"x-message-ttl must be an int >= 0, got {value!r}")
+        elif key == "x-single-active-consumer":
+            if not isinstance(value, bool):
+                raise PreconditionFailedError(
+                    f"x-single-active-consumer must be a bool, got {value!r}"
+                )
+        elif key in ("x-max-delivery", "x-delivery-limit"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise PreconditionFailedError(f"{key} must be an int >= 0, got {value!r}")
+            if key == "x-max-delivery" and value < 1:
+                raise PreconditionFailedError("x-max-delivery must be at least 1")
+        elif key == "x-queue-type" and value not in QUEUE_TYPES:
+            raise NotAllowedError(
+                f"x-queue-type {value!r} is not supported (use 'quorum' or 'classic')"
+            )
+        out[key] = value
+    if "x-max-delivery" in out and "x-delivery-limit" in out:
+        raise PreconditionFailedError("give x-max-delivery or x-delivery-limit, not both")
+    if "x-dead-letter-routing-key" in out and "x-dead-letter-exchange" not in out:
+        raise PreconditionFailedError("x-dead-letter-routing-key needs x-dead-letter-exchange")
+    return out
+
+
+@dataclass
+class Binding:
+    exchange: str
+    exchange_type: str
+    routing_key: str
+    #: The stream's last sequence when the binding was made: older messages do not match.
+    since: int
+    #: Whether the NATS filters express the binding exactly.
+    exact: bool
+
+    def matches(self, exchange: str, routing_key: str, seq: int) -> bool:
+        if exchange != self.exchange or seq <= self.since:
+            return False
+        if self.exchange_type == "fanout":
+            return True
+        if self.exchange_type == "topic":
+            return topic_matches(self.routing_key, routing_key)
+        return routing_key == self.routing_key
+
+    def as_list(self) -> list[Any]:
+        return [self.exchange, self.exchange_type, self.routing_key, self.since, self.exact]
+
+
+@dataclass
+class QueueSpec:
+    """What a queue is: its flags, arguments and bindings."""
+
+    name: str
+    durable: bool = True
+    exclusive: bool = False
+    auto_delete: bool = False
+    owner: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    bindings: list[Binding] = field(default_factory=list)
+    #: The stream sequence from which the queue's own subject counts (creation).
+    created_seq: int = 0
+
+    # ------------------------------------------------------------ arguments
+
+    @property
+    def dead_letter_exchange(self) -> str | None:
+        value = self.arguments.get("x-dead-letter-exchange")
+        return value if isinstance(value, str) else None
+
+    @property
+    def dead_letter_routing_key(self) -> str | None:
+        value = self.arguments.get("x-dead-letter-routing-key")
+        return value if isinstance(value, str) else None
+
+    @property
+    def message_ttl(self) -> int | None:
+        value = self.arguments.get("x-message-ttl")
+        return value if isinstance(value, int) else None
+
+    @property
+    def single_active_consumer(self) -> bool:
+        return bool(self.arguments.get("x-single-active-consumer"))
+
+    @property
+    def max_delivery(self) -> int | None:
+        """Deliveries allowed per message; one more dead-letters it (reason
+        ``delivery_limit``). ``x-delivery-limit`` (RabbitMQ's: redeliveries) + 1."""
+        value = self.arguments.get("x-max-delivery")
+        if isinstance(value, int):
+            return value
+        value = self.arguments.get("x-delivery-limit")
+        if isinstance(value, int):
+            return value + 1
+        return None
+
+    # ------------------------------------------------------------- matching
+
+    @property
+    def checks_floor(self) -> int:
+        """Messages above this stream sequence need no per-message binding check
+        (when every binding is exact)."""
+        return max((b.since for b in self.bindings), default=0)
+
+    @property
+    def all_exact(self) -> bool:
+        return all(b.exact for b in self.bindings)
+
+    def routes(self, exchange: str, routing_key: str, seq: int) -> bool:
+        """Whether a message published to ``exchange`` with ``routing_key`` at stream
+        sequence ``seq`` belongs to this queue (the adapter-side check)."""
+        if exchange == "" and routing_key == self.name:
+            return seq > self.created_seq
+        return any(b.matches(exchange, routing_key, seq) for b in self.bindings)
+
+    def filters(self, subjects: SubjectMap) -> list[str]:
+        out = [subjects.queue_subject(self.name)]
+        for binding in self.bindings:
+            filters, _ = subjects.binding_filters(
+                binding.exchange, binding.exchange_type, binding.routing_key
+            )
+            out.extend(filters)
+        return minimal_filters(out)
+
+    # ------------------------------------------------------------- storage
+
+    def metadata(self) -> dict[str, str]:
+        flags = ",".join(
+            name
+            for name, on in (
+                ("durable", self.durable),
+                ("exclusive", self.exclusive),
+                ("auto_delete", self.auto_delete),
+            )
+            if on
+        )
+        return {
+            MD_QUEUE: self.name,
+            MD_FLAGS: flags,
+            MD_OWNER: self.owner,
+            MD_ARGS: json.dumps(self.arguments, sort_keys=True, separators=(",", ":")),
+            MD_BINDINGS: json.dumps([b.as_list() for b in self.bindings], separators=(",", ":")),
+            "amqp.created": str(self.created_seq),
+        }
+
+    @classmethod
+    def from_info(cls, info: ConsumerInfo) -> QueueSpec | None:
+        md = info.config.metadata or {}
+        name = md.get(MD_QUEUE)
+        if name is None:
+            return None
+        flags = set(md.get(MD_FLAGS, "").split(","))
+        try:
+            arguments = json.loads(md.get(MD_ARGS) or "{}")
+            bindings = [Binding(*item) for item in json.loads(md.get(MD_BINDINGS) or "[]")]
+            created = int(md.get("amqp.created") or 0)
+        except (ValueError, TypeError):
+            return None
+        return cls(
+            name=name,
+            durable="durable" in flags,
+            exclusive="exclusive" in flags,
+            auto_delete="auto_delete" in flags,
+            owner=md.get(MD_OWNER, ""),
+            arguments=arguments if isinstance(arguments, dict) else {},
+            bindings=bindings,
+            created_seq=created,
+        )
+
+
+@dataclass(frozen=True)
+class QueueDeclareOk:
+    """``queue.declare-ok``: the queue's name (generated when asked for ``""``), the
+    messages ready in it and its consumers (pull requests waiting on it)."""
+
+    queue: str
+    message_count: int
+    consumer_count: int
