@@ -9,19 +9,20 @@ Workloads that need the plain-socket sender print ``READY`` first.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 import traceback
 
 from .common import emit, run
 
-CLIENT_MODULES = {"natswire": "wl_natswire", "nats-py": "wl_natspy", "raw": "wl_raw"}
+CLIENTS = ("natswire", "nats-py", "raw")
 WORKLOADS = ("pub", "pubsub", "recv", "reqreply", "inflight", "fanout", "queue", "memory", "parse")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--client", choices=sorted(CLIENT_MODULES), required=True)
+    parser.add_argument("--client", choices=CLIENTS, required=True)
     parser.add_argument("--workload", choices=WORKLOADS, required=True)
     parser.add_argument("--size", type=int, default=16)
     parser.add_argument("--n", type=int, required=True)
@@ -37,8 +38,14 @@ def main(argv: list[str] | None = None) -> int:
             def call() -> dict[str, object]:
                 return parsebench.run(args.client, args.n)
         else:
-            module = importlib.import_module(f".{CLIENT_MODULES[args.client]}", __package__)
-            workload = getattr(module, args.workload)
+            if args.client == "raw":
+                workload = getattr(importlib.import_module(".wl_raw", __package__), args.workload)
+            else:
+                from . import wl_clients
+
+                workload = functools.partial(
+                    getattr(wl_clients, args.workload), wl_clients.FLAVOURS[args.client]
+                )
 
             def call() -> dict[str, object]:
                 return run(lambda: workload(args.url, args.size, args.n, args.warmup), args.loop)

@@ -1,0 +1,285 @@
+"""The workloads, written once against the API natswire and nats-py share.
+
+natswire is a drop-in for nats-py, so one body of code drives both; a :class:`Flavour`
+holds the few differences: which module connects, whether callbacks may be plain
+functions, and how many flushes make a barrier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+
+import natswire
+
+from .common import (
+    BIG_PENDING_BYTES,
+    BIG_PENDING_MSGS,
+    FAN_SUBJECT,
+    MEM_SUBJECT,
+    PUB_SUBJECT,
+    PUBSUB_SUBJECT,
+    QUEUE_GROUP,
+    QUEUE_SUBJECT,
+    RECV_SUBJECT,
+    REQ_SUBJECT,
+    Counter,
+    now,
+    payload,
+    percentile,
+    ready,
+    timeout_for,
+    wait,
+)
+
+SUB_LIMITS = {"pending_msgs_limit": BIG_PENDING_MSGS, "pending_bytes_limit": BIG_PENDING_BYTES}
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What differs between the clients under test."""
+
+    module: Any
+    #: natswire calls a plain-function callback inside data_received; nats-py only
+    #: takes coroutine functions (one task per subscription awaits them).
+    plain_callbacks: bool
+    #: nats-py's flush() may write its PING ahead of PUB bytes still queued: the second
+    #: PING is queued behind all of them, so its PONG is the real barrier. natswire's
+    #: PING always goes behind pending data.
+    barrier_flushes: int
+
+
+FLAVOURS = {
+    "natswire": Flavour(natswire, plain_callbacks=True, barrier_flushes=1),
+    "nats-py": Flavour(nats, plain_callbacks=False, barrier_flushes=2),
+}
+
+
+async def _connect(client: Flavour, url: str, errors: list[str]) -> Any:
+    async def on_error(exc: Exception) -> None:
+        errors.append(f"{type(exc).__name__}: {exc}")
+
+    return await client.module.connect(url, error_cb=on_error)
+
+
+async def _barrier(client: Flavour, nc: Any) -> None:
+    for _ in range(client.barrier_flushes):
+        await nc.flush()
+
+
+def _counting_cb(client: Flavour, counter: Counter) -> Any:
+    def count(msg: Any) -> None:
+        counter.count += 1
+        counter.nbytes += len(msg.data)
+        if counter.count == counter.next:
+            counter.hit()
+
+    if client.plain_callbacks:
+        return count
+
+    async def cb(msg: Any) -> None:
+        count(msg)
+
+    return cb
+
+
+def _check(errors: list[str]) -> None:
+    if errors:
+        raise RuntimeError(f"client reported {len(errors)} error(s): {errors[:3]}")
+
+
+async def pub(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    errors: list[str] = []
+    nc = await _connect(client, url, errors)
+    data = payload(size)
+    publish = nc.publish
+    subject = PUB_SUBJECT
+    for _ in range(warmup):
+        await publish(subject, data)
+    await _barrier(client, nc)
+    t0 = now()
+    for _ in range(n):
+        await publish(subject, data)
+    await _barrier(client, nc)
+    elapsed = now() - t0
+    await nc.close()
+    _check(errors)
+    return {"metrics": {"rate": n / elapsed}, "expect_in": warmup + n, "expect_out": 0}
+
+
+async def _publish_and_wait(
+    nc: Any,
+    subject: str,
+    data: bytes,
+    count: int,
+    futures: list[asyncio.Future[float]],
+    limit: float,
+) -> None:
+    publish = nc.publish
+    for _ in range(count):
+        await publish(subject, data)
+    await wait(asyncio.gather(*futures), limit, "the subscribers to receive every message")
+
+
+async def _spread(
+    client: Flavour,
+    url: str, size: int, n: int, warmup: int, subject: str, nsubs: int, queue: str
+) -> dict[str, Any]:
+    errors: list[str] = []
+    subs = [await _connect(client, url, errors) for _ in range(nsubs)]
+    pub_nc = await _connect(client, url, errors)
+    counters = [Counter() for _ in range(nsubs)]
+    if queue:
+        shared = Counter()
+        counters = [shared] * nsubs
+    for nc, counter in zip(subs, counters, strict=True):
+        await nc.subscribe(subject, queue=queue, cb=_counting_cb(client, counter), **SUB_LIMITS)
+        await nc.flush()
+    data = payload(size)
+    uniq = list({id(c): c for c in counters}.values())
+    per = 1 if queue else nsubs
+    limit = timeout_for(n * per)
+    await _publish_and_wait(pub_nc, subject, data, warmup, [c.at(warmup) for c in uniq], limit)
+    t0 = now()
+    futures = [c.at(warmup + n) for c in uniq]
+    await _publish_and_wait(pub_nc, subject, data, n, futures, limit)
+    elapsed = max(f.result() for f in futures) - t0
+    # a flush round trip on every connection: anything extra (a duplicate) would show up now
+    await pub_nc.flush()
+    for nc in subs:
+        await nc.flush()
+    total = sum(c.count for c in uniq)
+    expected = (warmup + n) * (1 if queue else nsubs)
+    for nc in [*subs, pub_nc]:
+        await nc.close()
+    _check(errors)
+    if total != expected or sum(c.nbytes for c in uniq) != expected * size:
+        raise RuntimeError(f"received {total} messages, expected {expected}")
+    delivered = n * (1 if queue else nsubs)
+    return {
+        "metrics": {"rate": delivered / elapsed},
+        "expect_in": warmup + n,
+        "expect_out": expected,
+    }
+
+
+async def pubsub(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    return await _spread(client, url, size, n, warmup, PUBSUB_SUBJECT, 1, "")
+
+
+async def fanout(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    return await _spread(client, url, size, n, warmup, FAN_SUBJECT, 4, "")
+
+
+async def queue(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    return await _spread(client, url, size, n, warmup, QUEUE_SUBJECT, 4, QUEUE_GROUP)
+
+
+async def recv(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    errors: list[str] = []
+    nc = await _connect(client, url, errors)
+    counter = Counter()
+    first = counter.at(warmup)
+    last = counter.at(warmup + n)
+    await nc.subscribe(RECV_SUBJECT, cb=_counting_cb(client, counter), **SUB_LIMITS)
+    await nc.flush()
+    ready()
+    t0 = await wait(first, 60.0, "the sender's first messages")
+    t1 = await wait(last, timeout_for(n), f"{n} messages")
+    await nc.flush()
+    total = counter.count
+    await nc.close()
+    _check(errors)
+    if total != warmup + n or counter.nbytes != total * size:
+        raise RuntimeError(f"received {total} messages, expected {warmup + n}")
+    return {"metrics": {"rate": n / (t1 - t0)}, "expect_in": warmup + n, "expect_out": warmup + n}
+
+
+async def reqreply(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    errors: list[str] = []
+    nc = await _connect(client, url, errors)
+    data = payload(size)
+    request = nc.request
+    for _ in range(warmup):
+        await request(REQ_SUBJECT, data, timeout=5.0)
+    lat = []
+    append = lat.append
+    t0 = now()
+    for _ in range(n):
+        t = now()
+        msg = await request(REQ_SUBJECT, data, timeout=5.0)
+        append(now() - t)
+        if len(msg.data) != size:
+            raise RuntimeError("bad reply")
+    elapsed = now() - t0
+    await nc.close()
+    _check(errors)
+    lat.sort()
+    return {
+        "metrics": {
+            "rate": n / elapsed,
+            "p50": percentile(lat, 0.5) * 1e6,
+            "p99": percentile(lat, 0.99) * 1e6,
+        },
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
+async def inflight(
+    client: Flavour,
+    url: str, size: int, n: int, warmup: int, concurrency: int = 100
+) -> dict[str, Any]:
+    errors: list[str] = []
+    nc = await _connect(client, url, errors)
+    data = payload(size)
+    request = nc.request
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            msg = await request(REQ_SUBJECT, data, timeout=10.0)
+            if len(msg.data) != size:
+                raise RuntimeError("bad reply")
+
+    def shares(total: int) -> list[int]:
+        return [
+            total // concurrency + (1 if i < total % concurrency else 0) for i in range(concurrency)
+        ]
+
+    await asyncio.gather(*(worker(k) for k in shares(warmup)))
+    t0 = now()
+    await asyncio.gather(*(worker(k) for k in shares(n)))
+    elapsed = now() - t0
+    await nc.close()
+    _check(errors)
+    return {
+        "metrics": {"rate": n / elapsed},
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
+async def memory(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    errors: list[str] = []
+    nc = await _connect(client, url, errors)
+    sub = await nc.subscribe(MEM_SUBJECT, **SUB_LIMITS)
+    await nc.flush()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if n:
+        ready()
+        deadline = now() + timeout_for(n)
+        while sub.pending_msgs < n:
+            if now() > deadline:
+                raise RuntimeError(f"only {sub.pending_msgs} of {n} messages pending")
+            await asyncio.sleep(0.005)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    pending = sub.pending_msgs
+    await nc.close()
+    _check(errors)
+    if pending != n:
+        raise RuntimeError(f"{pending} messages pending, expected {n}")
+    return {"metrics": {"peak_rss": peak, "rss_before": base}, "expect_in": n, "expect_out": n}
