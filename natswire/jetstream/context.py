@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ from .errors import (
     NoStreamResponseError,
     ServiceUnavailableError,
     TooManyStalledMsgsError,
-    api_error,
+    decode_response,
 )
 from .manager import DEFAULT_PREFIX, JetStreamManager, _check_name
 from .pull import PullSubscription
@@ -70,16 +69,7 @@ def _publish_headers(
 
 
 def _pub_ack(msg: Message) -> PubAck:
-    try:
-        resp = json.loads(msg.data)
-    except ValueError:
-        raise JetStreamError(
-            f"JetStream publish answered with non-JSON: {msg.data[:80]!r}"
-        ) from None
-    if not isinstance(resp, dict):
-        raise JetStreamError(f"JetStream publish answered with {resp!r}")
-    if "error" in resp:
-        raise api_error(resp["error"])
+    resp = decode_response(msg.data, "JetStream publish")
     if "stream" not in resp or "seq" not in resp:
         raise JetStreamError(f"JetStream publish answer lacks stream or seq: {resp!r}")
     return PubAck.from_response(resp)

@@ -8,6 +8,7 @@ JSON (``{"code": 404, "err_code": 10059, "description": "stream not found"}``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..client.errors import TimeoutError
@@ -177,3 +178,16 @@ __all__ = [
     "WrongLastSequenceError",
     "api_error",
 ]
+
+
+def decode_response(data: bytes, what: str) -> dict[str, Any]:
+    """The JSON object a JetStream API call answered with; raises the server's error."""
+    try:
+        resp = json.loads(data)
+    except ValueError:
+        raise JetStreamError(f"{what} answered with non-JSON: {data[:80]!r}") from None
+    if not isinstance(resp, dict):
+        raise JetStreamError(f"{what} answered with {resp!r}")
+    if "error" in resp:
+        raise api_error(resp["error"])
+    return resp

@@ -18,7 +18,11 @@ from .api import (
     StreamConfig,
     StreamInfo,
 )
-from .errors import JetStreamError, ServiceUnavailableError, StreamNotFoundError, api_error
+from .errors import (
+    ServiceUnavailableError,
+    StreamNotFoundError,
+    decode_response,
+)
 
 DEFAULT_PREFIX = "$JS.API"
 _PAGE_LIMIT = 10_000  # pages of a listing (the server pages by 256 or 1024)
@@ -104,17 +108,7 @@ class JetStreamManager:
                 None,
                 f"no responders on {subject!r}: JetStream is not enabled or has no leader",
             ) from None
-        try:
-            resp = json.loads(msg.data)
-        except ValueError:
-            raise JetStreamError(
-                f"JetStream answered {subject!r} with non-JSON: {msg.data[:80]!r}"
-            ) from None
-        if not isinstance(resp, dict):
-            raise JetStreamError(f"JetStream answered {subject!r} with {resp!r}")
-        if "error" in resp:
-            raise api_error(resp["error"])
-        return resp
+        return decode_response(msg.data, f"JetStream API {subject!r}")
 
     # ---------------------------------------------------------------- account
 
