@@ -43,8 +43,9 @@ _HEADER_END = b"\r\n\r\n"
 _SEPARATORS = (0x20, 0x09)
 _CR = 0x0D
 _LF = 0x0A
-_M = ord("M")
-_H = ord("H")
+# How MSG and HMSG lines start, as nats-server requires: the operation, then a space or tab.
+_MSG_START = frozenset((b"MSG ", b"MSG\t"))
+_HMSG_START = frozenset((b"HMSG ", b"HMSG\t"))
 # A payload that has to be gathered over several reads is copied straight out of
 # the receive buffer once it reaches this size, instead of copying the buffer first.
 _LARGE_PENDING_FRAME = 64 * 1024
@@ -237,11 +238,7 @@ class Parser:
             if len(line) >= max_line:
                 raise self._line_too_long(len(line) + 1)
             args = line.split()
-            try:
-                op = args[0]
-            except IndexError:
-                raise _unknown_operation(line) from None
-            if op == b"MSG" and line[0] == _M:
+            if line[:4] in _MSG_START:
                 # The hot path, inlined: it runs once per delivered message.
                 nargs = len(args)
                 if nargs == 4:
@@ -272,7 +269,7 @@ class Parser:
                     # The payload and its trailing CRLF have not all arrived: wait for them.
                     self._wait_for_payload(Msg(subject, sid, reply, b""), 0, len(line) + size + 4)
                     return pos
-            elif op == b"HMSG" and line[0] == _H:
+            elif line[:5] in _HMSG_START:
                 # Headers hold CRLFs, so the body spans pieces: cut it by offsets.
                 nargs = len(args)
                 if nargs == 5:
@@ -341,7 +338,7 @@ class Parser:
                     raise self._line_too_long(length - pos)
                 return pos
             args = chunk[pos:eol].split()
-            if args and args[0] == b"MSG" and chunk[pos] == _M and 4 <= len(args) <= 5:
+            if chunk[pos : pos + 4] in _MSG_START and 4 <= len(args) <= 5:
                 size = sizes.get(args[-1])
                 if size is not None and size <= size_limit:
                     end = eol + 1 + size
@@ -538,7 +535,7 @@ def _starts_with_large_msg(chunk: bytes) -> bool:
     """Whether the chunk opens with a MSG whose payload is over the large-frame average."""
     args = chunk[: chunk.find(b"\n", 0, 1024)].split()
     size = args[-1] if len(args) in (4, 5) and args[0] == b"MSG" else b""
-    return size.isdigit() and int(size) > _LARGE_FRAME_AVERAGE
+    return size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE)
 
 
 def _separated(line: bytes, index: int) -> bool:
