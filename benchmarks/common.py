@@ -20,6 +20,13 @@ FAN_SUBJECT = "bench.fan"
 QUEUE_SUBJECT = "bench.queue"
 QUEUE_GROUP = "workers"
 MEM_SUBJECT = "bench.mem"
+#: JetStream workloads: each trial makes its own stream on ``<JS_SUBJECT>.<token>``.
+JS_SUBJECT = "bench.js"
+#: Outstanding publish acks for windowed publishing (nats-py's and natswire's default,
+#: and what the AMQP adapter's ``confirm=False`` publishing uses).
+JS_WINDOW = 4000
+#: Messages per pull request (``fetch``) and the adapter's prefetch in the flow rows.
+JS_BATCH = 500
 
 #: Subscriber pending limits large enough that no client drops a message in any workload.
 BIG_PENDING_MSGS = 4_000_000
@@ -113,3 +120,53 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[index]
+
+
+async def js_settled(
+    js: Any,
+    stream: str,
+    *,
+    stored: int,
+    published: int,
+    consumer: str | None = None,
+    timeout: float = 10.0,
+) -> None:
+    """Wait until the server says the trial lost nothing, or raise what it says instead.
+
+    The stream must hold ``stored`` messages with last sequence ``published``; with
+    ``consumer``, that consumer must have delivered every one of the ``published``
+    messages exactly once (no redeliveries) and have all of them acked. ``js`` is a
+    natswire or nats-py JetStream context (the same calls). Acks are fire-and-forget,
+    so the state is polled until it settles.
+    """
+    deadline = now() + timeout
+    while True:
+        problems = []
+        state = (await js.stream_info(stream)).state
+        if state.messages != stored or state.last_seq != published:
+            problems.append(
+                f"stream {stream} holds {state.messages} messages up to sequence "
+                f"{state.last_seq}, expected {stored} up to {published}"
+            )
+        if consumer is not None:
+            ci = await js.consumer_info(stream, consumer)
+            delivered = ci.delivered.stream_seq if ci.delivered else 0
+            floor = ci.ack_floor.stream_seq if ci.ack_floor else 0
+            if (delivered, floor, ci.num_ack_pending, ci.num_pending, ci.num_redelivered) != (
+                published,
+                published,
+                0,
+                0,
+                0,
+            ):
+                problems.append(
+                    f"consumer {consumer}: delivered up to {delivered}, ack floor {floor}, "
+                    f"{ci.num_ack_pending} ack pending, {ci.num_pending} pending, "
+                    f"{ci.num_redelivered} redelivered; expected {published} delivered "
+                    "once and acked"
+                )
+        if not problems:
+            return
+        if now() > deadline:
+            raise RuntimeError("; ".join(problems))
+        await asyncio.sleep(0.05)

@@ -4,8 +4,9 @@ One embedded nats-server (with monitoring) serves every trial. Each trial runs i
 process (``python -m benchmarks.worker``); the clients alternate trial by trial (the order
 rotates, so none is always first after a pause); each row reports the median of the trials
 with the spread (min-max). The server's ``/varz`` ``in_msgs``/``out_msgs`` deltas around
-every trial are checked against what the trial says it sent and received: a mismatch, a
-client error or a timeout marks the row FAILED and the run exits non-zero.
+every trial are checked against what the trial says it sent and received (JetStream
+trials check the stream's and the consumer's state as the server reports it): a
+mismatch, a client error or a timeout marks the row FAILED and the run exits non-zero.
 """
 
 from __future__ import annotations
@@ -31,14 +32,27 @@ from natswire.server import NatsServer
 from .common import MEM_SUBJECT, RECV_SUBJECT
 
 CLIENTS = ("natswire", "nats-py", "raw")
-WORKLOADS = ("pub", "pubsub", "recv", "reqreply", "inflight", "fanout", "queue", "parse", "memory")
+WORKLOADS = (
+    "pub",
+    "pubsub",
+    "recv",
+    "reqreply",
+    "inflight",
+    "fanout",
+    "queue",
+    "parse",
+    "memory",
+    "jspub",
+    "jsfetch",
+    "amqp",
+)
 #: Workloads measured once, not per event loop (the parser runs no loop; RSS per pending
 #: message does not depend on it).
 LOOP_INDEPENDENT = ("parse", "memory")
 #: Workloads run at every --sizes size; the others use 16 B (memory: 1 KiB, per the issue).
 SIZED = ("pub", "pubsub", "recv")
 
-#: messages per trial in full mode, by workload and size (other sizes: interpolated)
+#: messages per trial in full mode, by worker workload and size (other sizes: interpolated)
 FULL_N: dict[str, dict[int, int]] = {
     "pub": {16: 1_000_000, 128: 500_000, 1024: 200_000},
     "pubsub": {16: 300_000, 128: 200_000, 1024: 100_000},
@@ -49,6 +63,11 @@ FULL_N: dict[str, dict[int, int]] = {
     "queue": {16: 300_000},
     "parse": {16: 100_000},
     "memory": {1024: 100_000},
+    "jspub": {16: 20_000},
+    "jspubasync": {16: 100_000},
+    "jsfetch": {16: 100_000},
+    "jsflow": {16: 30_000},
+    "amqp": {16: 30_000},
 }
 QUICK_N: dict[str, int] = {
     "pub": 20_000,
@@ -60,6 +79,11 @@ QUICK_N: dict[str, int] = {
     "queue": 5_000,
     "parse": 10_000,
     "memory": 20_000,
+    "jspub": 300,
+    "jspubasync": 2_000,
+    "jsfetch": 2_000,
+    "jsflow": 1_000,
+    "amqp": 1_000,
 }
 
 LABELS = {
@@ -72,14 +96,40 @@ LABELS = {
     "queue": "queue group 4",
     "parse": "parser",
     "memory": "memory 100k x 1 KiB pending",
+    "jspub": "JS publish+ack",
+    "jsfetch": "JS fetch+ack",
+    "amqp": "pub→consume→ack",
 }
 PARSE_VARIANTS = ("msg16", "msg1k", "hmsg")
 PARSE_LABELS = {"msg16": "MSG 16 B", "msg1k": "MSG 1 KiB", "hmsg": "HMSG 16 B"}
 
 
+#: A figure of the table: (row key, column); the key "" is the row the ratio is on.
+Ref = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """One comparison shown in a ratio column: ``num``'s median over ``den``'s, turned so
+    that >1 means ``num`` is better, checked against ``target`` when there is one.
+    ``note`` names the pair in the cell when it is not the column's default
+    (natswire/nats-py, natswire/raw of the same row)."""
+
+    num: Ref
+    den: Ref
+    target: float | None = None
+    note: str = ""
+
+
 @dataclass
 class Row:
-    """One line of the table: one metric of one workload at one size."""
+    """One line of the table: one metric of one workload at one size.
+
+    ``sources`` says which worker workload fills each column (default: every client
+    runs the row's workload); a column without a source shows "-". ``ratios`` are the
+    two ratio columns (default: natswire/nats-py against ``target_py`` and
+    natswire/raw against ``target_raw``). ``key`` names the row for other rows' ratios.
+    """
 
     workload: str
     size: int
@@ -93,6 +143,40 @@ class Row:
     warmup: int = 0
     values: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    key: str = ""
+    sources: dict[str, str] = field(default_factory=dict)
+    ratios: list[Ratio | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            self.sources = {c: self.workload for c in CLIENTS}
+        if not self.ratios:
+            self.ratios = [
+                Ratio(("", "natswire"), ("", "nats-py"), self.target_py),
+                Ratio(("", "natswire"), ("", "raw"), self.target_raw),
+            ]
+
+
+def _js_row(
+    workload: str,
+    key: str,
+    source: str,
+    label: str,
+    ratios: list[Ratio | None],
+    clients: tuple[str, ...],
+) -> Row:
+    """A JetStream or adapter row: 16 B, msg/s, no raw column."""
+    return Row(
+        workload,
+        16,
+        "rate",
+        label,
+        "msg/s",
+        True,
+        key=key,
+        sources={c: source for c in clients},
+        ratios=ratios,
+    )
 
 
 def rows_for(workload: str, size: int) -> list[Row]:
@@ -164,6 +248,62 @@ def rows_for(workload: str, size: int) -> list[Row]:
         ]
     if workload == "memory":
         return [Row(workload, size, "bytes_per_msg", label, "B/msg", False, 1.0, None)]
+    nw_py = ("natswire", "nats-py")
+    if workload == "jspub":
+        return [
+            _js_row(
+                workload,
+                "seq",
+                "jspub",
+                f"{label} sequential {size} B",
+                [Ratio(("", "natswire"), ("", "nats-py"), 1.2), None],
+                nw_py,
+            ),
+            _js_row(
+                workload,
+                "win",
+                "jspubasync",
+                f"{label} windowed {size} B",
+                [
+                    Ratio(("", "natswire"), ("seq", "nats-py"), 3.0, "nw win/py seq"),
+                    Ratio(("", "natswire"), ("", "nats-py"), None, "nw win/py win"),
+                ],
+                nw_py,
+            ),
+        ]
+    if workload == "jsfetch":
+        return [
+            _js_row(
+                workload,
+                "fetch",
+                "jsfetch",
+                f"{label} {size} B",
+                [Ratio(("", "natswire"), ("", "nats-py"), 2.0), None],
+                nw_py,
+            )
+        ]
+    if workload == "amqp":
+        return [
+            _js_row(
+                workload,
+                "js",
+                "jsflow",
+                f"JS {label} {size} B",
+                [Ratio(("", "natswire"), ("", "nats-py")), None],
+                nw_py,
+            ),
+            _js_row(
+                workload,
+                "adapter",
+                "amqp",
+                f"AMQP adapter {label} {size} B",
+                [
+                    Ratio(("", "natswire"), ("js", "nats-py"), None, "amqp/py JS"),
+                    Ratio(("", "natswire"), ("js", "natswire"), 0.8, "amqp/nw JS"),
+                ],
+                ("natswire",),
+            ),
+        ]
     raise ValueError(workload)
 
 
@@ -377,30 +517,40 @@ def run_workload(
     h: Harness, workload: str, size: int, loop: str, trials: int, quick: bool, log: Any
 ) -> list[Row]:
     rows = rows_for(workload, size)
-    n = n_for(workload, size, quick)
-    warmup = warmup_for(workload, n)
+    # The trials to run: (client, worker workload) pairs, in row and column order.
+    jobs: list[tuple[str, str]] = []
     for row in rows:
-        row.n, row.warmup = n, warmup
+        for client in CLIENTS:
+            kind = row.sources.get(client)
+            if kind is not None and (client, kind) not in jobs:
+                jobs.append((client, kind))
+    sizes_n = {kind: n_for(kind, size, quick) for _, kind in jobs}
+    for row in rows:
+        kind = next(iter(row.sources.values()))
+        row.n = sizes_n[kind]
+        row.warmup = warmup_for(kind, row.n)
         if workload == "memory":
-            row.label = f"memory {n // 1000}k x {size} B pending"
+            row.label = f"memory {row.n // 1000}k x {size} B pending"
     baseline: dict[str, list[float]] = {c: [] for c in CLIENTS}
     peaks: dict[str, list[float]] = {c: [] for c in CLIENTS}
     for t in range(trials):
-        order = CLIENTS[t % 3 :] + CLIENTS[: t % 3]
-        for client in order:
-            jobs = [n, 0] if workload == "memory" else [n]
-            for job_n in jobs:
+        shift = t % len(jobs)
+        for client, kind in jobs[shift:] + jobs[:shift]:
+            n = sizes_n[kind]
+            warmup = warmup_for(kind, n)
+            fed = [row for row in rows if row.sources.get(client) == kind]
+            for job_n in [n, 0] if workload == "memory" else [n]:
                 started = time.monotonic()
-                res = h.trial(client, workload, size, job_n, warmup, loop)
+                res = h.trial(client, kind, size, job_n, warmup, loop)
                 took = time.monotonic() - started
-                tag = f"[{loop}] {workload} {size} B n={job_n} trial {t + 1}/{trials} {client}"
+                tag = f"[{loop}] {kind} {size} B n={job_n} trial {t + 1}/{trials} {client}"
                 if "error" in res:
                     msg = f"{tag}: {res['error']}"
                     print(f"!!! FAILED {msg}", file=log, flush=True)
                     if res.get("stderr") and h.verbose:
                         print(res["stderr"], file=log, flush=True)
                     h.failures.append(msg)
-                    for row in rows:
+                    for row in fed:
                         row.errors.append(f"{client}: {res['error']}")
                     continue
                 metrics = res["metrics"]
@@ -408,10 +558,10 @@ def run_workload(
                     (peaks if job_n else baseline)[client].append(metrics["peak_rss"])
                     shown = f"peak RSS {metrics['peak_rss'] / 1e6:.1f} MB"
                 else:
-                    for row in rows:
+                    for row in fed:
                         row.values.setdefault(client, []).append(metrics[row.metric])
                     shown = ", ".join(
-                        f"{r.metric}={_fmt(metrics[r.metric], r.unit)}" for r in rows[:3]
+                        f"{r.metric}={_fmt(metrics[r.metric], r.unit)}" for r in fed[:3]
                     )
                 print(f"{tag}: {shown} ({took:.1f} s)", file=log, flush=True)
     if workload == "memory":
@@ -419,7 +569,7 @@ def run_workload(
         for client in CLIENTS:
             if peaks[client] and baseline[client]:
                 base = statistics.median(baseline[client])
-                row.values[client] = [(p - base) / n for p in peaks[client]]
+                row.values[client] = [(p - base) / row.n for p in peaks[client]]
     return rows
 
 
@@ -444,10 +594,31 @@ def _median(values: list[float]) -> float | None:
 
 def _advantage(row: Row, other: str) -> float | None:
     """natswire's advantage over ``other``: >1 means natswire is better."""
-    mine, theirs = _median(row.values.get("natswire", [])), _median(row.values.get(other, []))
+    return _ratio({}, row, Ratio(("", "natswire"), ("", other)))
+
+
+Index = dict[tuple[str, int, str], Row]
+
+
+def _index(rows: list[Row]) -> Index:
+    return {(r.workload, r.size, r.key): r for r in rows}
+
+
+def _resolve(index: Index, row: Row, ref: Ref) -> Row | None:
+    return row if not ref[0] else index.get((row.workload, row.size, ref[0]))
+
+
+def _ratio(index: Index, row: Row, ratio: Ratio) -> float | None:
+    """``ratio.num`` over ``ratio.den`` (inverted for lower-is-better units): >1 means
+    the numerator is better; None when either figure is missing."""
+    num_row, den_row = _resolve(index, row, ratio.num), _resolve(index, row, ratio.den)
+    if num_row is None or den_row is None:
+        return None
+    mine = _median(num_row.values.get(ratio.num[1], []))
+    theirs = _median(den_row.values.get(ratio.den[1], []))
     if mine is None or theirs is None or mine <= 0 or theirs <= 0:
         return None
-    return mine / theirs if row.higher_is_better else theirs / mine
+    return mine / theirs if num_row.higher_is_better else theirs / mine
 
 
 def _verdict(ratio: float | None, target: float | None) -> str:
@@ -459,23 +630,36 @@ def _verdict(ratio: float | None, target: float | None) -> str:
 
 
 def _cell(row: Row, client: str) -> str:
+    if client not in row.sources:
+        return "-"
     values = row.values.get(client, [])
+    failed = any(e.startswith(client + ":") for e in row.errors)
     if not values:
-        return "FAILED" if row.errors else "-"
+        return "FAILED" if failed else "-"
     med = statistics.median(values)
     text = _fmt(med, row.unit)
     if len(values) > 1:
         text += f" ({_fmt(min(values), row.unit)}-{_fmt(max(values), row.unit)})"
-    if any(e.startswith(client + ":") for e in row.errors):
+    if failed:
         text += " !"
     return text
 
 
+def _ratio_cells(index: Index, row: Row, ratio: Ratio | None) -> list[str]:
+    if ratio is None:
+        return ["-", "-"]
+    value = _ratio(index, row, ratio)
+    text = f"{value:.2f}x" if value else "-"
+    if value and ratio.note:
+        text += f" ({ratio.note})"
+    return [text, _verdict(value, ratio.target)]
+
+
 def render(title: str, rows: list[Row]) -> str:
     head = ["workload", "unit", "natswire", "nats-py", "raw", "nw/py", "target", "nw/raw", "target"]
+    index = _index(rows)
     lines = []
     for row in rows:
-        py, raw = _advantage(row, "nats-py"), _advantage(row, "raw")
         lines.append(
             [
                 row.label,
@@ -483,10 +667,8 @@ def render(title: str, rows: list[Row]) -> str:
                 _cell(row, "natswire"),
                 _cell(row, "nats-py"),
                 _cell(row, "raw"),
-                f"{py:.2f}x" if py else "-",
-                _verdict(py, row.target_py),
-                f"{raw:.2f}x" if raw else "-",
-                _verdict(raw, row.target_raw),
+                *_ratio_cells(index, row, row.ratios[0]),
+                *_ratio_cells(index, row, row.ratios[1]),
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=True)]
@@ -504,8 +686,27 @@ def render(title: str, rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def row_json(loop: str, row: Row) -> dict[str, Any]:
+def _ref_json(index: Index, row: Row, ref: Ref) -> dict[str, Any]:
+    target = _resolve(index, row, ref)
+    return {"row": target.label if target else ref[0], "client": ref[1]}
+
+
+def row_json(loop: str, row: Row, index: Index) -> dict[str, Any]:
     py, raw = _advantage(row, "nats-py"), _advantage(row, "raw")
+    ratios = []
+    for ratio in row.ratios:
+        if ratio is None:
+            continue
+        value = _ratio(index, row, ratio)
+        ratios.append(
+            {
+                "numerator": _ref_json(index, row, ratio.num),
+                "denominator": _ref_json(index, row, ratio.den),
+                "ratio": value,
+                "target": ratio.target,
+                "pass": None if ratio.target is None or value is None else value >= ratio.target,
+            }
+        )
     return {
         "loop": loop,
         "workload": row.workload,
@@ -516,6 +717,7 @@ def row_json(loop: str, row: Row) -> dict[str, Any]:
         "label": row.label,
         "unit": row.unit,
         "higher_is_better": row.higher_is_better,
+        "sources": row.sources,
         "clients": {
             c: {"median": _median(v), "min": min(v), "max": max(v), "trials": v}
             for c, v in row.values.items()
@@ -527,6 +729,7 @@ def row_json(loop: str, row: Row) -> dict[str, Any]:
         "target_vs_raw": row.target_raw,
         "pass_vs_natspy": None if row.target_py is None or py is None else py >= row.target_py,
         "pass_vs_raw": None if row.target_raw is None or raw is None else raw >= row.target_raw,
+        "ratios": ratios,
         "failed": bool(row.errors),
         "errors": row.errors,
     }
@@ -591,6 +794,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     server = NatsServer(
         http_port=-1,
+        # JetStream for the js* and amqp rows; the store is a private temporary directory.
+        jetstream=True,
         # Room for the slowest subscriber to fall behind a fast publisher without the server
         # cutting it off as a slow consumer (losses would be caught, but would fail the row).
         config_extra='max_pending: 1073741824\nwrite_deadline: "120s"',
@@ -647,7 +852,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{meta.get('cpus')} CPUs; median (min-max) of {args.trials} trial(s)"
         f"{', QUICK (smoke) N' if args.quick else ''}\n"
         "nw/py, nw/raw: natswire's advantage (>1 = natswire better; for µs and B/msg "
-        "the inverse ratio); targets apply to 16 B rows"
+        "the inverse ratio); targets apply to 16 B rows\n"
+        "JetStream (JS) and adapter rows: no raw client (-); a ratio that names its pair "
+        "compares those figures (nw win/py seq: natswire windowed over nats-py sequential; "
+        "amqp/nw JS, amqp/py JS: the adapter over the JS flow row's natswire, nats-py)"
     )
     print(header)
     for loop, rows in tables:
@@ -662,7 +870,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         doc = {
             "meta": {**meta, "runtime_seconds": elapsed},
-            "rows": [row_json(loop, row) for loop, rows in tables for row in rows],
+            "rows": [row_json(loop, row, _index(rows)) for loop, rows in tables for row in rows],
             "failures": harness.failures,
         }
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")

@@ -2,13 +2,18 @@
 
 natswire is a drop-in for nats-py, so one body of code drives both; a :class:`Flavour`
 holds the few differences: which module connects, whether callbacks may be plain
-functions, and how many flushes make a barrier.
+functions, and how many flushes make a barrier. The JetStream workloads (``js*``) use
+the JetStream API the two share just as well (``nc.jetstream()``, ``add_stream``,
+``publish``, ``publish_async``, ``pull_subscribe``, ``fetch``, ``ack``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import resource
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +25,9 @@ from .common import (
     BIG_PENDING_BYTES,
     BIG_PENDING_MSGS,
     FAN_SUBJECT,
+    JS_BATCH,
+    JS_SUBJECT,
+    JS_WINDOW,
     MEM_SUBJECT,
     PUB_SUBJECT,
     PUBSUB_SUBJECT,
@@ -28,6 +36,7 @@ from .common import (
     RECV_SUBJECT,
     REQ_SUBJECT,
     Counter,
+    js_settled,
     now,
     payload,
     percentile,
@@ -126,8 +135,7 @@ async def _publish_and_wait(
 
 
 async def _spread(
-    client: Flavour,
-    url: str, size: int, n: int, warmup: int, subject: str, nsubs: int, queue: str
+    client: Flavour, url: str, size: int, n: int, warmup: int, subject: str, nsubs: int, queue: str
 ) -> dict[str, Any]:
     errors: list[str] = []
     subs = [await _connect(client, url, errors) for _ in range(nsubs)]
@@ -231,8 +239,7 @@ async def reqreply(client: Flavour, url: str, size: int, n: int, warmup: int) ->
 
 
 async def inflight(
-    client: Flavour,
-    url: str, size: int, n: int, warmup: int, concurrency: int = 100
+    client: Flavour, url: str, size: int, n: int, warmup: int, concurrency: int = 100
 ) -> dict[str, Any]:
     errors: list[str] = []
     nc = await _connect(client, url, errors)
@@ -283,3 +290,188 @@ async def memory(client: Flavour, url: str, size: int, n: int, warmup: int) -> d
     if pending != n:
         raise RuntimeError(f"{pending} messages pending, expected {n}")
     return {"metrics": {"peak_rss": peak, "rss_before": base}, "expect_in": n, "expect_out": n}
+
+
+# --------------------------------------------------------------------------- JetStream
+
+
+@dataclass
+class JsTrial:
+    """A connection, its JetStream context and a stream made for this trial alone."""
+
+    nc: Any
+    js: Any
+    stream: str
+    subject: str
+
+
+@contextlib.asynccontextmanager
+async def _js_trial(
+    client: Flavour, url: str, errors: list[str], retention: str = "limits"
+) -> AsyncIterator[JsTrial]:
+    """A fresh file-storage stream on its own subject, deleted afterwards."""
+    nc = await _connect(client, url, errors)
+    js = nc.jetstream(publish_async_max_pending=JS_WINDOW)
+    token = os.urandom(6).hex()
+    stream = f"BENCH-{token}"
+    subject = f"{JS_SUBJECT}.{token}"
+    try:
+        await js.add_stream(name=stream, subjects=[subject], storage="file", retention=retention)
+        yield JsTrial(nc, js, stream, subject)
+    finally:
+        try:
+            await js.delete_stream(stream)
+        finally:
+            await nc.close()
+
+
+async def _publish_windowed(
+    js: Any, subject: str, data: bytes, count: int, futures: list[Any]
+) -> None:
+    """``count`` publish_async calls (at most JS_WINDOW acks outstanding), then wait for
+    every ack."""
+    publish = js.publish_async
+    append = futures.append
+    for _ in range(count):
+        append(await publish(subject, data))
+    await wait(js.publish_async_completed(), timeout_for(count, 5_000.0), "the publish acks")
+
+
+def _check_acks(futures: list[Any], total: int) -> None:
+    """Every publish_async future acked, with the sequences 1..total."""
+    failed = [f for f in futures if f.cancelled() or f.exception() is not None]
+    if failed:
+        first = "cancelled" if failed[0].cancelled() else repr(failed[0].exception())
+        raise RuntimeError(f"{len(failed)} of {len(futures)} publishes failed, first: {first}")
+    seqs = sorted(f.result().seq for f in futures)
+    if len(seqs) != total or seqs[0] != 1 or seqs[-1] != total or len(set(seqs)) != total:
+        raise RuntimeError(f"publish acks: {len(seqs)} acks, sequences not 1..{total}")
+
+
+async def _fetch_and_ack(psub: Any, count: int, size: int) -> None:
+    """Fetch ``count`` messages in batches of JS_BATCH and ack each."""
+    fetch = psub.fetch
+    got = 0
+    nbytes = 0
+    while got < count:
+        msgs = await fetch(min(JS_BATCH, count - got), timeout=5.0)
+        for msg in msgs:
+            nbytes += len(msg.data)
+            await msg.ack()
+        got += len(msgs)
+    if got != count or nbytes != count * size:
+        raise RuntimeError(f"fetched {got} messages ({nbytes} B), expected {count}")
+
+
+async def jspub(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Sequential publish with ack: each ``await js.publish`` waits for its PubAck."""
+    errors: list[str] = []
+    async with _js_trial(client, url, errors) as t:
+        data = payload(size)
+        publish = t.js.publish
+        subject = t.subject
+        for _ in range(warmup):
+            await publish(subject, data)
+        ack = None
+        t0 = now()
+        for _ in range(n):
+            ack = await publish(subject, data)
+        elapsed = now() - t0
+        total = warmup + n
+        if ack is None or ack.seq != total or ack.stream != t.stream:
+            raise RuntimeError(f"last publish ack {ack}, expected sequence {total}")
+        await js_settled(t.js, t.stream, stored=total, published=total)
+    _check(errors)
+    return {"metrics": {"rate": n / elapsed}}
+
+
+async def jspubasync(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Windowed publish with ack: ``publish_async`` (JS_WINDOW acks outstanding at most),
+    timed until ``publish_async_completed()`` returns."""
+    errors: list[str] = []
+    async with _js_trial(client, url, errors) as t:
+        data = payload(size)
+        futures: list[Any] = []
+        await _publish_windowed(t.js, t.subject, data, warmup, futures)
+        t0 = now()
+        await _publish_windowed(t.js, t.subject, data, n, futures)
+        elapsed = now() - t0
+        total = warmup + n
+        _check_acks(futures, total)
+        await js_settled(t.js, t.stream, stored=total, published=total)
+    _check(errors)
+    return {"metrics": {"rate": n / elapsed}}
+
+
+async def _fill(client: Flavour, t: JsTrial, data: bytes, total: int) -> None:
+    """Store ``total`` messages in the trial's stream quickly: plain publishes (no ack)
+    in chunks of JS_WINDOW, each followed by a barrier and a wait until the stream holds
+    them (so the server's ingest queue never overflows: a loss would show as a timeout)."""
+    publish = t.nc.publish
+    stored = 0
+    while stored < total:
+        chunk = min(JS_WINDOW, total - stored)
+        for _ in range(chunk):
+            await publish(t.subject, data)
+        await _barrier(client, t.nc)
+        stored += chunk
+        deadline = now() + 30.0
+        while (await t.js.stream_info(t.stream)).state.messages < stored:
+            if now() > deadline:
+                raise RuntimeError(f"the stream did not store {stored} messages in 30 s")
+            await asyncio.sleep(0.002)
+
+
+async def jsfetch(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Fetch+ack: a stream filled beforehand (plain publishes, not timed), a durable pull
+    consumer; ``fetch`` in batches of JS_BATCH and ack each message; timed until a
+    barrier after the last ack."""
+    errors: list[str] = []
+    async with _js_trial(client, url, errors) as t:
+        total = warmup + n
+        await _fill(client, t, payload(size), total)
+        psub = await t.js.pull_subscribe(t.subject, "bench")
+        await _fetch_and_ack(psub, warmup, size)
+        await _barrier(client, t.nc)
+        t0 = now()
+        await _fetch_and_ack(psub, n, size)
+        await _barrier(client, t.nc)
+        elapsed = now() - t0
+        await js_settled(t.js, t.stream, stored=total, published=total, consumer="bench")
+    _check(errors)
+    return {"metrics": {"rate": n / elapsed}}
+
+
+async def jsflow(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Publish→consume→ack on JetStream directly, the flow the AMQP adapter row runs:
+    an interest-retention file stream, a durable pull consumer made first; one task
+    publishes with ``publish_async`` (JS_WINDOW outstanding) while another fetches in
+    batches of JS_BATCH and acks each; timed from the first publish to a barrier after
+    the last ack (and the last publish ack)."""
+    errors: list[str] = []
+    async with _js_trial(client, url, errors, retention="interest") as t:
+        data = payload(size)
+        psub = await t.js.pull_subscribe(t.subject, "bench")
+        futures: list[Any] = []
+        limit = timeout_for(n, 2_000.0)
+
+        async def flow(count: int) -> None:
+            await wait(
+                asyncio.gather(
+                    _publish_windowed(t.js, t.subject, data, count, futures),
+                    _fetch_and_ack(psub, count, size),
+                ),
+                limit,
+                "the flow",
+            )
+            await _barrier(client, t.nc)
+
+        await flow(warmup)
+        t0 = now()
+        await flow(n)
+        elapsed = now() - t0
+        total = warmup + n
+        _check_acks(futures, total)
+        await js_settled(t.js, t.stream, stored=0, published=total, consumer="bench")
+    _check(errors)
+    return {"metrics": {"rate": n / elapsed}}

@@ -3,7 +3,9 @@
 ``python -m benchmarks.worker --client natswire|nats-py|raw --workload W --size B --n N
 --warmup W --url URL --loop asyncio|uvloop`` runs one workload and prints one JSON line:
 ``{"metrics": {...}, "expect_in": int, "expect_out": int}`` or ``{"error": "..."}``.
-Workloads that need the plain-socket sender print ``READY`` first.
+Workloads that need the plain-socket sender print ``READY`` first. ``amqp`` (the
+natswire.amqp adapter, wl_amqp.py) runs with ``--client natswire`` only; the JetStream
+workloads (``js*``) with natswire and nats-py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,22 @@ import traceback
 from .common import emit, run
 
 CLIENTS = ("natswire", "nats-py", "raw")
-WORKLOADS = ("pub", "pubsub", "recv", "reqreply", "inflight", "fanout", "queue", "memory", "parse")
+WORKLOADS = (
+    "pub",
+    "pubsub",
+    "recv",
+    "reqreply",
+    "inflight",
+    "fanout",
+    "queue",
+    "memory",
+    "parse",
+    "jspub",
+    "jspubasync",
+    "jsfetch",
+    "jsflow",
+    "amqp",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
             def call() -> dict[str, object]:
                 return parsebench.run(args.client, args.n)
         else:
-            if args.client == "raw":
+            if args.workload == "amqp":
+                if args.client != "natswire":
+                    raise ValueError("the amqp workload is natswire.amqp's: --client natswire")
+                from .wl_amqp import amqp_flow as workload
+            elif args.client == "raw":
                 workload = getattr(importlib.import_module(".wl_raw", __package__), args.workload)
             else:
                 from . import wl_clients
