@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 BENCH_ARGS ?=
 
-.PHONY: test lint typecheck unit fuzz fuzz-smoke bench bench-smoke bench-micro demo clean
+.PHONY: test lint typecheck unit rabbitmq fuzz fuzz-smoke bench bench-smoke bench-micro demo clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy natswire
 
-unit: $(INSTALLED)
+unit: $(INSTALLED) rabbitmq
 	$(BIN)/python -m pytest -q
+
+# The migration tests (tests/migrate) run Debian's rabbitmq-server: install it when missing.
+rabbitmq:
+	sh scripts/ensure-rabbitmq
 
 fuzz-smoke: $(INSTALLED)
 	$(BIN)/python -m fuzz --seconds $(FUZZ_SMOKE_SECONDS)

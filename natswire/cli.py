@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Wire-style notification flow through the AMQP adapter on an "
         "embedded nats-server",
     )
+    from .admin.cli import add_parsers as add_admin_parsers
+
+    add_admin_parsers(commands, _connection_args)  # ``admin ...`` and ``stats``
+    from .migrate.cli import add_parsers as add_migrate_parsers
+
+    add_migrate_parsers(commands)  # ``migrate plan|apply|shovel|bridge``
     return parser
 
 
@@ -251,6 +257,14 @@ COMMANDS = {"pub": _pub, "sub": _sub, "req": _req, "reply": _reply}
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "migrate":
+        from .migrate.cli import run as run_migrate
+
+        return run_migrate(args)
+    if args.command in ("admin", "stats"):
+        from .admin.cli import run as run_admin
+
+        return run_admin(args)
     try:
         if args.command == "server":
             _server(args)

@@ -5,6 +5,12 @@ Names follow nats-py where nats-py has one (``TimeoutError``, ``NoRespondersErro
 ``SlowConsumerError``, ``BadSubjectError``, ``AuthorizationError``, ...).
 """
 
+from .admin.errors import (
+    AdminError,
+    ConnectionNotFoundError,
+    MonitoringError,
+    SystemAccountRequiredError,
+)
 from .amqp.errors import (
     AmqpAdapterError,
     AmqpConnectionClosedError,
@@ -87,6 +93,7 @@ StaleConnection = StaleConnectionError
 
 __all__ = [
     "APIError",
+    "AdminError",
     "AmqpAdapterError",
     "AmqpConnectionClosedError",
     "AmqpNotFoundError",
@@ -103,6 +110,7 @@ __all__ = [
     "ClientError",
     "ConnectionClosedError",
     "ConnectionDrainingError",
+    "ConnectionNotFoundError",
     "ConnectionThrottledError",
     "ConsumerDeletedError",
     "ConsumerExistsError",
@@ -119,6 +127,7 @@ __all__ = [
     "MaxPayloadError",
     "MaxPayloadViolationError",
     "MaxSubscriptionsExceededError",
+    "MonitoringError",
     "MsgAlreadyAckedError",
     "NatsWireError",
     "NoHeartbeatError",
@@ -146,6 +155,7 @@ __all__ = [
     "StaleConnectionError",
     "StreamNameInUseError",
     "StreamNotFoundError",
+    "SystemAccountRequiredError",
     "TimeoutError",
     "TooManyChannelsError",
     "TooManyStalledMsgsError",

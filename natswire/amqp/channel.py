@@ -364,7 +364,10 @@ class Channel:
             msg = delivery._msg
             if how == "ack":
                 await msg.ack()
-            elif how == "requeue":
+                consumer.counters.acked += 1
+                continue
+            consumer.counters.nacked += 1
+            if how == "requeue":
                 limit = consumer.spec.max_delivery
                 if limit is not None and msg.metadata.num_delivered >= limit:
                     await conn.dead_letter(consumer.spec, msg, "delivery_limit")

@@ -45,6 +45,7 @@ from .errors import (
 )
 from .names import (
     SubjectMap,
+    client_name,
     consumer_name,
     encode_name,
     meta_stream_name,
@@ -52,6 +53,7 @@ from .names import (
 )
 from .properties import H_EXCHANGE, H_ROUTING_KEY, TRANSIENT, BasicProperties, decode_headers
 from .queues import Binding, QueueDeclareOk, QueueSpec, normalize_arguments
+from .stats import AdapterStats, QueueCounters
 
 logger = logging.getLogger("natswire.amqp")
 
@@ -140,6 +142,16 @@ class Connection:
         self._closed = False
         self._tick_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._queue_counters: dict[str, QueueCounters] = {}
+        #: Channel pool use and per-queue counters (:class:`AdapterStats`).
+        self.stats = AdapterStats(self)
+
+    def counters(self, queue: str) -> QueueCounters:
+        """The live counters of ``queue`` (created at first use)."""
+        counters = self._queue_counters.get(queue)
+        if counters is None:
+            counters = self._queue_counters[queue] = QueueCounters()
+        return counters
 
     # ------------------------------------------------------------------ set up
 
@@ -330,6 +342,7 @@ class Connection:
         mode = headers.get("Amqp-Delivery-Mode") if headers is not None else None
         if mode == str(TRANSIENT):
             await msg.term("expired")
+            self.counters(spec.name).dropped += 1
             return
         await self.dead_letter(spec, msg, "expired")
 
@@ -339,6 +352,7 @@ class Connection:
         dlx = spec.dead_letter_exchange
         if dlx is None:
             await msg.term(reason)
+            self.counters(spec.name).dropped += 1
             return
         exchange, routing_key, props = decode_headers(msg.headers)
         meta = msg.metadata
@@ -386,6 +400,7 @@ class Connection:
             msg_id=f"dlx:{encode_name(spec.name)}:{meta.sequence.stream}:{meta.num_delivered}",
         )
         await msg.term(reason)
+        self.counters(spec.name).dead_lettered += 1
 
     async def nak_all(self, msgs: list[JetStreamMessage]) -> None:
         """Hand messages back for immediate redelivery, in this order.
@@ -921,7 +936,7 @@ async def connect(
         options.setdefault(
             "reconnect_delay_cb", lambda attempt: rng.uniform(0, min(5.0, 0.001 * 2**attempt))
         )
-        options.setdefault("name", "natswire-amqp")
+        options.setdefault("name", client_name(ns, "natswire-amqp"))
         holder: dict[str, Connection] = {}
         user_disconnected = options.pop("disconnected_cb", None)
         user_reconnected = options.pop("reconnected_cb", None)

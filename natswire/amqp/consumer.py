@@ -90,6 +90,8 @@ class Consumer:
         self.active = False
         self.cancelled = False
         self._closing = False
+        #: This queue's counters on the connection (delivered, acked, ...).
+        self.counters = conn.counters(spec.name)
         self._spec_checks(spec)
 
     def _spec_checks(self, spec: QueueSpec) -> None:
@@ -264,8 +266,11 @@ class Consumer:
         tag = channel._next_tag
         channel._next_tag = tag + 1
         delivery = Delivery(channel, jm, tag, self.consumer_tag, self.queue)
+        counters = self.counters
+        counters.delivered += 1
         if self.auto_ack:
             await jm.ack()
+            counters.acked += 1
         else:
             channel._hold(tag, delivery, self, seq)
         try:

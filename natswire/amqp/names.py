@@ -33,6 +33,9 @@ _HEX = "0123456789ABCDEF"
 DEFAULT_EXCHANGE = ""
 
 
+_PUBLISH_SUBJECT_CACHE = 4096
+
+
 def encode_word(word: str) -> str:
     """One routing-key word (or a whole name) as one subject token (see module docs)."""
     if _PLAIN.match(word):
@@ -219,6 +222,10 @@ class SubjectMap:
     exchanges: Mapping[str, str] = field(default_factory=dict)
     queues: Mapping[str, str] = field(default_factory=dict)
     queue_prefixes: Mapping[str, str] = field(default_factory=dict)
+    # Publishers repeat their exchange and routing key: remember the subjects.
+    _publish_subjects: dict[tuple[str, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.namespace:
@@ -288,9 +295,18 @@ class SubjectMap:
         return f"{self.prefix}amqp.q.{encode_name(queue)}"
 
     def publish_subject(self, exchange: str, routing_key: str) -> str:
-        if exchange == DEFAULT_EXCHANGE:
-            return self.queue_subject(routing_key)
-        return f"{self.exchange_prefix(exchange)}.{encode_key(routing_key)}"
+        """The subject a message published to ``exchange`` with ``routing_key`` gets."""
+        key = (exchange, routing_key)
+        subject = self._publish_subjects.get(key)
+        if subject is None:
+            if exchange == DEFAULT_EXCHANGE:
+                subject = self.queue_subject(routing_key)
+            else:
+                subject = f"{self.exchange_prefix(exchange)}.{encode_key(routing_key)}"
+            if len(self._publish_subjects) >= _PUBLISH_SUBJECT_CACHE:
+                self._publish_subjects.clear()
+            self._publish_subjects[key] = subject
+        return subject
 
     def binding_filters(
         self, exchange: str, exchange_type: str, routing_key: str
@@ -389,3 +405,22 @@ def cells_events_subject(namespace: str = "") -> str:
 def client_queue_name(user_id: str, client_id: str) -> str:
     """Wire's per-client queue ``user-notifications.<uid>.<cid>``."""
     return f"user-notifications.{user_id}.{client_id}"
+
+
+# ------------------------------------------------------------- connection names
+
+#: Separates the namespace from the rest of a client connection name.
+CLIENT_NAME_SEPARATOR = "/"
+
+
+def client_name(namespace: str, name: str) -> str:
+    """The connection name a client of ``namespace`` sends (``<ns>/<name>``), so the
+    admin client can list a namespace's connections as RabbitMQ lists a vhost's."""
+    return f"{namespace}{CLIENT_NAME_SEPARATOR}{name}" if namespace else name
+
+
+def namespace_of_client_name(name: str) -> str:
+    """The namespace part of a connection name made by :func:`client_name` (``""``
+    when there is none)."""
+    namespace, sep, _ = name.partition(CLIENT_NAME_SEPARATOR)
+    return namespace if sep else ""

@@ -2,7 +2,18 @@
 
 from .client import Client, Stats, connect
 from .message import Message
+from .metrics import HistogramSnapshot, LatencyHistogram, SubscriptionPending
 from .options import ConnectOptions
 from .subscription import Subscription
 
-__all__ = ["Client", "ConnectOptions", "Message", "Stats", "Subscription", "connect"]
+__all__ = [
+    "Client",
+    "ConnectOptions",
+    "HistogramSnapshot",
+    "LatencyHistogram",
+    "Message",
+    "Stats",
+    "Subscription",
+    "SubscriptionPending",
+    "connect",
+]

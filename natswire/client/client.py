@@ -57,6 +57,7 @@ from .errors import (
     TimeoutError,
 )
 from .message import Message
+from .metrics import HistogramSnapshot, LatencyHistogram, SubscriptionPending
 from .options import (
     DEFAULT_SUB_PENDING_BYTES_LIMIT,
     DEFAULT_SUB_PENDING_MSGS_LIMIT,
@@ -99,7 +100,15 @@ _PREFIX_CACHE_ENTRIES = 4096
 
 
 class Stats:
-    """Counters of one client: messages and bytes in and out, reconnects, errors."""
+    """Counters and metrics of one client, read when asked.
+
+    The nats-py counters (``in_msgs``, ``out_msgs``, ``in_bytes``, ``out_bytes``,
+    ``reconnects``, ``errors_received``) work as attributes and as ``stats["in_msgs"]``;
+    :meth:`as_dict` gives those. The rest is derived when read, so the message paths
+    pay nothing for it: asynchronous errors by class, failed requests by class,
+    slow-consumer drops, pending messages per subscription, the request latency
+    histogram and outbound buffer use. :meth:`snapshot` gives everything as plain data.
+    """
 
     __slots__ = ("_client",)
 
@@ -130,7 +139,74 @@ class Stats:
 
     @property
     def errors_received(self) -> int:
+        """``-ERR`` lines received from the server."""
         return self._client._errors_received
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Asynchronous errors (those given to ``error_cb``) by class name."""
+        return dict(self._client._errors_by_class)
+
+    @property
+    def request_failures(self) -> dict[str, int]:
+        """Requests that raised (timeout, no responders, ...) by class name."""
+        return dict(self._client._request_failures)
+
+    @property
+    def slow_consumer_drops(self) -> int:
+        """Messages dropped because a subscription's pending limits were reached."""
+        return self._client._slow_consumer_drops
+
+    @property
+    def request_latency(self) -> HistogramSnapshot:
+        """Seconds from sending a request to its reply, as a fixed-bucket histogram."""
+        return self._client._request_latency.snapshot()
+
+    @property
+    def subscriptions(self) -> list[SubscriptionPending]:
+        """Each live subscription with its pending, delivered and dropped messages."""
+        return [
+            SubscriptionPending(
+                sub.sid,
+                sub.subject,
+                sub.queue,
+                sub.pending_msgs,
+                sub.pending_bytes,
+                sub.delivered,
+                sub.dropped,
+            )
+            for sub in list(self._client._subscriptions.values())
+        ]
+
+    @property
+    def pending_msgs(self) -> int:
+        """Messages delivered to subscriptions and not yet taken, in all."""
+        return sum(sub.pending_msgs for sub in list(self._client._subscriptions.values()))
+
+    @property
+    def pending_bytes(self) -> int:
+        return sum(sub.pending_bytes for sub in list(self._client._subscriptions.values()))
+
+    @property
+    def outbound_buffer_bytes(self) -> int:
+        """Bytes published but not yet handed to the transport (while disconnected: the
+        reconnect buffer, bounded by the ``pending_size`` option)."""
+        return len(self._client._outbound)
+
+    @property
+    def outbound_buffer_limit(self) -> int:
+        return int(self._client.options.pending_size)
+
+    @property
+    def transport_buffer_bytes(self) -> int:
+        """Bytes the transport holds, not yet written to the socket."""
+        transport = self._client._transport
+        if transport is None:
+            return 0
+        try:
+            return int(transport.get_write_buffer_size())
+        except (AttributeError, RuntimeError, NotImplementedError):
+            return 0
 
     def __getitem__(self, key: str) -> int:
         if key not in self.KEYS:
@@ -142,8 +218,39 @@ class Stats:
         """The counters as a plain dict (nats-py's ``stats`` shape)."""
         return {key: self[key] for key in self.KEYS}
 
+    def snapshot(self) -> dict[str, Any]:
+        """Every counter and metric as plain, JSON-serializable data."""
+        client = self._client
+        return {
+            **self.as_dict(),
+            "status": client.status.value,
+            "connected_url": client.connected_url,
+            "errors": self.errors,
+            "request_failures": self.request_failures,
+            "slow_consumer_drops": self.slow_consumer_drops,
+            "request_latency": self.request_latency.as_dict(),
+            "pending_msgs": self.pending_msgs,
+            "pending_bytes": self.pending_bytes,
+            "subscriptions": [_pending_as_dict(sub) for sub in self.subscriptions],
+            "outbound_buffer_bytes": self.outbound_buffer_bytes,
+            "outbound_buffer_limit": self.outbound_buffer_limit,
+            "transport_buffer_bytes": self.transport_buffer_bytes,
+        }
+
     def __repr__(self) -> str:
         return f"Stats({self.as_dict()})"
+
+
+def _pending_as_dict(item: SubscriptionPending) -> dict[str, Any]:
+    return {
+        "sid": item.sid,
+        "subject": item.subject,
+        "queue": item.queue,
+        "pending_msgs": item.pending_msgs,
+        "pending_bytes": item.pending_bytes,
+        "delivered": item.delivered,
+        "dropped": item.dropped,
+    }
 
 
 class Client:
@@ -190,6 +297,11 @@ class Client:
         self._out_bytes = 0
         self._reconnects = 0
         self._errors_received = 0
+        # Metrics read by Stats; none of these is touched per message.
+        self._errors_by_class: dict[str, int] = {}
+        self._request_failures: dict[str, int] = {}
+        self._slow_consumer_drops = 0
+        self._request_latency = LatencyHistogram()
         self.stats = Stats(self)
 
     # ------------------------------------------------------------------ connect
@@ -477,6 +589,64 @@ class Client:
         self._outbound += frame
         return size
 
+    async def _publish_trusted(
+        self,
+        subject: bytes,
+        payload: bytes,
+        reply: bytes = b"",
+        raw_headers: bytes | None = None,
+    ) -> None:
+        """Publish to a subject this client or the server made, for natswire's own layers.
+
+        ``subject`` and ``reply`` are bytes that are not validated and not remembered in
+        the subject caches: a JetStream ack subject as received in a ``MSG`` frame, the
+        client's own inbox, or a subject already checked with
+        :func:`natswire.protocol.serializer.publish_subject`. ``raw_headers`` is an encoded
+        ``NATS/1.0`` block (:func:`natswire.protocol.encode_headers`). Otherwise it
+        behaves as :meth:`publish` (payload limit, reconnect buffer, counters, write
+        batching and back-pressure); user subjects go through :meth:`publish`.
+        """
+        size = len(payload)
+        if raw_headers is None:
+            if size > self._max_payload:
+                raise self._too_large(size)
+            if reply:
+                frame = b"PUB %b %b %d\r\n%b\r\n" % (subject, reply, size, payload)
+            else:
+                frame = b"PUB %b %d\r\n%b\r\n" % (subject, size, payload)
+        else:
+            total = len(raw_headers) + size
+            if total > self._max_payload:
+                raise self._too_large(total)
+            if reply:
+                frame = b"HPUB %b %b %d %d\r\n%b%b\r\n" % (
+                    subject,
+                    reply,
+                    len(raw_headers),
+                    total,
+                    raw_headers,
+                    payload,
+                )
+            else:
+                frame = b"HPUB %b %d %d\r\n%b%b\r\n" % (
+                    subject,
+                    len(raw_headers),
+                    total,
+                    raw_headers,
+                    payload,
+                )
+        if self._status is not CONNECTED:
+            self._check_can_buffer(len(frame))
+        self._outbound += frame
+        self._out_msgs += 1
+        self._out_bytes += size
+        if not self._flush_scheduled:
+            self._schedule_flush()
+        elif len(self._outbound) > WRITE_THRESHOLD:
+            self._write_outbound()
+            if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
+                await self._wait_writable()
+
     def _too_large(self, size: int) -> MaxPayloadError:
         return MaxPayloadError(
             f"message of {size} bytes exceeds the server's max_payload of {self._max_payload}"
@@ -648,14 +818,25 @@ class Client:
         self._out_bytes += size
         if not self._flush_scheduled:
             self._schedule_flush()
+        started = loop.time()
         expiry = loop.call_later(timeout, _expire_request, future, subject, timeout)
         try:
-            return await future
+            msg = await future
         except NoRespondersError:
+            self._count_request_failure(NoRespondersError)
             raise NoRespondersError(f"no responders on {subject!r}") from None
+        except Exception as exc:
+            self._count_request_failure(type(exc))
+            raise
         finally:
             expiry.cancel()
             responses.pop(token, None)
+        self._request_latency.observe(loop.time() - started)
+        return msg
+
+    def _count_request_failure(self, kind: type[BaseException]) -> None:
+        failures = self._request_failures
+        failures[kind.__name__] = failures.get(kind.__name__, 0) + 1
 
     async def _start_response_inbox(self) -> None:
         self._response_prefix = self._inbox_prefix + b"."
@@ -678,13 +859,19 @@ class Client:
     ) -> Message:
         inbox = self.new_inbox()
         sub = await self.subscribe(inbox, max_msgs=1)
+        started = asyncio.get_running_loop().time()
         try:
             await self.publish(subject, payload, inbox, headers)
             msg = await sub.next_msg(timeout)
+        except Exception as exc:
+            self._count_request_failure(type(exc))
+            raise
         finally:
             await sub.unsubscribe()
         if _is_no_responders(msg):
+            self._count_request_failure(NoRespondersError)
             raise NoRespondersError(f"no responders on {subject!r}")
+        self._request_latency.observe(asyncio.get_running_loop().time() - started)
         return msg
 
     # ---------------------------------------------------------- frames and events
@@ -800,6 +987,9 @@ class Client:
 
     def _report_error(self, error: Exception) -> None:
         """Hand an asynchronous error to ``error_cb`` (or the log when there is none)."""
+        counts = self._errors_by_class
+        name = type(error).__name__
+        counts[name] = counts.get(name, 0) + 1
         cb = self.options.error_cb
         if cb is None:
             logger.error("natswire: %s", error)

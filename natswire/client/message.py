@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..protocol.frames import HMsg, Msg
-from ..protocol.headers import Headers, HeadersLike, parse_headers
+from ..protocol.headers import Headers, HeadersLike, header_status, parse_headers
 
 if TYPE_CHECKING:
     from .subscription import Subscription
@@ -74,7 +74,11 @@ class Message:
     @property
     def status(self) -> int | None:
         """The inline header status (``503`` for no responders), or ``None``."""
-        headers = self.headers
+        try:
+            headers = self._headers
+        except AttributeError:
+            frame = self._frame
+            return header_status(frame.raw_headers) if isinstance(frame, HMsg) else None
         return None if headers is None else headers.status
 
     @property

@@ -137,6 +137,7 @@ class Subscription:
             or self._pending_bytes + size > self._pending_bytes_limit
         ):
             self.dropped += 1
+            self._client._slow_consumer_drops += 1
             if not self._slow:
                 self._slow = True
                 self._client._report_error(

@@ -22,6 +22,7 @@ _NANOS = 1_000_000_000
 
 B = TypeVar("B", bound="Base")
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
+_REQUIRED_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 class Header(str, enum.Enum):
@@ -132,6 +133,21 @@ class Base:
         return names
 
     @classmethod
+    def _required_names(cls) -> tuple[str, ...]:
+        """Fields without a default: set to ``None`` when the server leaves them out."""
+        names = _REQUIRED_NAMES.get(cls)
+        if names is None:
+            names = tuple(
+                f.name
+                for f in dataclasses.fields(cls)
+                if f.name != "extra"
+                and f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING
+            )
+            _REQUIRED_NAMES[cls] = names
+        return names
+
+    @classmethod
     def from_response(cls: type[B], data: dict[str, Any]) -> B:
         """Build from the server's JSON object; unknown keys go to ``extra``."""
         names = cls._field_names()
@@ -160,14 +176,9 @@ class Base:
                     with contextlib.suppress(ValueError):
                         value = cls._enums[key](value)
             known[key] = value
-        for f in dataclasses.fields(cls):
-            if (
-                f.name not in known
-                and f.name != "extra"
-                and f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING
-            ):
-                known[f.name] = None
+        for name in cls._required_names():
+            if name not in known:
+                known[name] = None
         obj = cls(**known)
         obj.extra = extra
         return obj

@@ -32,6 +32,8 @@ DEFAULT_PUBLISH_ASYNC_MAX_PENDING = 4000
 DEFAULT_PUBLISH_RETRY_ATTEMPTS = 2
 DEFAULT_PUBLISH_RETRY_WAIT = 0.25
 _MAX_RETRY_WAIT = 2.0
+#: How often overdue ``publish_async`` acks are looked for.
+_ASYNC_SWEEP_INTERVAL = 0.1
 
 
 def _publish_headers(
@@ -102,7 +104,9 @@ class JetStreamContext(JetStreamManager):
         self._async_prefix = ""
         self._async_sub: Subscription | None = None
         self._async_next = 0
-        self._async_futures: dict[str, tuple[asyncio.Future[PubAck], asyncio.TimerHandle]] = {}
+        # token -> (future, loop time by which its ack must come, the timeout in seconds)
+        self._async_futures: dict[str, tuple[asyncio.Future[PubAck], float, float]] = {}
+        self._async_sweeper: asyncio.TimerHandle | None = None
         self._async_room: asyncio.Future[None] | None = None
         self._async_done: asyncio.Event | None = None
 
@@ -186,8 +190,7 @@ class JetStreamContext(JetStreamManager):
         entry = self._async_futures.pop(token, None)
         if entry is None:
             return
-        future, timer = entry
-        timer.cancel()
+        future = entry[0]
         if not future.done():
             if msg.status == 503:
                 future.set_exception(
@@ -200,14 +203,27 @@ class JetStreamContext(JetStreamManager):
                     future.set_exception(exc)
         self._async_settled()
 
-    def _on_async_timeout(self, token: str, timeout: float) -> None:
-        entry = self._async_futures.pop(token, None)
-        if entry is None:
-            return
-        future = entry[0]
-        if not future.done():
-            future.set_exception(TimeoutError(f"no ack for the publish within {timeout} s"))
-        self._async_settled()
+    def _sweep_async(self) -> None:
+        """Fail the publishes whose ack is overdue; one timer for all of them, not one
+        per publish (an ack may so fail up to ``_ASYNC_SWEEP_INTERVAL`` late)."""
+        self._async_sweeper = None
+        now = asyncio.get_running_loop().time()
+        overdue = [
+            token for token, (_, deadline, _) in self._async_futures.items() if deadline <= now
+        ]
+        for token in overdue:
+            future, _, timeout = self._async_futures.pop(token)
+            if not future.done():
+                future.set_exception(TimeoutError(f"no ack for the publish within {timeout} s"))
+        if overdue:
+            self._async_settled()
+        self._arm_sweeper()
+
+    def _arm_sweeper(self) -> None:
+        if self._async_futures and self._async_sweeper is None:
+            self._async_sweeper = asyncio.get_running_loop().call_later(
+                _ASYNC_SWEEP_INTERVAL, self._sweep_async
+            )
 
     def _async_settled(self) -> None:
         room = self._async_room
@@ -267,15 +283,14 @@ class JetStreamContext(JetStreamManager):
         token = f"{self._async_next:x}"
         timeout = timeout or self._timeout
         future: asyncio.Future[PubAck] = loop.create_future()
-        timer = loop.call_later(timeout, self._on_async_timeout, token, timeout)
-        self._async_futures[token] = (future, timer)
+        self._async_futures[token] = (future, loop.time() + timeout, timeout)
+        self._arm_sweeper()
         assert self._async_done is not None
         self._async_done.clear()
         try:
             await self._nc.publish(subject, payload, self._async_prefix + token, hdr)
         except BaseException:
             self._async_futures.pop(token, None)
-            timer.cancel()
             future.cancel()
             self._async_settled()
             raise

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 
 from ..client.client import Client
-from ..client.message import Message
+from ..client.message import Message, new_message
 from ..protocol.headers import Headers
 from .errors import MsgAlreadyAckedError, NotJSMessageError
 
@@ -102,7 +102,7 @@ class JetStreamMessage(Message):
     before that.
     """
 
-    __slots__ = ("_acked", "_js_client", "_meta")
+    __slots__ = ("_acked", "_js_client", "_meta", "_trusted")
 
     def __init__(
         self,
@@ -116,11 +116,30 @@ class JetStreamMessage(Message):
         self._js_client = client
         self._acked: bytes | None = None
         self._meta: MsgMetadata | None = None
+        # Whether the reply subject came from the server (settled without validation).
+        self._trusted = False
 
     @classmethod
     def from_message(cls, client: Client, msg: Message) -> JetStreamMessage:
-        """Wrap a message received by a core subscription."""
-        return cls(client, msg.subject, msg.data, msg.reply or None, msg.headers)
+        """Wrap a message received by a core subscription.
+
+        The wrapper shares the received frame (nothing is copied or decoded), and a
+        message the server delivered is settled on its ack subject as received.
+        """
+        if cls is not JetStreamMessage:
+            return cls(client, msg.subject, msg.data, msg.reply or None, msg.headers)
+        jm = new_message(cls)
+        frame = jm._frame = msg._frame
+        try:
+            jm._headers = msg._headers
+        except AttributeError:  # not parsed yet: parsed from the frame when read
+            pass
+        sub = jm._sub = msg._sub
+        jm._js_client = client
+        jm._acked = None
+        jm._meta = None
+        jm._trusted = sub is not None and bool(frame.reply)
+        return jm
 
     @property
     def metadata(self) -> MsgMetadata:
@@ -152,13 +171,29 @@ class JetStreamMessage(Message):
         reply = self._check(what)
         self._acked = body.split(b" ", 1)[0]
         try:
-            await self._js_client.publish(reply, body)
+            await self._send(reply, body)
         except BaseException:
             self._acked = None
             raise
 
+    async def _send(self, reply: str, body: bytes) -> None:
+        if self._trusted:
+            # The server's own ack subject: no validation, and no room taken in the
+            # client's subject caches (every ack subject is unique).
+            await self._js_client._publish_trusted(self._frame.reply, body)  # type: ignore[arg-type]
+        else:
+            await self._js_client.publish(reply, body)
+
     async def ack(self) -> None:
         """Acknowledge: the message will not be delivered again."""
+        if self._trusted and self._acked is None:
+            self._acked = ACK
+            try:
+                await self._js_client._publish_trusted(self._frame.reply, ACK)  # type: ignore[arg-type]
+            except BaseException:
+                self._acked = None
+                raise
+            return
         await self._settle("ack", ACK)
 
     async def ack_sync(self, timeout: float = 1.0) -> Message:
@@ -183,7 +218,7 @@ class JetStreamMessage(Message):
     async def in_progress(self) -> None:
         """Tell the server work is ongoing: restart the ack wait timer."""
         reply = self._check("send in_progress for")
-        await self._js_client.publish(reply, WPI)
+        await self._send(reply, WPI)
 
     async def term(self, reason: str | None = None) -> None:
         """Terminate: never redeliver (a MSG_TERMINATED advisory is emitted)."""

@@ -218,3 +218,13 @@ def parse_headers(raw: bytes) -> Headers:
             raise RemoteProtocolError(f"malformed header line: {line!r}")
         pairs.append((name, value.strip()))
     return headers
+
+
+def header_status(raw: bytes) -> int | None:
+    """The inline status of a ``NATS/1.0`` block (``503``...), read from its first line
+    without parsing the headers; ``None`` when there is none."""
+    end = raw.find(b"\r\n")
+    code = raw[len(HEADER_VERSION) : end if end >= 0 else len(raw)].strip()[:4]
+    if len(code) >= 3 and code[:3].isdigit() and (len(code) == 3 or code[3:] in (b" ", b"\t")):
+        return int(code[:3])
+    return None

@@ -1,0 +1,429 @@
+"""A private RabbitMQ broker for tests, demos and trying the migration tools.
+
+:class:`RabbitMqServer` runs Debian's ``rabbitmq-server`` (Erlang) as a child process
+on 127.0.0.1, on free ports, with everything in a temporary directory of its own: the
+node name (``rabbit-<random>@localhost``), the Erlang cookie (``HOME``), the Mnesia and
+log directories, the configuration file, the enabled-plugins file and its own ``epmd``
+on a free port (``ERL_EPMD_PORT``), so a system broker or a system ``epmd`` is never
+touched. It is stopped by the PIDs it started: SIGTERM to the broker's process group
+(the broker stops gracefully), SIGKILL after a timeout, then its ``epmd``.
+
+:func:`ensure_rabbitmq` installs the ``rabbitmq-server`` package with apt when it is
+missing and the process runs as root (the test setup calls it once per session).
+
+Use::
+
+    with RabbitMqServer(management=True) as rabbit:
+        print(rabbit.url, rabbit.management_url)   # amqp://guest:guest@127.0.0.1:PORT/
+        definitions = rabbit.export_definitions()  # rabbitmqctl export_definitions
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+#: Where Debian's package puts the scripts (the ``/usr/sbin`` wrappers switch user).
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+PACKAGE = "rabbitmq-server"
+
+
+class RabbitMqNotFoundError(RuntimeError):
+    """The ``rabbitmq-server`` package is not installed."""
+
+
+class RabbitMqError(RuntimeError):
+    """The broker did not start (the message carries its last output lines)."""
+
+
+def find_rabbitmq() -> Path | None:
+    """The directory holding ``rabbitmq-server`` and ``rabbitmqctl``, or None."""
+    env = os.environ.get("NATSWIRE_RABBITMQ_BIN")
+    candidates = [Path(env)] if env else []
+    candidates.append(RABBITMQ_BIN)
+    for directory in candidates:
+        if (directory / "rabbitmq-server").is_file() and (directory / "rabbitmqctl").is_file():
+            return directory
+    return None
+
+
+def ensure_rabbitmq(install: bool = True, timeout: float = 900.0) -> Path:
+    """The broker's script directory; install the Debian package first when it is
+    missing (root only: ``apt-get update`` and ``apt-get install -y
+    --no-install-recommends rabbitmq-server``).
+
+    Raises :class:`RabbitMqNotFoundError` saying why when it cannot be had.
+    """
+    found = find_rabbitmq()
+    if found is not None:
+        return found
+    if not install:
+        raise RabbitMqNotFoundError(f"{PACKAGE} is not installed")
+    if shutil.which("apt-get") is None:
+        raise RabbitMqNotFoundError(f"{PACKAGE} is not installed and there is no apt-get")
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        raise RabbitMqNotFoundError(
+            f"{PACKAGE} is not installed and installing it needs root "
+            f"(sudo apt-get install -y {PACKAGE})"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    steps = [
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", PACKAGE],
+    ]
+    for step in steps:
+        done = subprocess.run(
+            step, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+            raise RabbitMqNotFoundError(
+                f"installing {PACKAGE} failed: {' '.join(step)} exited {done.returncode}:\n{tail}"
+            )
+    found = find_rabbitmq()
+    if found is None:
+        raise RabbitMqNotFoundError(f"{PACKAGE} was installed but its scripts are not found")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class RabbitMqServer:
+    """A RabbitMQ node on 127.0.0.1 with its own ports, directories and epmd.
+
+    Args:
+        management: enable the management plugin (HTTP API) on a free port.
+        user, password: the default user (``guest``/``guest``, allowed from loopback).
+        startup_timeout: seconds to wait until the broker accepts AMQP connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        management: bool = False,
+        user: str = "guest",
+        password: str = "guest",
+        startup_timeout: float = 90.0,
+    ) -> None:
+        self.management = management
+        self.user = user
+        self.password = password
+        self.startup_timeout = startup_timeout
+        self.nodename = f"rabbit-{secrets.token_hex(4)}@localhost"
+        self._bin: Path | None = None
+        self._tmp: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._epmd: subprocess.Popen[bytes] | None = None
+        self._log: deque[str] = deque(maxlen=200)
+        self._reader: threading.Thread | None = None
+        self.port = 0
+        self.dist_port = 0
+        self.epmd_port = 0
+        self.management_port: int | None = None
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def url(self) -> str:
+        """``amqp://user:password@127.0.0.1:PORT/`` (the default vhost)."""
+        return f"amqp://{self.user}:{self.password}@127.0.0.1:{self.port}/"
+
+    def url_for(
+        self, vhost: str = "/", user: str | None = None, password: str | None = None
+    ) -> str:
+        from urllib.parse import quote
+
+        return (
+            f"amqp://{user or self.user}:{password or self.password}@127.0.0.1:{self.port}/"
+            f"{quote(vhost, safe='')}"
+        )
+
+    @property
+    def management_url(self) -> str | None:
+        if self.management_port is None:
+            return None
+        return f"http://{self.user}:{self.password}@127.0.0.1:{self.management_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def log_lines(self) -> list[str]:
+        return list(self._log)
+
+    # ------------------------------------------------------------------ environment
+
+    def env(self) -> dict[str, str]:
+        """The environment ``rabbitmq-server`` and ``rabbitmqctl`` run with."""
+        assert self._tmp is not None
+        tmp = self._tmp
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("RABBITMQ_", "ERL_")) and k != "HOME"
+        }
+        env.update(
+            {
+                "HOME": str(tmp),  # the Erlang cookie lives here
+                "RABBITMQ_NODENAME": self.nodename,
+                "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "ERL_EPMD_PORT": str(self.epmd_port),
+                "ERL_EPMD_ADDRESS": "127.0.0.1",
+                "RABBITMQ_MNESIA_BASE": str(tmp / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(tmp / "log"),
+                "RABBITMQ_CONFIG_FILE": str(tmp / "rabbitmq.conf"),
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(tmp / "advanced.config"),
+                "RABBITMQ_CONF_ENV_FILE": str(tmp / "rabbitmq-env.conf"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(tmp / "enabled_plugins"),
+                "RABBITMQ_PLUGINS_EXPAND_DIR": str(tmp / "plugins-expand"),
+                "RABBITMQ_PID_FILE": str(tmp / "rabbit.pid"),
+                "RABBITMQ_LOGS": "-",  # log to stdout, read by a thread
+            }
+        )
+        return env
+
+    def _write_files(self, tmp: Path) -> None:
+        lines = [
+            f"listeners.tcp.default = 127.0.0.1:{self.port}",
+            "loopback_users = none",
+            f"default_user = {self.user}",
+            f"default_pass = {self.password}",
+            "log.console = true",
+            "log.console.level = info",
+            "log.file = false",
+        ]
+        if self.management_port is not None:
+            lines += [
+                f"management.tcp.port = {self.management_port}",
+                "management.tcp.ip = 127.0.0.1",
+            ]
+        (tmp / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
+        (tmp / "advanced.config").write_text("[].\n")
+        (tmp / "rabbitmq-env.conf").write_text("")
+        plugins = "[rabbitmq_management]." if self.management else "[]."
+        (tmp / "enabled_plugins").write_text(plugins + "\n")
+        for sub in ("mnesia", "log", "plugins-expand"):
+            (tmp / sub).mkdir()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the node; return once it accepts AMQP (and HTTP) connections."""
+        if self.is_running:
+            raise RuntimeError("RabbitMQ is already running")
+        self._bin = find_rabbitmq()
+        if self._bin is None:
+            raise RabbitMqNotFoundError(
+                f"{PACKAGE} is not installed (apt-get install -y {PACKAGE}, "
+                "or natswire.migrate.rabbit.ensure_rabbitmq())"
+            )
+        self._tmp = Path(tempfile.mkdtemp(prefix="natswire-rabbitmq-"))
+        self.port = _free_port()
+        self.dist_port = _free_port()
+        self.epmd_port = _free_port()
+        self.management_port = _free_port() if self.management else None
+        self._write_files(self._tmp)
+        env = self.env()
+        try:
+            epmd = shutil.which("epmd") or "epmd"
+            self._epmd = subprocess.Popen(
+                [epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self._wait_port(self.epmd_port, 10.0, "epmd")
+            self._proc = subprocess.Popen(
+                [str(self._bin / "rabbitmq-server")],
+                env=env,
+                cwd=str(self._tmp),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._reader = threading.Thread(target=self._read_output, daemon=True)
+            self._reader.start()
+            self._wait_port(self.port, self.startup_timeout, "RabbitMQ (AMQP)")
+            if self.management_port is not None:
+                self._wait_port(self.management_port, self.startup_timeout, "management")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _read_output(self) -> None:
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            return
+        for raw in proc.stdout:
+            self._log.append(raw.decode(errors="replace").rstrip())
+
+    def _wait_port(self, port: int, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not _port_open(port):
+            for proc in (self._epmd, self._proc):
+                if proc is not None and proc.poll() is not None:
+                    raise RabbitMqError(
+                        f"{what}: process {proc.args!r} exited with {proc.returncode}:\n"
+                        + "\n".join(self.log_lines[-30:])
+                    )
+            if time.monotonic() > deadline:
+                raise RabbitMqError(
+                    f"{what} did not listen on 127.0.0.1:{port} within {timeout} s:\n"
+                    + "\n".join(self.log_lines[-30:])
+                )
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop gracefully (SIGTERM to the broker's process group, SIGKILL after
+        ``timeout``), stop its epmd, remove the temporary directory."""
+        for proc, grace in ((self._proc, timeout), (self._epmd, 5.0)):
+            if proc is None:
+                continue
+            _terminate_group(proc, grace)
+        if self._reader is not None:
+            self._reader.join(timeout=5.0)
+        self._proc = self._epmd = None
+        self._reader = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> RabbitMqServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ vhosts
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
+        """Call the management API (``management=True``) as the default user."""
+        import base64
+        import urllib.request
+
+        if self.management_port is None:
+            raise RuntimeError("the management plugin is not enabled (management=True)")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.management_port}/api/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def add_vhost(self, name: str) -> None:
+        """Create a vhost and give the default user all permissions on it."""
+        from urllib.parse import quote
+
+        if self.management_port is not None:
+            enc = quote(name, safe="")
+            self.api("PUT", f"vhosts/{enc}", {})
+            self.api(
+                "PUT",
+                f"permissions/{enc}/{quote(self.user, safe='')}",
+                {"configure": ".*", "write": ".*", "read": ".*"},
+            )
+            return
+        self.ctl("add_vhost", name)
+        self.ctl("set_permissions", "-p", name, self.user, ".*", ".*", ".*")
+
+    # ------------------------------------------------------------------ rabbitmqctl
+
+    def ctl(self, *args: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl -n <node> ARGS`` against this node; return its stdout."""
+        if self._bin is None or self._tmp is None:
+            raise RuntimeError("RabbitMQ is not running")
+        done = subprocess.run(
+            [str(self._bin / "rabbitmqctl"), "-n", self.nodename, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RabbitMqError(
+                f"rabbitmqctl {' '.join(args)} exited {done.returncode}: "
+                f"{(done.stderr or done.stdout).strip()}"
+            )
+        return done.stdout
+
+    def export_definitions(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """``rabbitmqctl export_definitions``: the broker's topology as JSON (also
+        written to ``path`` when given)."""
+        out = self.ctl("export_definitions", "-")
+        start = out.find("{")
+        definitions: dict[str, Any] = json.loads(out[start:])
+        if path is not None:
+            Path(path).write_text(json.dumps(definitions, indent=2))
+        return definitions
+
+
+def _terminate_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to the process group we started (its leader is ``proc``), SIGKILL
+    after ``grace`` seconds; reap ``proc``."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    # Children left in the group (erl_child_setup, inet_gethost) go too.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5.0)
+
+
+__all__ = [
+    "RabbitMqError",
+    "RabbitMqNotFoundError",
+    "RabbitMqServer",
+    "ensure_rabbitmq",
+    "find_rabbitmq",
+]
