@@ -46,8 +46,9 @@ class Channel:
         self._closing: asyncio.Task[None] | None = None
         self._next_tag = 1
         self._unacked: dict[int, Delivery] = {}
-        self._held_by: dict[int, tuple[Consumer, int, float]] = {}
         self._consumers: dict[str, Consumer] = {}
+        #: Reports a failed ``confirm=False`` publish of this channel.
+        self._confirm_failed = connection._confirm_failed(self)
         self._exclusive: list[str] = []
         self._next_consumer = 0
         self.close_reason: BaseException | None = None
@@ -219,13 +220,23 @@ class Channel:
         the message (a publisher confirm); ``confirm=False`` returns at once (a failure
         is reported to ``on_channel_exception``; :meth:`wait_for_confirms` waits).
         """
-        self._check_open()
         conn = self.connection
+        if not self._open or conn._closed:
+            self._check_open()
         if exchange and exchange not in conn._exchanges:
             try:
                 await conn._exchange_type(exchange)
             except ChannelError as exc:
                 await self._fail(exc)
+        if not confirm and properties is None:
+            # A pipelined publish of a route seen before: straight to JetStream with the
+            # remembered subject and header block (Connection.publish does the rest).
+            encoded = conn._encoded.get((exchange, routing_key))
+            if encoded is not None:
+                await conn.js._publish_async_encoded(
+                    encoded[0], body, encoded[1], None, None, self._confirm_failed
+                )
+                return
         await conn.publish(exchange, routing_key, body, properties, confirm=confirm, channel=self)
 
     async def wait_for_confirms(self, timeout: float | None = None) -> None:
@@ -292,9 +303,8 @@ class Channel:
         self._consumers.pop(consumer.consumer_tag, None)
         self.connection._consumers.discard(consumer)
         consumer.active = False
-        for tag, (held_by, _, _) in list(self._held_by.items()):
-            if held_by is consumer:  # their ack subjects are dead
-                self._held_by.pop(tag, None)
+        for tag, delivery in list(self._unacked.items()):
+            if delivery._consumer is consumer:  # their ack subjects are dead
                 self._unacked.pop(tag, None)
         if consumer.on_cancel is not None:
             try:
@@ -311,8 +321,12 @@ class Channel:
     # ----------------------------------------------------------------- settling
 
     def _hold(self, tag: int, delivery: Delivery, consumer: Consumer, seq: int) -> None:
+        """The application holds ``delivery`` (of ``consumer``, stream sequence ``seq``)
+        until it settles it."""
         self._unacked[tag] = delivery
-        self._held_by[tag] = (consumer, seq, time.monotonic())
+        delivery._consumer = consumer
+        delivery._seq = seq
+        delivery._since = time.monotonic()
         consumer.held += 1
         consumer.held_seqs[seq] = tag
 
@@ -320,7 +334,10 @@ class Channel:
         delivery = self._unacked.pop(tag, None)
         if delivery is None:
             return None
-        consumer, seq, _ = self._held_by.pop(tag)
+        consumer = delivery._consumer
+        if consumer is None:  # not held (cannot happen: only held deliveries are here)
+            return None
+        seq = delivery._seq
         consumer.held -= 1
         if consumer.held_seqs.get(seq) == tag:
             del consumer.held_seqs[seq]
@@ -376,10 +393,21 @@ class Channel:
             else:
                 await conn.dead_letter(consumer.spec, msg, "rejected")
         for consumer in consumers:
-            await consumer.pump()
+            if consumer.wants_pull():
+                await consumer.pump()
 
     async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
         """Acknowledge a delivery; with ``multiple``, every outstanding one up to it."""
+        if not multiple and self._open and not self.connection._closed:
+            # One delivery, the common case: what _settle does, without its lists.
+            released = self._release(delivery_tag)
+            if released is not None:
+                delivery, consumer = released
+                await delivery._msg.ack()
+                consumer.counters.acked += 1
+                if consumer.wants_pull():
+                    await consumer.pump()
+                return
         await self._settle(delivery_tag, multiple, "ack")
 
     async def basic_nack(
@@ -401,13 +429,10 @@ class Channel:
 
     async def _touch(self, now: float, every: float) -> None:
         """Keep held deliveries from being redelivered by the ack wait (``+WPI``)."""
-        for tag, (consumer, seq, since) in list(self._held_by.items()):
-            if now - since < every:
-                continue
-            delivery = self._unacked.get(tag)
-            if delivery is None:
-                continue
-            self._held_by[tag] = (consumer, seq, now)
+        for tag, delivery in list(self._unacked.items()):
+            if now - delivery._since < every or self._unacked.get(tag) is not delivery:
+                continue  # recently touched, or settled meanwhile
+            delivery._since = now
             try:
                 await delivery._msg.in_progress()
             except Exception as exc:
@@ -438,7 +463,12 @@ class Channel:
             # waiting list: a message handed back before that is tried on our dead pull
             # request and requeued behind the others. A short pull request that cannot
             # deliver (max_bytes 1, 50 ms) makes it sweep the list first.
-            for spec in {id(c.spec): c.spec for c, _, _ in self._held_by.values()}.values():
+            specs = {
+                id(c.spec): c.spec
+                for c in (d._consumer for d in self._unacked.values())
+                if c is not None
+            }
+            for spec in specs.values():
                 with contextlib.suppress(Exception):
                     await conn._pull_once(spec, 1, ping=True)
         for tag in list(self._unacked):

@@ -32,6 +32,8 @@ from ..jetstream.errors import (
 )
 from ..jetstream.message import JetStreamMessage
 from ..protocol.errors import NatsWireError
+from ..protocol.headers import encode_headers
+from ..protocol.serializer import publish_subject
 from .channel import Channel
 from .consumer import PIN_GROUP, Consumer
 from .errors import (
@@ -65,6 +67,8 @@ BUILTIN_EXCHANGES = {
     "amq.topic": "topic",
     "amq.fanout": "fanout",
 }
+#: Publish shapes (exchange, routing key) whose encoded headers are remembered.
+_ENCODED_CACHE_ENTRIES = 4096
 #: ``expiration: "0"`` means "only if a consumer takes it at once": this long.
 ZERO_TTL_GRACE = 0.5
 
@@ -143,6 +147,10 @@ class Connection:
         self._tick_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queue_counters: dict[str, QueueCounters] = {}
+        # (exchange, routing key), or the headers' items when there are properties ->
+        # (checked subject, encoded header block)
+        self._encoded: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+        self._confirm_callbacks: dict[Channel | None, Callable[[Exception], None]] = {}
         #: Channel pool use and per-queue counters (:class:`AdapterStats`).
         self.stats = AdapterStats(self)
 
@@ -233,6 +241,7 @@ class Connection:
 
     def _channel_closed(self, channel: Channel) -> None:
         self._channels.pop(channel.channel_number, None)
+        self._confirm_callbacks.pop(channel, None)
         for queue, owner in list(self._keepalive.items()):
             if owner is channel:
                 del self._keepalive[queue]
@@ -295,21 +304,66 @@ class Connection:
         msg_id: str | None = None,
         channel: Channel | None = None,
     ) -> None:
-        subject = self.subjects.publish_subject(exchange, routing_key)
+        if confirm or msg_id is not None:
+            subject = self.subjects.publish_subject(exchange, routing_key)
+            if properties is None:
+                headers = {H_EXCHANGE: exchange, H_ROUTING_KEY: routing_key}
+            else:
+                headers = properties.to_headers(exchange, routing_key)
+            if confirm:
+                await self.js.publish(subject, body, headers=headers, msg_id=msg_id)
+                return
+            future = await self.js.publish_async(subject, body, headers=headers, msg_id=msg_id)
+            future.add_done_callback(self._confirm_callback(channel))
+            return
+        # Publishers repeat their subjects and properties: the subject is checked and
+        # the header block encoded once per shape.
         if properties is None:
-            headers = {H_EXCHANGE: exchange, H_ROUTING_KEY: routing_key}
+            cached = self._encoded.get((exchange, routing_key))
+            if cached is None:
+                cached = self._encode((exchange, routing_key), None)
         else:
             headers = properties.to_headers(exchange, routing_key)
-        if confirm:
-            await self.js.publish(subject, body, headers=headers, msg_id=msg_id)
-            return
-        future = await self.js.publish_async(subject, body, headers=headers, msg_id=msg_id)
+            shape = tuple(headers.items())
+            cached = self._encoded.get(shape)
+            if cached is None:
+                cached = self._encode(shape, headers)
+        await self.js._publish_async_encoded(
+            cached[0], body, cached[1], on_error=self._confirm_failed(channel)
+        )
 
-        def done(fut: asyncio.Future[Any]) -> None:
+    def _encode(self, key: tuple[Any, ...], headers: dict[str, str] | None) -> tuple[bytes, bytes]:
+        """The checked subject and the encoded header block of a publish, remembered
+        under ``key``: the route, or (with properties) every header."""
+        if headers is None:
+            headers = {H_EXCHANGE: key[0], H_ROUTING_KEY: key[1]}
+        subject = self.subjects.publish_subject(headers[H_EXCHANGE], headers[H_ROUTING_KEY])
+        encoded = (publish_subject(subject), encode_headers(headers))
+        cache = self._encoded
+        if len(cache) >= _ENCODED_CACHE_ENTRIES:
+            cache.clear()
+        cache[key] = encoded
+        return encoded
+
+    def _confirm_callback(self, channel: Channel | None) -> Callable[[asyncio.Future[Any]], None]:
+        def callback(fut: asyncio.Future[Any]) -> None:
             if not fut.cancelled() and fut.exception() is not None:
                 self.report(channel, fut.exception())  # type: ignore[arg-type]
 
-        future.add_done_callback(done)
+        return callback
+
+    def _confirm_failed(self, channel: Channel | None) -> Callable[[Exception], None]:
+        """Reports a failed ``confirm=False`` publish of ``channel`` to the hook, from
+        the event loop (one callable per channel, called only on failure)."""
+        found = self._confirm_callbacks.get(channel)
+        if found is not None:
+            return found
+
+        def failed(exc: Exception) -> None:
+            asyncio.get_running_loop().call_soon(self.report, channel, exc)
+
+        self._confirm_callbacks[channel] = failed
+        return failed
 
     def route_of(self, msg: JetStreamMessage) -> tuple[str, str]:
         headers = msg.headers

@@ -20,13 +20,15 @@ import inspect
 import json
 import logging
 import time
+import types
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..client.message import Message
 from ..client.subscription import Subscription
-from ..jetstream.message import JetStreamMessage
-from .properties import Delivery
+from ..jetstream.message import _V1_TOKENS, _V2_TOKENS, JetStreamMessage
+from ..protocol.frames import HMsg
+from .properties import H_EXPIRATION, Delivery
 from .queues import QueueSpec
 
 if TYPE_CHECKING:
@@ -39,9 +41,43 @@ PIN_GROUP = "amqp"
 PIN_HEADER = "Nats-Pin-Id"
 #: A pull request that was not answered this long after its expiry is taken as lost.
 _LOST_GRACE = 2.0
+_EXPIRATION = H_EXPIRATION.lower().encode()
+_COROUTINE = types.CoroutineType
+_wrap = JetStreamMessage.from_message
 
 OnMessage = Callable[[Delivery], "Awaitable[None] | None"]
 OnCancel = Callable[[str], "Awaitable[None] | None"]
+
+
+def ack_numbers(reply: bytes | None) -> tuple[int, int, int] | None:
+    """``(stream sequence, deliveries, stored ns)`` from a JetStream ack subject (either
+    layout, see :mod:`natswire.jetstream.message`), ``None`` when it is not one."""
+    if not reply:
+        return None
+    tokens = reply.split(b".")
+    count = len(tokens)
+    if count == _V1_TOKENS:
+        base = 4
+    elif count >= _V2_TOKENS:
+        base = 6
+    else:
+        return None
+    if tokens[0] != b"$JS" or tokens[1] != b"ACK" or not tokens[base - 2] or not tokens[base - 1]:
+        return None
+    try:
+        return int(tokens[base + 1]), int(tokens[base]), int(tokens[base + 3])
+    except ValueError:
+        return None
+
+
+def may_expire(msg: Message) -> bool:
+    """Whether the message may carry a per-message TTL (``Amqp-Expiration``): a cheap
+    look at the raw header block, which is parsed only when it does."""
+    frame = msg._frame
+    if isinstance(frame, HMsg):
+        return _EXPIRATION in frame.raw_headers.lower()
+    headers = msg.headers
+    return headers is not None and H_EXPIRATION in headers
 
 
 class Consumer:
@@ -151,15 +187,18 @@ class Consumer:
 
     # ------------------------------------------------------------------ pulling
 
+    def wants_pull(self) -> bool:
+        """Whether :meth:`pump` would pull now (a cheap test before awaiting it)."""
+        if not self.active or self._pumping:
+            return False
+        room = self.window - self.held - self._requested
+        return room > 0 and not (self._requested and room < self._threshold)
+
     async def pump(self) -> None:
         """Pull as much as the prefetch allows (in batches of at least a quarter)."""
-        if not self.active or self._pumping:
+        if not self.wants_pull():
             return
         room = self.window - self.held - self._requested
-        if room <= 0:
-            return
-        if self._requested and room < self._threshold:
-            return
         self._pumping = True
         try:
             await self._pull(room)
@@ -208,18 +247,21 @@ class Consumer:
     # ----------------------------------------------------------------- delivery
 
     async def _handle(self, msg: Message) -> None:
-        status = msg.status
-        if status is not None:
-            await self._status(msg, status)
-            return
+        reply = msg._frame.reply
+        if reply is None or not reply.startswith(b"$JS.ACK."):
+            # Deliveries carry an ack subject; status messages (408, 409, ...) none.
+            status = msg.status
+            if status is not None:
+                await self._status(msg, status)
+                return
         # The server serves pull requests in order.
-        for reply, entry in self._requests.items():
+        for request, entry in self._requests.items():
             entry[0] -= 1
             self._requested -= 1
             if entry[0] <= 0:
-                del self._requests[reply]
+                del self._requests[request]
             break
-        jm = JetStreamMessage.from_message(self._nc, msg)
+        jm = _wrap(self._nc, msg)
         if self._sac:
             headers = msg.headers
             if headers is not None:
@@ -229,12 +271,13 @@ class Consumer:
         if self._closing or not self.active:
             await self._nak_quietly(jm)
             return
-        try:
-            meta = jm.metadata
-        except Exception:
+        # Only the numbers needed, read straight from the ack subject (the full
+        # metadata is parsed only if asked for).
+        numbers = ack_numbers(reply)
+        if numbers is None:
             await self._nak_quietly(jm)
             return
-        seq = meta.sequence.stream
+        seq, delivered, stored_ns = numbers
         held_tag = self.held_seqs.get(seq)
         if held_tag is not None:
             # Redelivered while the application still holds it (ack wait passed during
@@ -242,6 +285,7 @@ class Consumer:
             held = self.channel._unacked.get(held_tag)
             if held is not None:
                 held._msg = jm
+                held._delivered = delivered
                 return
         channel = self.channel
         conn = channel.connection
@@ -251,13 +295,14 @@ class Consumer:
                 await jm.ack()  # not this queue's message (see QueueSpec.routes)
                 await self.pump()
                 return
-        if self._limit is not None and meta.num_delivered > self._limit:
+        if self._limit is not None and delivered > self._limit:
             self.held += 1
             await conn.dead_letter(self.spec, jm, "delivery_limit")
             self.held -= 1
             await self.pump()
             return
-        if conn.is_expired(jm, meta.timestamp_ns, self._ttl):
+        ttl = self._ttl
+        if (ttl is not None or may_expire(msg)) and conn.is_expired(jm, stored_ns, ttl):
             self.held += 1
             await conn.expire(self.spec, jm)
             self.held -= 1
@@ -265,7 +310,7 @@ class Consumer:
             return
         tag = channel._next_tag
         channel._next_tag = tag + 1
-        delivery = Delivery(channel, jm, tag, self.consumer_tag, self.queue)
+        delivery = Delivery(channel, jm, tag, self.consumer_tag, self.queue, delivered)
         counters = self.counters
         counters.delivered += 1
         if self.auto_ack:
@@ -275,7 +320,9 @@ class Consumer:
             channel._hold(tag, delivery, self, seq)
         try:
             result = self._on_message(delivery)
-            if result is not None and inspect.isawaitable(result):
+            if result is not None and (
+                result.__class__ is _COROUTINE or inspect.isawaitable(result)
+            ):
                 await result
         except Exception as exc:
             logger.exception("natswire.amqp: consumer %s callback raised", self.consumer_tag)

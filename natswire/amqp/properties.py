@@ -26,10 +26,12 @@ from ..protocol.headers import Headers
 if TYPE_CHECKING:
     from ..jetstream.message import JetStreamMessage
     from .channel import Channel
+    from .consumer import Consumer
 
 H_EXCHANGE = "Amqp-Exchange"
 H_ROUTING_KEY = "Amqp-Routing-Key"
 H_HEADERS = "Amqp-Headers"
+H_EXPIRATION = "Amqp-Expiration"
 
 #: delivery_mode values.
 TRANSIENT = 1
@@ -168,9 +170,13 @@ class Delivery:
 
     __slots__ = (
         "_channel",
+        "_consumer",
         "_decoded",
+        "_delivered",
         "_msg",
         "_route",
+        "_seq",
+        "_since",
         "consumer_tag",
         "delivery_tag",
         "queue",
@@ -183,6 +189,7 @@ class Delivery:
         delivery_tag: int,
         consumer_tag: str,
         queue: str,
+        delivered: int | None = None,
     ) -> None:
         self._channel = channel
         self._msg = msg
@@ -190,6 +197,13 @@ class Delivery:
         self.consumer_tag = consumer_tag
         self.queue = queue
         self._decoded: tuple[str, str, BasicProperties] | None = None
+        # Deliveries of the message (from its ack subject), when the consumer read them.
+        self._delivered = delivered
+        # While the channel holds it unsettled: its consumer, stream sequence, and
+        # when it was last kept alive (Channel._hold).
+        self._consumer: Consumer | None = None
+        self._seq = 0
+        self._since = 0.0
 
     def _decode(self) -> tuple[str, str, BasicProperties]:
         decoded = self._decoded
@@ -215,12 +229,15 @@ class Delivery:
 
     @property
     def redelivered(self) -> bool:
-        return self._msg.metadata.num_delivered > 1
+        return self.delivery_count > 1
 
     @property
     def delivery_count(self) -> int:
         """How many times the message was delivered from this queue, this time included."""
-        return self._msg.metadata.num_delivered
+        delivered = self._delivered
+        if delivered is None:
+            delivered = self._delivered = self._msg.metadata.num_delivered
+        return delivered
 
     @property
     def channel(self) -> Channel:

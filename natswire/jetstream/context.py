@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..client.client import Client
 from ..client.errors import NoRespondersError, TimeoutError
 from ..client.message import Message
 from ..client.subscription import Subscription
-from ..protocol.headers import Headers, HeadersLike
+from ..protocol.headers import Headers, HeadersLike, encode_headers
+from ..protocol.serializer import publish_subject
 from .api import ConsumerConfig, Header, PubAck
 from .deadletter import DeadLetterSubscription
 from .errors import (
@@ -70,6 +71,20 @@ def _publish_headers(
     return hdr
 
 
+_AsyncEntry: TypeAlias = (
+    "tuple[asyncio.Future[PubAck], float, float, Callable[[Exception], None] | None]"
+)
+
+
+def _fail(entry: _AsyncEntry, exc: Exception) -> None:
+    """Fail a ``publish_async`` future (and tell its ``on_error``)."""
+    future, _, _, on_error = entry
+    future.set_exception(exc)
+    if on_error is not None:
+        future.exception()  # retrieved: on_error reports it
+        on_error(exc)
+
+
 def _pub_ack(msg: Message) -> PubAck:
     resp = decode_response(msg.data, "JetStream publish")
     if "stream" not in resp or "seq" not in resp:
@@ -102,10 +117,12 @@ class JetStreamContext(JetStreamManager):
         self._retry_attempts = publish_retry_attempts
         self._retry_wait = publish_retry_wait
         self._async_prefix = ""
+        self._async_reply_prefix = b""
         self._async_sub: Subscription | None = None
         self._async_next = 0
-        # token -> (future, loop time by which its ack must come, the timeout in seconds)
-        self._async_futures: dict[str, tuple[asyncio.Future[PubAck], float, float]] = {}
+        # token -> (future, loop time by which its ack must come, the timeout in seconds,
+        # the on_error callback or None)
+        self._async_futures: dict[bytes, _AsyncEntry] = {}
         self._async_sweeper: asyncio.TimerHandle | None = None
         self._async_room: asyncio.Future[None] | None = None
         self._async_done: asyncio.Event | None = None
@@ -179,6 +196,7 @@ class JetStreamContext(JetStreamManager):
 
     async def _start_async(self) -> None:
         self._async_prefix = f"{self._nc.new_inbox()}."
+        self._async_reply_prefix = self._async_prefix.encode()
         self._async_done = asyncio.Event()
         self._async_done.set()
         self._async_sub = await self._nc.subscribe(
@@ -186,21 +204,19 @@ class JetStreamContext(JetStreamManager):
         )
 
     def _on_async_reply(self, msg: Message) -> None:
-        token = msg.subject[len(self._async_prefix) :]
+        token = msg._frame.subject[len(self._async_reply_prefix) :]
         entry = self._async_futures.pop(token, None)
         if entry is None:
             return
         future = entry[0]
         if not future.done():
             if msg.status == 503:
-                future.set_exception(
-                    NoStreamResponseError(503, None, "no stream answered the publish")
-                )
+                _fail(entry, NoStreamResponseError(503, None, "no stream answered the publish"))
             else:
                 try:
                     future.set_result(_pub_ack(msg))
                 except JetStreamError as exc:
-                    future.set_exception(exc)
+                    _fail(entry, exc)
         self._async_settled()
 
     def _sweep_async(self) -> None:
@@ -209,12 +225,12 @@ class JetStreamContext(JetStreamManager):
         self._async_sweeper = None
         now = asyncio.get_running_loop().time()
         overdue = [
-            token for token, (_, deadline, _) in self._async_futures.items() if deadline <= now
+            token for token, (_, deadline, _, _) in self._async_futures.items() if deadline <= now
         ]
         for token in overdue:
-            future, _, timeout = self._async_futures.pop(token)
-            if not future.done():
-                future.set_exception(TimeoutError(f"no ack for the publish within {timeout} s"))
+            entry = self._async_futures.pop(token)
+            if not entry[0].done():
+                _fail(entry, TimeoutError(f"no ack for the publish within {entry[2]} s"))
         if overdue:
             self._async_settled()
         self._arm_sweeper()
@@ -266,6 +282,32 @@ class JetStreamContext(JetStreamManager):
             expected_last_msg_id,
             msg_ttl,
         )
+        subject_bytes = publish_subject(subject)
+        if payload.__class__ is not bytes:
+            if not isinstance(payload, (bytes, bytearray, memoryview)):
+                raise TypeError(
+                    f"payload must be bytes, bytearray or memoryview, not {type(payload).__name__}"
+                )
+            payload = bytes(payload)
+        raw = None if hdr is None else encode_headers(hdr)
+        return await self._publish_async_encoded(subject_bytes, payload, raw, wait_stall, timeout)
+
+    async def _publish_async_encoded(
+        self,
+        subject: bytes,
+        payload: bytes,
+        raw_headers: bytes | None = None,
+        wait_stall: float | None = None,
+        timeout: float | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> asyncio.Future[PubAck]:
+        """:meth:`publish_async` for natswire's own layers: ``subject`` already validated
+        (:func:`~natswire.protocol.serializer.publish_subject`) and the headers already
+        encoded (:func:`~natswire.protocol.encode_headers`, or ``None``).
+
+        ``on_error(exc)``, when given, is called at once when the future fails (its
+        exception then counts as retrieved), so a caller that only reports failures
+        needs no done-callback on every future."""
         if self._async_sub is None:
             await self._start_async()
         loop = asyncio.get_running_loop()
@@ -280,15 +322,19 @@ class JetStreamContext(JetStreamManager):
                     f"{len(self._async_futures)} publish acks outstanding for {wait_stall} s"
                 ) from None
         self._async_next += 1
-        token = f"{self._async_next:x}"
+        token = b"%x" % self._async_next
         timeout = timeout or self._timeout
         future: asyncio.Future[PubAck] = loop.create_future()
-        self._async_futures[token] = (future, loop.time() + timeout, timeout)
-        self._arm_sweeper()
+        self._async_futures[token] = (future, loop.time() + timeout, timeout, on_error)
+        if self._async_sweeper is None:
+            self._arm_sweeper()
         assert self._async_done is not None
         self._async_done.clear()
         try:
-            await self._nc.publish(subject, payload, self._async_prefix + token, hdr)
+            # The reply is this context's own inbox: no validation needed.
+            await self._nc._publish_trusted(
+                subject, payload, self._async_reply_prefix + token, raw_headers
+            )
         except BaseException:
             self._async_futures.pop(token, None)
             future.cancel()

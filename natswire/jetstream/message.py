@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass
+from typing import cast
 
 from ..client.client import Client
 from ..client.message import Message, new_message
@@ -27,6 +28,7 @@ WPI = b"+WPI"
 TERM = b"+TERM"
 NXT = b"+NXT"
 
+_UNPARSED = object()
 _V1_TOKENS = 9
 _V2_TOKENS = 12
 
@@ -130,10 +132,9 @@ class JetStreamMessage(Message):
             return cls(client, msg.subject, msg.data, msg.reply or None, msg.headers)
         jm = new_message(cls)
         frame = jm._frame = msg._frame
-        try:
-            jm._headers = msg._headers
-        except AttributeError:  # not parsed yet: parsed from the frame when read
-            pass
+        headers = getattr(msg, "_headers", _UNPARSED)
+        if headers is not _UNPARSED:  # else parsed from the frame when first read
+            jm._headers = cast("Headers | None", headers)
         sub = jm._sub = msg._sub
         jm._js_client = client
         jm._acked = None
@@ -180,7 +181,7 @@ class JetStreamMessage(Message):
         if self._trusted:
             # The server's own ack subject: no validation, and no room taken in the
             # client's subject caches (every ack subject is unique).
-            await self._js_client._publish_trusted(self._frame.reply, body)  # type: ignore[arg-type]
+            await self._js_client._publish_trusted(self._frame.reply or b"", body)
         else:
             await self._js_client.publish(reply, body)
 
@@ -189,7 +190,7 @@ class JetStreamMessage(Message):
         if self._trusted and self._acked is None:
             self._acked = ACK
             try:
-                await self._js_client._publish_trusted(self._frame.reply, ACK)  # type: ignore[arg-type]
+                await self._js_client._publish_trusted(self._frame.reply or b"", ACK)
             except BaseException:
                 self._acked = None
                 raise

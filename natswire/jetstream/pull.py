@@ -113,7 +113,7 @@ class PullSubscription:
         return reply
 
     def _wrap(self, msg: Message) -> JetStreamMessage:
-        return JetStreamMessage(self._nc, msg.subject, msg.data, msg.reply or None, msg.headers)
+        return JetStreamMessage.from_message(self._nc, msg)
 
     async def _heartbeat(self, msg: Message) -> None:
         """An idle heartbeat or flow-control message: answer what needs an answer."""
