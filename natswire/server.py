@@ -42,10 +42,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 __all__ = [
     "DOCKER_IMAGE",
+    "ManagedProcesses",
     "NatsCluster",
     "NatsServer",
     "NatsServerError",
@@ -248,6 +249,63 @@ async def _start_in_thread(start: Callable[[], None], stop: Callable[[], None]) 
 
         future.add_done_callback(_abandon)
         raise
+
+
+class ManagedProcesses:
+    """Context managers around ``start()`` and ``stop()``, sync and async.
+
+    Entering starts (and stops again if starting fails); leaving stops. The async forms run
+    them in a worker thread, and a caller cancelled while starting does not leak processes.
+    """
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 10.0) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Managed) -> _Managed:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def astart(self) -> None:
+        """:meth:`start` in a worker thread."""
+        await _start_in_thread(self.start, self.stop)
+
+    async def astop(self, timeout: float = 10.0) -> None:
+        """:meth:`stop` in a worker thread."""
+        await asyncio.to_thread(self.stop, timeout)
+
+    async def __aenter__(self: _Managed) -> _Managed:
+        try:
+            await self.astart()
+        except BaseException:
+            await asyncio.to_thread(self.stop)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.astop()
+
+
+_Managed = TypeVar("_Managed", bound=ManagedProcesses)
 
 
 # Servers that own a process or a temporary directory; cleaned up at interpreter exit.
@@ -561,7 +619,7 @@ class _DockerRun(_RunBase):
         self.thread.join(timeout=5.0)
 
 
-class NatsServer:
+class NatsServer(ManagedProcesses):
     """A nats-server child process on a free loopback port.
 
     Args:
@@ -884,49 +942,9 @@ class NatsServer:
 
     # ------------------------------------------------------------------ context managers
 
-    def __enter__(self) -> NatsServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def astart(self) -> None:
-        """:meth:`start` in a worker thread (a cancelled caller does not leak the process)."""
-        await _start_in_thread(self.start, self.stop)
-
-    async def astop(self, timeout: float = 10.0) -> None:
-        """:meth:`stop` in a worker thread."""
-        await asyncio.to_thread(self.stop, timeout)
-
     async def arestart(self, timeout: float = 10.0) -> None:
         """:meth:`restart` in a worker thread."""
         await asyncio.to_thread(self.restart, timeout)
-
-    async def __aenter__(self) -> NatsServer:
-        try:
-            await self.astart()
-        except BaseException:
-            await asyncio.to_thread(self.stop)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.astop()
 
     # ------------------------------------------------------------------ internals
 
@@ -1200,7 +1218,7 @@ class NatsServer:
 # --------------------------------------------------------------------------- clusters
 
 
-class NatsCluster:
+class NatsCluster(ManagedProcesses):
     """``size`` nats-server nodes routed to each other on loopback.
 
     Every node gets its own free client port, cluster port and (with JetStream) store
@@ -1321,38 +1339,6 @@ class NatsCluster:
                     f"JetStream meta leader not elected within {timeout:g} s", self._all_logs()
                 )
             time.sleep(0.2)
-
-    def __enter__(self) -> NatsCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def astart(self) -> None:
-        """:meth:`start` in a worker thread (a cancelled caller does not leak processes)."""
-        await _start_in_thread(self.start, self.stop)
-
-    async def astop(self, timeout: float = 10.0) -> None:
-        """:meth:`stop` in a worker thread."""
-        await asyncio.to_thread(self.stop, timeout)
-
-    async def __aenter__(self) -> NatsCluster:
-        await self.astart()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.astop()
 
     # ------------------------------------------------------------------ internals
 

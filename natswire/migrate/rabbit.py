@@ -33,8 +33,9 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from ..server import ManagedProcesses
 
 #: Where Debian's package puts the scripts (the ``/usr/sbin`` wrappers switch user).
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
@@ -113,7 +114,7 @@ def _port_open(port: int) -> bool:
         return False
 
 
-class RabbitMqServer:
+class RabbitMqServer(ManagedProcesses):
     """A RabbitMQ node on 127.0.0.1 with its own ports, directories and epmd.
 
     Args:
@@ -322,18 +323,6 @@ class RabbitMqServer:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-
-    def __enter__(self) -> RabbitMqServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ vhosts
 
