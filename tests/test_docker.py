@@ -30,21 +30,13 @@ from natswire.server import (
     free_port,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("no_leaked_servers")]
 
 DOCKER_DIR = Path(__file__).resolve().parent.parent / "docker"
 COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
 NODES = ("nats-1", "nats-2", "nats-3")
 
 
-@pytest.fixture(autouse=True)
-def _no_leaked_servers() -> Iterator[None]:
-    """Every test must stop what it starts; leftovers are stopped and reported."""
-    yield
-    leaked = list(server_mod._LIVE)
-    for server in leaked:
-        server.stop(timeout=2.0)
-    assert not leaked, f"servers left running or with temp dirs: {leaked}"
 
 
 def binary_version() -> str:

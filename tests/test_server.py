@@ -12,7 +12,6 @@ import ssl
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,9 @@ from natswire.server import (
     free_port,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_servers")]
 
 
-@pytest.fixture(autouse=True)
-def _no_leaked_servers() -> Iterator[None]:
-    """Every test must stop what it starts; leftovers are stopped and reported."""
-    yield
-    leaked = list(server_mod._LIVE)
-    for server in leaked:
-        server.stop(timeout=2.0)
-    assert not leaked, f"servers left running or with temp dirs: {leaked}"
 
 
 # --------------------------------------------------------------------------- raw helpers

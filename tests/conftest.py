@@ -1,0 +1,23 @@
+"""Fixtures shared by every test directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from natswire import server as server_mod
+
+
+@pytest.fixture
+def no_leaked_servers() -> Iterator[None]:
+    """The test must stop every server it starts; leftovers are stopped and reported.
+
+    Servers that were already running (fixtures of a wider scope) are not the test's.
+    """
+    before = set(server_mod._LIVE)
+    yield
+    leaked = [server for server in list(server_mod._LIVE) if server not in before]
+    for server in leaked:
+        server.stop(timeout=2.0)
+    assert not leaked, f"servers left running or with temp dirs: {leaked}"
