@@ -39,7 +39,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Generic, TextIO, TypeVar
 
 from ..amqp.connection import Connection
 from ..amqp.properties import BasicProperties, Delivery
@@ -152,6 +152,9 @@ class RateLimiter:
 # ------------------------------------------------------------------ to NATS
 
 
+_Item = TypeVar("_Item")
+
+
 @dataclass
 class _Pending:
     message: Any  # aio-pika IncomingMessage
@@ -165,7 +168,37 @@ class _Pending:
 _FLUSH: Any = object()
 
 
-class ToNats:
+class _OrderedMover(Generic[_Item]):
+    """Hands publishes to a settler task through a queue, in order; the settler acks the
+    source once the destination confirmed. ``None`` on the queue ends the settler."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._settler: asyncio.Task[None] | None = None
+        self.in_flight = 0
+
+    def start(self) -> None:
+        self._settler = asyncio.get_running_loop().create_task(self._settle_all())
+
+    async def finish(self) -> None:
+        """Wait until everything handed over is settled."""
+        self._queue.put_nowait(None)
+        if self._settler is not None:
+            await self._settler
+
+    def check(self) -> None:
+        """Raise the settler's error, if it failed."""
+        task = self._settler
+        if task is not None and task.done() and not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                raise exc
+
+    async def _settle_all(self) -> None:
+        raise NotImplementedError
+
+
+class ToNats(_OrderedMover[_Pending]):
     """Publishes RabbitMQ deliveries to NATS in order and acks each in RabbitMQ once
     JetStream has it (used by the shovel and by the bridge). The deliveries must all
     come from one channel that feeds nothing else (acks use ``multiple``)."""
@@ -188,12 +221,7 @@ class ToNats:
         self.extra_headers = extra_headers or {}
         self.skip = skip
         self.nats_timeout = nats_timeout
-        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
-        self._settler: asyncio.Task[None] | None = None
-        self.in_flight = 0
-
-    def start(self) -> None:
-        self._settler = asyncio.get_running_loop().create_task(self._settle_all())
+        super().__init__()
 
     async def handle(self, message: Any) -> None:
         """Publish one delivery (returns once it is sent, not acknowledged)."""
@@ -224,20 +252,6 @@ class ToNats:
             future.set_exception(exc)
         self.in_flight += 1
         self._queue.put_nowait(_Pending(message, subject, body, headers, msg_id, future))
-
-    async def finish(self) -> None:
-        """Wait until everything handed to :meth:`handle` is settled."""
-        self._queue.put_nowait(None)
-        if self._settler is not None:
-            await self._settler
-
-    def check(self) -> None:
-        """Raise the settler's error, if it failed."""
-        task = self._settler
-        if task is not None and task.done() and not task.cancelled():
-            exc = task.exception()
-            if exc is not None:
-                raise exc
 
     async def _settle_all(self) -> None:
         # In order. The RabbitMQ acks of settled messages go out as one ``multiple``
@@ -463,7 +477,7 @@ async def _pump(
 # ------------------------------------------------------------------ to RabbitMQ
 
 
-class ToRabbit:
+class ToRabbit(_OrderedMover[tuple[asyncio.Future[Any], Callable[[], Any]]]):
     """Publishes NATS messages to RabbitMQ in order with publisher confirms, and acks
     each on NATS once the broker confirmed it (the rollback shovel, the bridge)."""
 
@@ -472,14 +486,7 @@ class ToRabbit:
         self.stats = stats
         self.user = user
         self.mandatory = mandatory
-        self._queue: asyncio.Queue[tuple[asyncio.Future[Any], Callable[[], Any]] | None] = (
-            asyncio.Queue()
-        )
-        self._settler: asyncio.Task[None] | None = None
-        self.in_flight = 0
-
-    def start(self) -> None:
-        self._settler = asyncio.get_running_loop().create_task(self._settle_all())
+        super().__init__()
 
     async def publish(
         self,
@@ -507,18 +514,6 @@ class ToRabbit:
         await asyncio.sleep(0)  # let it take the channel's lock: publishes stay in order
         self.in_flight += 1
         self._queue.put_nowait((task, ack))
-
-    async def finish(self) -> None:
-        self._queue.put_nowait(None)
-        if self._settler is not None:
-            await self._settler
-
-    def check(self) -> None:
-        task = self._settler
-        if task is not None and task.done() and not task.cancelled():
-            exc = task.exception()
-            if exc is not None:
-                raise exc
 
     async def _settle_all(self) -> None:
         from pamqp.commands import Basic
