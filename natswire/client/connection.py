@@ -36,7 +36,6 @@ class ServerConnection(asyncio.Protocol):
         #: Resolved when the transport is gone.
         self.lost: asyncio.Future[None] = loop.create_future()
         self.handshaking = True
-        self.failed = False
         #: Replaced by a connection to another server: ignore what still arrives.
         self.retired = False
 
@@ -64,7 +63,7 @@ class ServerConnection(asyncio.Protocol):
                 if subscription is not None:
                     callback = subscription.direct_callback
                     if callback is not None:
-                        # Subscription._deliver_to_callback, inlined: the common case.
+                        # A plain-function callback: called right here, no queue, no task.
                         message = new_message(Message)
                         message._frame = frame  # type: ignore[assignment]
                         message._sub = subscription
@@ -74,7 +73,7 @@ class ServerConnection(asyncio.Protocol):
                         except Exception as exc:
                             client._report_error(exc)
                     else:
-                        subscription.deliver(frame)  # type: ignore[arg-type]
+                        subscription._deliver(frame)  # type: ignore[arg-type]
                 size += len(frame.payload)  # type: ignore[union-attr]
             else:
                 controls += 1
@@ -83,11 +82,7 @@ class ServerConnection(asyncio.Protocol):
             client._in_msgs += len(frames) - controls
             client._in_bytes += size
         if error is not None:
-            self.failed = True
             client._on_protocol_error(self, error)
-
-    def eof_received(self) -> bool | None:
-        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():

@@ -65,19 +65,13 @@ class Subscription:
                 self._task = asyncio.get_running_loop().create_task(self._run_callback(cb))
             else:
                 self._sync_cb = cb
-        #: Hands one parsed message to the consumer; called inside ``data_received``.
-        self.deliver: Callable[[Msg | HMsg], None] = self._deliver
+        #: A plain-function callback that ``data_received`` calls itself, the common case;
+        #: ``None`` when delivery needs :meth:`_deliver` (a queue, a task or a limit).
+        self.direct_callback: Callable[[Message], Any] | None = None
         self._choose_delivery()
 
     def _choose_delivery(self) -> None:
-        if self._sync_cb is not None and not self._max_msgs:
-            self.deliver = self._deliver_to_callback
-            #: A plain-function callback the connection may call itself, as
-            #: ``_deliver_to_callback`` would; ``None`` when delivery needs more.
-            self.direct_callback: Callable[[Message], Any] | None = self._sync_cb
-        else:
-            self.deliver = self._deliver
-            self.direct_callback = None
+        self.direct_callback = self._sync_cb if not self._max_msgs else None
 
     def __repr__(self) -> str:
         queue = f" queue={self.queue!r}" if self.queue else ""
@@ -103,19 +97,9 @@ class Subscription:
         """Whether the subscription takes no more messages."""
         return self._closed
 
-    def _deliver_to_callback(self, frame: Msg | HMsg) -> None:
-        """Delivery for a plain-function callback without a message limit."""
-        msg = new_message(Message)
-        msg._frame = frame
-        msg._sub = self
-        self.delivered += 1
-        try:
-            self._sync_cb(msg)  # type: ignore[misc]
-        except Exception as exc:
-            self._client._report_error(exc)
-
     def _deliver(self, frame: Msg | HMsg) -> None:
-        """Delivery in the general case: a message limit, a queue, or a task."""
+        """Hand one message to the consumer (inside ``data_received``) when there is no
+        ``direct_callback``: a message limit, a queue, or a task."""
         msg = new_message(Message)
         msg._frame = frame
         msg._sub = self
