@@ -516,22 +516,25 @@ class Client:
         """
         prefix = self._pub_prefixes.get(subject)
         if prefix is not None and headers is None and not reply and payload.__class__ is bytes:
+            # _enqueue, inlined for the common case: a known subject, bytes, no extras.
             size = len(payload)
             if size > self._max_payload:
                 raise self._too_large(size)
             if self._status is not CONNECTED:
                 self._check_can_buffer(len(prefix) + size + 16)
             self._outbound += b"%b%d\r\n%b\r\n" % (prefix, size, payload)
-        else:
-            size = self._append_publish(subject, payload, reply, headers)
-        self._out_msgs += 1
-        self._out_bytes += size
-        if not self._flush_scheduled:
-            self._schedule_flush()
-        elif len(self._outbound) > WRITE_THRESHOLD:
+            self._out_msgs += 1
+            self._out_bytes += size
+            if not self._flush_scheduled:
+                self._schedule_flush()
+                return
+            if len(self._outbound) <= WRITE_THRESHOLD:
+                return
             self._write_outbound()
-            if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
-                await self._wait_writable()
+        else:
+            self._append_publish(subject, payload, reply, headers)
+        if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
+            await self._wait_writable()
 
     def _append_publish(
         self,
@@ -541,8 +544,8 @@ class Client:
         headers: HeadersLike | None,
         *,
         reply_checked: bool = False,
-    ) -> int:
-        """Validate and buffer a publish the fast path does not take; return its size.
+    ) -> None:
+        """Validate and buffer a publish the fast path does not take.
 
         ``reply_checked`` skips validating ``reply``: the client made it (an inbox).
         """
@@ -552,42 +555,58 @@ class Client:
                 f"payload must be bytes, bytearray or memoryview, not {type(payload).__name__}"
                 + (" (encode str payloads first)" if isinstance(payload, str) else "")
             )
-        size = len(payload)
         reply_bytes = b""
         if reply_checked and isinstance(reply, bytes):
             reply_bytes = reply
         elif reply:
             reply_bytes = reply_subject(reply)
-        if headers is not None:
-            raw = encode_headers(headers)
-            if len(raw) + size > self._max_payload:
-                raise self._too_large(len(raw) + size)
-            if reply_bytes:
-                head = b"HPUB %b %b %d %d\r\n" % (
-                    subject_bytes,
-                    reply_bytes,
-                    len(raw),
-                    len(raw) + size,
-                )
-            else:
-                head = b"HPUB %b %d %d\r\n" % (subject_bytes, len(raw), len(raw) + size)
-            frame = b"".join((head, raw, payload, b"\r\n"))
-        else:
+        raw_headers = None if headers is None else encode_headers(headers)
+        frame = self._frame(subject_bytes, payload, reply_bytes, raw_headers)
+        if raw_headers is None and not reply_bytes:
+            prefixes = self._pub_prefixes
+            if len(prefixes) >= _PREFIX_CACHE_ENTRIES:
+                prefixes.clear()
+            prefixes[subject] = b"PUB %b " % subject_bytes
+        self._enqueue(frame, len(payload))
+
+    def _frame(
+        self,
+        subject: bytes,
+        payload: bytes | bytearray | memoryview,
+        reply: bytes,
+        raw_headers: bytes | None,
+    ) -> bytes:
+        """A PUB or HPUB frame of checked parts; raises when it exceeds ``max_payload``."""
+        size = len(payload)
+        if raw_headers is None:
             if size > self._max_payload:
                 raise self._too_large(size)
-            if reply_bytes:
-                head = b"PUB %b %b %d\r\n" % (subject_bytes, reply_bytes, size)
+            if reply:
+                head = b"PUB %b %b %d\r\n" % (subject, reply, size)
             else:
-                prefixes = self._pub_prefixes
-                if len(prefixes) >= _PREFIX_CACHE_ENTRIES:
-                    prefixes.clear()
-                prefixes[subject] = b"PUB %b " % subject_bytes
-                head = b"PUB %b %d\r\n" % (subject_bytes, size)
-            frame = b"".join((head, payload, b"\r\n"))
+                head = b"PUB %b %d\r\n" % (subject, size)
+            return b"".join((head, payload, b"\r\n"))
+        total = len(raw_headers) + size
+        if total > self._max_payload:
+            raise self._too_large(total)
+        if reply:
+            head = b"HPUB %b %b %d %d\r\n" % (subject, reply, len(raw_headers), total)
+        else:
+            head = b"HPUB %b %d %d\r\n" % (subject, len(raw_headers), total)
+        return b"".join((head, raw_headers, payload, b"\r\n"))
+
+    def _enqueue(self, frame: bytes, size: int) -> None:
+        """Buffer a frame (or refuse it while disconnected with a full reconnect buffer),
+        count it, and see that it gets written."""
         if self._status is not CONNECTED:
             self._check_can_buffer(len(frame))
         self._outbound += frame
-        return size
+        self._out_msgs += 1
+        self._out_bytes += size
+        if not self._flush_scheduled:
+            self._schedule_flush()
+        elif len(self._outbound) > WRITE_THRESHOLD:
+            self._write_outbound()
 
     async def _publish_trusted(
         self,
@@ -606,46 +625,9 @@ class Client:
         behaves as :meth:`publish` (payload limit, reconnect buffer, counters, write
         batching and back-pressure); user subjects go through :meth:`publish`.
         """
-        size = len(payload)
-        if raw_headers is None:
-            if size > self._max_payload:
-                raise self._too_large(size)
-            if reply:
-                frame = b"PUB %b %b %d\r\n%b\r\n" % (subject, reply, size, payload)
-            else:
-                frame = b"PUB %b %d\r\n%b\r\n" % (subject, size, payload)
-        else:
-            total = len(raw_headers) + size
-            if total > self._max_payload:
-                raise self._too_large(total)
-            if reply:
-                frame = b"HPUB %b %b %d %d\r\n%b%b\r\n" % (
-                    subject,
-                    reply,
-                    len(raw_headers),
-                    total,
-                    raw_headers,
-                    payload,
-                )
-            else:
-                frame = b"HPUB %b %d %d\r\n%b%b\r\n" % (
-                    subject,
-                    len(raw_headers),
-                    total,
-                    raw_headers,
-                    payload,
-                )
-        if self._status is not CONNECTED:
-            self._check_can_buffer(len(frame))
-        self._outbound += frame
-        self._out_msgs += 1
-        self._out_bytes += size
-        if not self._flush_scheduled:
-            self._schedule_flush()
-        elif len(self._outbound) > WRITE_THRESHOLD:
-            self._write_outbound()
-            if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
-                await self._wait_writable()
+        self._enqueue(self._frame(subject, payload, reply, raw_headers), len(payload))
+        if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
+            await self._wait_writable()
 
     def _too_large(self, size: int) -> MaxPayloadError:
         return MaxPayloadError(
@@ -811,13 +793,9 @@ class Client:
         future: asyncio.Future[Message] = loop.create_future()
         responses = self._responses
         responses[token] = future
-        size = self._append_publish(
+        self._append_publish(
             subject, payload, self._response_prefix + token, headers, reply_checked=True
         )
-        self._out_msgs += 1
-        self._out_bytes += size
-        if not self._flush_scheduled:
-            self._schedule_flush()
         started = loop.time()
         expiry = loop.call_later(timeout, _expire_request, future, subject, timeout)
         try:
