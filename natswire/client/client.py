@@ -18,7 +18,8 @@ import secrets
 import ssl
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from time import monotonic
+from typing import Any, TypeAlias
 
 from .. import __version__
 from ..protocol.errors import (
@@ -31,7 +32,7 @@ from ..protocol.errors import (
     StaleConnectionError,
     server_error_from_text,
 )
-from ..protocol.frames import PING, PONG, Err, Frame, Info
+from ..protocol.frames import PING, PONG, Err, Frame, Info, Msg
 from ..protocol.headers import HeadersLike, encode_headers
 from ..protocol.limits import DEFAULT_MAX_PAYLOAD
 from ..protocol.serializer import (
@@ -97,6 +98,9 @@ _INBOUND_PAYLOAD_SLACK = 2
 _MIN_INBOUND_PAYLOAD_LIMIT = 64 * 1024 * 1024
 _NO_RESPONDERS_STATUS = b"NATS/1.0 503"
 _PREFIX_CACHE_ENTRIES = 4096
+_NEVER = float("inf")
+#: A request waiting for its reply: (future, deadline on the monotonic clock, subject, timeout).
+_PendingRequest: TypeAlias = "tuple[asyncio.Future[Message], float, str, float]"
 
 
 class Stats:
@@ -281,10 +285,14 @@ class Client:
         self._closing: asyncio.Task[None] | None = None
         self._callback_tasks: set[asyncio.Task[Any]] = set()
         self._inbox_prefix = b""
-        self._responses: dict[bytes, asyncio.Future[Message]] = {}
+        # Pending requests by reply subject: (future, deadline on the monotonic clock,
+        # subject, timeout). One timer, armed for the earliest deadline, expires them.
+        self._responses: dict[bytes, _PendingRequest] = {}
         self._response_sub: Subscription | None = None
         self._response_prefix = b""
         self._next_token = 0
+        self._expiry_timer: asyncio.TimerHandle | None = None
+        self._expiry_at = _NEVER
         self._last_error: Exception | None = None
         # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
         self._credentials: tuple[str, str] | None = None
@@ -562,7 +570,8 @@ class Client:
             reply_bytes = reply_subject(reply)
         raw_headers = None if headers is None else encode_headers(headers)
         frame = self._frame(subject_bytes, payload, reply_bytes, raw_headers)
-        if raw_headers is None and not reply_bytes:
+        if raw_headers is None:
+            # Also for a reply: publish and request take the prefix when they have one.
             prefixes = self._pub_prefixes
             if len(prefixes) >= _PREFIX_CACHE_ENTRIES:
                 prefixes.clear()
@@ -788,29 +797,77 @@ class Client:
         if self._response_sub is None:
             await self._start_response_inbox()
         self._next_token += 1
-        token = b"%x" % self._next_token
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Message] = loop.create_future()
+        reply = b"%b%x" % (self._response_prefix, self._next_token)
+        # Publish first: a publish that raises leaves no pending entry behind.
+        prefix = self._pub_prefixes.get(subject)
+        if prefix is not None and headers is None and payload.__class__ is bytes:
+            # _frame and _enqueue, inlined for a known subject without headers.
+            size = len(payload)
+            if size > self._max_payload:
+                raise self._too_large(size)
+            if self._status is not CONNECTED:
+                self._check_can_buffer(len(prefix) + len(reply) + size + 16)
+            self._outbound += b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload)
+            self._out_msgs += 1
+            self._out_bytes += size
+            if not self._flush_scheduled:
+                self._schedule_flush()
+            elif len(self._outbound) > WRITE_THRESHOLD:
+                self._write_outbound()
+        else:
+            self._append_publish(subject, payload, reply, headers, reply_checked=True)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        started = monotonic()
+        deadline = started + timeout
         responses = self._responses
-        responses[token] = future
-        self._append_publish(
-            subject, payload, self._response_prefix + token, headers, reply_checked=True
-        )
-        started = loop.time()
-        expiry = loop.call_later(timeout, _expire_request, future, subject, timeout)
+        responses[reply] = (future, deadline, subject, timeout)
+        if deadline < self._expiry_at:
+            self._arm_expiry(deadline, started)
         try:
             msg = await future
         except NoRespondersError:
+            # _on_response has removed the entry.
             self._count_request_failure(NoRespondersError)
             raise NoRespondersError(f"no responders on {subject!r}") from None
-        except Exception as exc:
-            self._count_request_failure(type(exc))
+        except BaseException as exc:
+            # A timeout, the connection closing, or the awaiting task cancelled.
+            responses.pop(reply, None)
+            if isinstance(exc, Exception):
+                self._count_request_failure(type(exc))
             raise
-        finally:
-            expiry.cancel()
-            responses.pop(token, None)
-        self._request_latency.observe(loop.time() - started)
+        # _on_response has removed the entry.
+        self._request_latency.observe(monotonic() - started)
         return msg
+
+    def _arm_expiry(self, deadline: float, now: float) -> None:
+        """(Re)arm the one request timer for ``deadline`` (monotonic clock)."""
+        timer = self._expiry_timer
+        if timer is not None:
+            timer.cancel()
+        loop = self._loop or asyncio.get_running_loop()
+        self._expiry_at = deadline
+        self._expiry_timer = loop.call_later(deadline - now, self._expire_requests)
+
+    def _expire_requests(self) -> None:
+        """Fail the requests whose deadline has come, then rearm for the next one.
+
+        The loop may run the timer a little before its deadline (clock resolution):
+        the deadline it was armed for counts as reached, as a timer per request would.
+        """
+        now = monotonic()
+        due = max(now, self._expiry_at)
+        self._expiry_timer = None
+        self._expiry_at = _NEVER
+        responses = self._responses
+        expired = [reply for reply, entry in responses.items() if entry[1] <= due]
+        for reply in expired:
+            future, _, subject, timeout = responses.pop(reply)
+            if not future.done():
+                future.set_exception(
+                    TimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
+                )
+        if responses:
+            self._arm_expiry(min(entry[1] for entry in responses.values()), now)
 
     def _count_request_failure(self, kind: type[BaseException]) -> None:
         failures = self._request_failures
@@ -823,14 +880,17 @@ class Client:
         )
 
     def _on_response(self, msg: Message) -> None:
-        token = msg._frame.subject[len(self._response_prefix) :]
-        future = self._responses.pop(token, None)
-        if future is None or future.done():
+        frame = msg._frame
+        entry = self._responses.pop(frame.subject, None)
+        if entry is None:
             return
-        if _is_no_responders(msg):
-            future.set_exception(NoRespondersError("no responders"))
-        else:
+        future = entry[0]
+        if future.done():
+            return
+        if frame.__class__ is Msg or not _is_no_responders(msg):
             future.set_result(msg)
+        else:
+            future.set_exception(NoRespondersError("no responders"))
 
     async def _request_old_style(
         self, subject: str, payload: bytes, timeout: float, headers: HeadersLike | None
@@ -1146,7 +1206,11 @@ class Client:
             pong = self._pongs.popleft()
             if pong is not None and not pong.done():
                 pong.set_exception(closed)
-        for response in self._responses.values():
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
+        self._expiry_at = _NEVER
+        for response, *_ in self._responses.values():
             if not response.done():
                 response.set_exception(closed)
         self._responses.clear()
@@ -1237,13 +1301,6 @@ class Client:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-def _expire_request(future: asyncio.Future[Message], subject: str, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(
-            TimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
-        )
 
 
 def _is_no_responders(msg: Message) -> bool:

@@ -116,3 +116,39 @@ async def test_respond_from_iterator(connect: Connect) -> None:
     finally:
         await sub.unsubscribe()
         await asyncio.wait_for(task, 2)
+
+
+async def test_each_request_times_out_on_its_own_deadline(connect: Connect) -> None:
+    """Requests with different timeouts share one expiry timer: a short one fails while
+    a longer one, sent before or after it, keeps waiting and still gets its reply."""
+    service = await connect()
+    nc = await connect()
+    held: list[natswire.Msg] = []
+    await service.subscribe("svc.held", cb=held.append)
+    await service.subscribe("svc.silent2")
+    await service.flush()
+    before = asyncio.ensure_future(nc.request("svc.held", b"a", timeout=30))
+    with pytest.raises(TimeoutError):
+        await nc.request("svc.silent2", b"", timeout=0.1)
+    after = asyncio.ensure_future(nc.request("svc.held", b"b", timeout=30))
+    with pytest.raises(TimeoutError):
+        await nc.request("svc.silent2", b"", timeout=0.1)
+    while len(held) < 2:
+        await asyncio.sleep(0.01)
+    assert not before.done() and not after.done()
+    assert len(nc._responses) == 2
+    for msg in held:
+        await msg.respond(msg.data.upper())
+    assert [(await before).data, (await after).data] == [b"A", b"B"]
+    assert nc._responses == {}
+    assert nc.stats.request_failures == {"TimeoutError": 2}
+    assert nc.stats.request_latency.count == 2
+
+
+async def test_request_that_cannot_be_sent_leaves_nothing_pending(nc: natswire.Client) -> None:
+    with pytest.raises(natswire.errors.MaxPayloadError):
+        await nc.request("svc.big", b"x" * (nc.max_payload + 1), timeout=1)
+    with pytest.raises(natswire.errors.BadSubjectError):
+        await nc.request("svc.bad subject", b"", timeout=1)
+    assert nc._responses == {}
+    assert nc.stats.request_failures == {}
