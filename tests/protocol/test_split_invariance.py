@@ -152,6 +152,30 @@ def test_chunks_with_a_low_large_frame_threshold(
             assert parser.buffered == 0
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    roles.flatmap(lambda role: st.tuples(st.just(role), lenient_streams(role))),
+    st.integers(1, 300),
+    st.booleans(),
+)
+def test_a_big_chunk_split_a_window_at_a_time(
+    case: tuple[Role, tuple[bytes, list[Frame], int]], window: int, tight: bool
+) -> None:
+    """A chunk past the split window (32 KiB) is split a window at a time; frames cut by
+    a window's end, bare-LF lines and the tightest line limit make no difference."""
+    role, (data, expected, longest) = case
+    limit = {"max_control_line": longest} if tight else {}
+    with mock.patch.object(parser_module, "_SPLIT_WINDOW", window):
+        stream = data * 3
+        parser = Parser(role, **limit)
+        assert parser.receive_data(stream) == expected * 3
+        assert parser.buffered == 0
+        cut = len(data) + len(data) // 2
+        parser = Parser(role, **limit)
+        assert feed(parser, [stream[:cut], stream[cut:]]) == expected * 3
+        assert parser.buffered == 0
+
+
 def test_large_frames_in_chunks() -> None:
     """Frames over the 64 KiB "large pending frame" threshold, mixed with small ones."""
     big = bytes(range(256)) * 1024  # 256 KiB
