@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import inspect
 import logging
 import random
@@ -99,6 +100,8 @@ _MIN_INBOUND_PAYLOAD_LIMIT = 64 * 1024 * 1024
 _NO_RESPONDERS_STATUS = b"NATS/1.0 503"
 _PREFIX_CACHE_ENTRIES = 4096
 _NEVER = float("inf")
+#: `` <size>\r\n`` of a PUB line, for the small payload sizes requests mostly have.
+_SIZE_FIELDS = tuple(b" %d\r\n" % size for size in range(1024))
 #: A request waiting for its reply: (future, deadline on the monotonic clock, subject, timeout).
 _PendingRequest: TypeAlias = "tuple[asyncio.Future[Message], float, str, float]"
 
@@ -299,6 +302,7 @@ class Client:
         self._tls_context: ssl.SSLContext | None = None
         self._rng = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._new_future: Callable[[], asyncio.Future[Any]] = _create_future
         self._in_msgs = 0
         self._out_msgs = 0
         self._in_bytes = 0
@@ -338,6 +342,7 @@ class Client:
         self._credentials = _load_credentials(options)
         self._tls_context = _tls_context(options.tls)
         self._loop = asyncio.get_running_loop()
+        self._new_future = _future_factory(self._loop)
         self._inbox_prefix = f"{options.inbox_prefix}.{secrets.token_hex(11)}".encode()
         self._rng = options.rng or random.Random()
         self._pool = ServerPool(
@@ -807,7 +812,15 @@ class Client:
                 raise self._too_large(size)
             if self._status is not CONNECTED:
                 self._check_can_buffer(len(prefix) + len(reply) + size + 16)
-            self._outbound += b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload)
+            self._outbound += b"".join(
+                (
+                    prefix,
+                    reply,
+                    _SIZE_FIELDS[size] if size < 1024 else b" %d\r\n" % size,
+                    payload,
+                    b"\r\n",
+                )
+            )
             self._out_msgs += 1
             self._out_bytes += size
             if not self._flush_scheduled:
@@ -816,7 +829,7 @@ class Client:
                 self._write_outbound()
         else:
             self._append_publish(subject, payload, reply, headers, reply_checked=True)
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Message] = self._new_future()
         started = monotonic()
         deadline = started + timeout
         responses = self._responses
@@ -884,13 +897,13 @@ class Client:
         entry = self._responses.pop(frame.subject, None)
         if entry is None:
             return
-        future = entry[0]
-        if future.done():
-            return
-        if frame.__class__ is Msg or not _is_no_responders(msg):
-            future.set_result(msg)
-        else:
-            future.set_exception(NoRespondersError("no responders"))
+        try:
+            if frame.__class__ is Msg or not _is_no_responders(msg):
+                entry[0].set_result(msg)
+            else:
+                entry[0].set_exception(NoRespondersError("no responders"))
+        except asyncio.InvalidStateError:
+            pass  # cancelled with its task, which has not yet removed the entry
 
     async def _request_old_style(
         self, subject: str, payload: bytes, timeout: float, headers: HeadersLike | None
@@ -1301,6 +1314,17 @@ class Client:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _create_future() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
+def _future_factory(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Future[Any]]:
+    """``loop.create_future``, or the same without its Python frame on the stock loop."""
+    if type(loop).create_future is asyncio.BaseEventLoop.create_future:
+        return functools.partial(asyncio.Future, loop=loop)
+    return loop.create_future
 
 
 def _is_no_responders(msg: Message) -> bool:
