@@ -866,6 +866,8 @@ class Client:
 
         The loop may run the timer a little before its deadline (clock resolution):
         the deadline it was armed for counts as reached, as a timer per request would.
+        Each run looks at every pending request; it runs once per expiring deadline, not
+        per request, when requests share a timeout.
         """
         now = monotonic()
         due = max(now, self._expiry_at)
@@ -879,8 +881,9 @@ class Client:
                 future.set_exception(
                     TimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
                 )
-        if responses:
-            self._arm_expiry(min(entry[1] for entry in responses.values()), now)
+        earliest = min((entry[1] for entry in responses.values()), default=_NEVER)
+        if earliest < _NEVER:
+            self._arm_expiry(earliest, now)
 
     def _count_request_failure(self, kind: type[BaseException]) -> None:
         failures = self._request_failures
