@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from .client import Client
     from .subscription import Subscription
 
+# Reads larger than this are parsed and dispatched in windows of this size...
+_DISPATCH_WINDOW = 16 * 1024
+# ...as long as a window completes at least this many frames.
+_FRAMES_PER_WINDOW = 32
+
 
 class ServerConnection(asyncio.Protocol):
     """One transport to one server.
@@ -45,6 +50,27 @@ class ServerConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.retired:
             return
+        length = len(data)
+        if length <= _DISPATCH_WINDOW:
+            self._dispatch(data)
+            return
+        # A big read of small messages is parsed and dispatched a window at a time: a
+        # few hundred frames alive at once are freed before the garbage collector's
+        # next pass, thousands would be scanned by it. A window that completes few
+        # frames means large ones: the rest of the read goes to the parser whole.
+        start = 0
+        while start < length:
+            end = start + _DISPATCH_WINDOW
+            parsed = self._dispatch(data[start:end] if end < length else data[start:])
+            start = end
+            if parsed < _FRAMES_PER_WINDOW or self.retired:
+                break
+        if start < length and parsed >= 0 and not self.retired:
+            self._dispatch(data[start:])
+
+    def _dispatch(self, data: bytes) -> int:
+        """Parse ``data`` and dispatch its frames; return how many, or -1 after a
+        protocol error (reported, and the parser takes no more input)."""
         error: RemoteProtocolError | None = None
         try:
             frames = self.parser.receive_data(data)
@@ -66,6 +92,7 @@ class ServerConnection(asyncio.Protocol):
                         # A plain-function callback: called right here, no queue, no task.
                         message = new_message(Message)
                         message._frame = frame  # type: ignore[assignment]
+                        message.data = frame.payload  # type: ignore[union-attr]
                         message._sub = subscription
                         subscription.delivered += 1
                         try:
@@ -83,6 +110,8 @@ class ServerConnection(asyncio.Protocol):
             client._in_bytes += size
         if error is not None:
             client._on_protocol_error(self, error)
+            return -1
+        return len(frames)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():

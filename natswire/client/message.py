@@ -18,8 +18,10 @@ class Message:
     and headers are decoded only when read.
     """
 
-    __slots__ = ("_frame", "_headers", "_sub")
+    __slots__ = ("_frame", "_headers", "_sub", "data")
 
+    #: The payload.
+    data: bytes
     _frame: Msg | HMsg
     _headers: Headers | None
     _sub: Subscription | None
@@ -34,6 +36,7 @@ class Message:
         subject_bytes = subject.encode() if isinstance(subject, str) else subject
         reply_bytes = reply.encode() if isinstance(reply, str) else (reply or None)
         self._frame = Msg(subject_bytes, b"0", reply_bytes, data)
+        self.data = data
         self._headers = headers
         self._sub = None
 
@@ -47,11 +50,6 @@ class Message:
         """The reply subject, ``""`` when there is none."""
         reply = self._frame.reply
         return reply.decode() if reply else ""
-
-    @property
-    def data(self) -> bytes:
-        """The payload."""
-        return self._frame.payload
 
     @property
     def sid(self) -> int:

@@ -102,6 +102,7 @@ class Subscription:
         ``direct_callback``: a message limit, a queue, or a task."""
         msg = new_message(Message)
         msg._frame = frame
+        msg.data = frame.payload
         msg._sub = self
         self.delivered += 1
         if self._max_msgs and self.delivered >= self._max_msgs:
@@ -137,7 +138,7 @@ class Subscription:
 
     def _take(self) -> Message:
         msg = self._pending.popleft()
-        self._pending_bytes -= len(msg._frame.payload)
+        self._pending_bytes -= len(msg.data)
         # A callback task finishes the drain itself, once the callback has returned.
         if not self._pending and self._draining and self._task is None:
             self._finish_drain()

@@ -132,6 +132,7 @@ class JetStreamMessage(Message):
             return cls(client, msg.subject, msg.data, msg.reply or None, msg.headers)
         jm = new_message(cls)
         frame = jm._frame = msg._frame
+        jm.data = msg.data
         headers = getattr(msg, "_headers", _UNPARSED)
         if headers is not _UNPARSED:  # else parsed from the frame when first read
             jm._headers = cast("Headers | None", headers)

@@ -286,6 +286,31 @@ async def test_malformed_frame_then_reconnect(
     await roundtrip(nc)
 
 
+async def test_a_big_read_with_a_bad_frame_in_the_middle(
+    fake: FakeServer, clients: list[natswire.Client]
+) -> None:
+    """Reads past the dispatch window are parsed a window at a time: every message
+    before the bad frame arrives once and in order, the error is reported once, and
+    nothing after it is delivered from that connection."""
+    errors = ErrorLog()
+    reconnected = asyncio.Event()
+    nc = await connect(clients, fake, error_cb=errors, reconnected_cb=reconnected.set)
+    received: list[bytes] = []
+    await nc.subscribe("foo", cb=lambda msg: received.append(msg.data))
+    conn = await fake.ready()
+    sid = await conn.wait_sub("foo")
+    good = b"".join(encode_msg("foo", sid, b"%05d" % n) for n in range(3000))
+    big = encode_msg("foo", sid, bytes(range(256)) * 400)
+    bad = b"MSG foo " + sid + b" 3\r\nabc!!\r\n"
+    conn.send(good + big + good + bad + good)
+    await asyncio.wait_for(reconnected.wait(), 5)
+    expected = [b"%05d" % n for n in range(3000)]
+    assert received == [*expected, bytes(range(256)) * 400, *expected]
+    assert len(errors.of_type(RemoteProtocolError)) == 1
+    assert len(errors.errors) == 1, errors.errors
+    await roundtrip(nc)
+
+
 async def test_connection_closed_mid_frame(
     fake: FakeServer, clients: list[natswire.Client]
 ) -> None:
