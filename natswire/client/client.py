@@ -48,6 +48,7 @@ from ..protocol.serializer import (
 )
 from . import nkeys
 from .connection import ServerConnection
+from .deadlines import RequestDeadlines
 from .errors import (
     BadTimeoutError,
     ConnectionClosedError,
@@ -99,11 +100,10 @@ _INBOUND_PAYLOAD_SLACK = 2
 _MIN_INBOUND_PAYLOAD_LIMIT = 64 * 1024 * 1024
 _NO_RESPONDERS_STATUS = b"NATS/1.0 503"
 _PREFIX_CACHE_ENTRIES = 4096
-_NEVER = float("inf")
 #: `` <size>\r\n`` of a PUB line, for the small payload sizes requests mostly have.
 _SIZE_FIELDS = tuple(b" %d\r\n" % size for size in range(1024))
-#: A request waiting for its reply: (future, deadline on the monotonic clock, subject, timeout).
-_PendingRequest: TypeAlias = "tuple[asyncio.Future[Message], float, str, float]"
+#: A request waiting for its reply: (future, subject, timeout).
+_PendingRequest: TypeAlias = "tuple[asyncio.Future[Message], str, float]"
 
 
 class Stats:
@@ -288,14 +288,12 @@ class Client:
         self._closing: asyncio.Task[None] | None = None
         self._callback_tasks: set[asyncio.Task[Any]] = set()
         self._inbox_prefix = b""
-        # Pending requests by reply subject: (future, deadline on the monotonic clock,
-        # subject, timeout). One timer, armed for the earliest deadline, expires them.
+        # Pending requests by reply subject: (future, subject, timeout).
         self._responses: dict[bytes, _PendingRequest] = {}
         self._response_sub: Subscription | None = None
         self._response_prefix = b""
         self._next_token = 0
-        self._expiry_timer: asyncio.TimerHandle | None = None
-        self._expiry_at = _NEVER
+        self._deadlines = RequestDeadlines(self._responses, self._expire_request)
         self._last_error: Exception | None = None
         # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
         self._credentials: tuple[str, str] | None = None
@@ -831,11 +829,9 @@ class Client:
             self._append_publish(subject, payload, reply, headers, reply_checked=True)
         future: asyncio.Future[Message] = self._new_future()
         started = monotonic()
-        deadline = started + timeout
         responses = self._responses
-        responses[reply] = (future, deadline, subject, timeout)
-        if deadline < self._expiry_at:
-            self._arm_expiry(deadline, started)
+        responses[reply] = (future, subject, timeout)
+        self._deadlines.add(reply, timeout, started + timeout, started)
         try:
             msg = await future
         except NoRespondersError:
@@ -852,38 +848,12 @@ class Client:
         self._request_latency.observe(monotonic() - started)
         return msg
 
-    def _arm_expiry(self, deadline: float, now: float) -> None:
-        """(Re)arm the one request timer for ``deadline`` (monotonic clock)."""
-        timer = self._expiry_timer
-        if timer is not None:
-            timer.cancel()
-        loop = self._loop or asyncio.get_running_loop()
-        self._expiry_at = deadline
-        self._expiry_timer = loop.call_later(deadline - now, self._expire_requests)
-
-    def _expire_requests(self) -> None:
-        """Fail the requests whose deadline has come, then rearm for the next one.
-
-        The loop may run the timer a little before its deadline (clock resolution):
-        the deadline it was armed for counts as reached, as a timer per request would.
-        Each run looks at every pending request; it runs once per expiring deadline, not
-        per request, when requests share a timeout.
-        """
-        now = monotonic()
-        due = max(now, self._expiry_at)
-        self._expiry_timer = None
-        self._expiry_at = _NEVER
-        responses = self._responses
-        expired = [reply for reply, entry in responses.items() if entry[1] <= due]
-        for reply in expired:
-            future, _, subject, timeout = responses.pop(reply)
-            if not future.done():
-                future.set_exception(
-                    TimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
-                )
-        earliest = min((entry[1] for entry in responses.values()), default=_NEVER)
-        if earliest < _NEVER:
-            self._arm_expiry(earliest, now)
+    def _expire_request(self, reply: bytes) -> None:
+        future, subject, timeout = self._responses.pop(reply)
+        if not future.done():
+            future.set_exception(
+                TimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
+            )
 
     def _count_request_failure(self, kind: type[BaseException]) -> None:
         failures = self._request_failures
@@ -1222,10 +1192,7 @@ class Client:
             pong = self._pongs.popleft()
             if pong is not None and not pong.done():
                 pong.set_exception(closed)
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
-            self._expiry_timer = None
-        self._expiry_at = _NEVER
+        self._deadlines.clear()
         for response, *_ in self._responses.values():
             if not response.done():
                 response.set_exception(closed)

@@ -152,3 +152,46 @@ async def test_request_that_cannot_be_sent_leaves_nothing_pending(nc: natswire.C
         await nc.request("svc.bad subject", b"", timeout=1)
     assert nc._responses == {}
     assert nc.stats.request_failures == {}
+
+
+async def test_interleaved_timeouts_expire_exactly_the_unanswered(connect: Connect) -> None:
+    """Three timeouts interleaved, every other request answered: each unanswered one
+    fails with TimeoutError, each answered one gets its reply, nothing is left over."""
+    service = await connect()
+    nc = await connect()
+
+    async def answer_even(msg: natswire.Msg) -> None:
+        if int(msg.data) % 2 == 0:
+            await msg.respond(msg.data)
+
+    await service.subscribe("svc.half", cb=answer_even)
+    await service.flush()
+    timeouts = (0.2, 0.3, 0.5)
+    results = await asyncio.gather(
+        *(nc.request("svc.half", b"%d" % n, timeout=timeouts[n % 3]) for n in range(300)),
+        return_exceptions=True,
+    )
+    for n, result in enumerate(results):
+        if n % 2 == 0:
+            assert isinstance(result, natswire.Msg) and result.data == b"%d" % n
+        else:
+            assert isinstance(result, TimeoutError), (n, result)
+    assert nc._responses == {}
+    assert nc.stats.request_failures == {"TimeoutError": 150}
+    assert nc._deadlines.entries() == 0
+
+
+async def test_deadlines_of_answered_requests_do_not_pile_up(connect: Connect) -> None:
+    """Answered requests with a long timeout leave their deadlines behind until the
+    queue is compacted: it stays within twice the pending requests plus a margin."""
+    from natswire.client import deadlines
+
+    service = await connect()
+    nc = await connect()
+    await echo_service(service, "svc.long")
+    most = 0
+    for _ in range(30):
+        await asyncio.gather(*(nc.request("svc.long", b"x", timeout=600) for _ in range(200)))
+        most = max(most, nc._deadlines.entries())
+    assert nc._responses == {}
+    assert deadlines._COMPACT_SLACK < most <= 2 * 200 + deadlines._COMPACT_SLACK + 201
