@@ -37,8 +37,6 @@ COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
 NODES = ("nats-1", "nats-2", "nats-3")
 
 
-
-
 def binary_version() -> str:
     out = subprocess.run(
         [find_nats_server(), "--version"], capture_output=True, text=True, check=True

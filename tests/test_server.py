@@ -30,8 +30,6 @@ from natswire.server import (
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_servers")]
 
 
-
-
 # --------------------------------------------------------------------------- raw helpers
 
 

@@ -86,8 +86,10 @@ async def test_kill_and_restart_during_steady_publishing(server: NatsServer) -> 
         assert watched_numbers == sorted(watched_numbers)
         assert len(watched_numbers) == len(set(watched_numbers))
         lost = total - len(numbers)
-        print(f"\nkill -9 at message 1000: disconnect noticed at {noticed}, "
-              f"{lost} messages lost before it, {total - noticed} buffered and delivered")
+        print(
+            f"\nkill -9 at message 1000: disconnect noticed at {noticed}, "
+            f"{lost} messages lost before it, {total - noticed} buffered and delivered"
+        )
     finally:
         await nc.close()
         await watcher.close()
