@@ -78,16 +78,17 @@ class Parser:
 
     __slots__ = (
         "_buffer",
+        "_client_role",
         "_error",
         "_large_frames",
         "_max_payload",
         "_needed",
         "_pending",
+        "_role",
         "_searched",
         "_size_limit",
         "_sizes",
         "max_control_line",
-        "role",
     )
 
     def __init__(
@@ -101,7 +102,8 @@ class Parser:
             max_control_line = (
                 DEFAULT_CLIENT_MAX_CONTROL_LINE if role is Role.CLIENT else DEFAULT_MAX_CONTROL_LINE
             )
-        self.role = role
+        self._role = role
+        self._client_role = role is Role.CLIENT
         self.max_control_line = max_control_line
         self._max_payload = max_payload
         self._size_limit = _UNLIMITED if max_payload is None else max_payload
@@ -115,6 +117,11 @@ class Parser:
         self._sizes: dict[bytes, int] = {}
         # Whether recent frames were large; None until the first frames are seen.
         self._large_frames: bool | None = None
+
+    @property
+    def role(self) -> Role:
+        """Which side of the connection this parser reads for."""
+        return self._role
 
     @property
     def max_payload(self) -> int | None:
@@ -173,7 +180,7 @@ class Parser:
             chunk = bytes(buffer)
             buffer.clear()
         self._needed = 0
-        if self.role is Role.CLIENT:
+        if self._client_role:
             before = len(frames)
             large = self._large_frames
             if large is None:
@@ -372,20 +379,22 @@ class Parser:
                     raise self._line_too_long(length - pos)
                 return pos
             args = chunk[pos:eol].split()
-            if 4 <= len(args) <= 5 and args[0] == b"MSG" and chunk[pos + 3] == _SPACE:
+            nargs = len(args)
+            if (nargs == 4 or nargs == 5) and args[0] == b"MSG" and chunk[pos + 3] == _SPACE:
                 size = sizes.get(args[-1])
                 if size is not None:
-                    end = eol + 1 + size
-                    msg = new_msg(Msg)
-                    msg.subject = args[1]
-                    msg.sid = args[2]
-                    msg.reply = args[3] if len(args) == 5 else None
+                    start = eol + 1
+                    end = start + size
                     if end + 2 > length:
-                        msg.payload = b""
-                        self._wait_for_payload(msg, 0, end + 2 - pos)
+                        reply = args[3] if nargs == 5 else None
+                        self._wait_for_payload(Msg(args[1], args[2], reply, b""), 0, end + 2 - pos)
                         return pos
-                    if chunk[end : end + 2] == b"\r\n":
-                        msg.payload = chunk[eol + 1 : end]
+                    if chunk[end] == _CR and chunk[end + 1] == _LF:
+                        msg = new_msg(Msg)
+                        msg.subject = args[1]
+                        msg.sid = args[2]
+                        msg.reply = args[3] if nargs == 5 else None
+                        msg.payload = chunk[start:end]
                         append(msg)
                         pos = end + 2
                         continue
