@@ -100,8 +100,6 @@ _INBOUND_PAYLOAD_SLACK = 2
 _MIN_INBOUND_PAYLOAD_LIMIT = 64 * 1024 * 1024
 _NO_RESPONDERS_STATUS = b"NATS/1.0 503"
 _PREFIX_CACHE_ENTRIES = 4096
-#: `` <size>\r\n`` of a PUB line, for the small payload sizes requests mostly have.
-_SIZE_FIELDS = tuple(b" %d\r\n" % size for size in range(1024))
 #: A request waiting for its reply: (future, subject, timeout).
 _PendingRequest: TypeAlias = "tuple[asyncio.Future[Message], str, float]"
 
@@ -804,27 +802,11 @@ class Client:
         # Publish first: a publish that raises leaves no pending entry behind.
         prefix = self._pub_prefixes.get(subject)
         if prefix is not None and headers is None and payload.__class__ is bytes:
-            # _frame and _enqueue, inlined for a known subject without headers.
+            # _frame, inlined for a known subject without headers.
             size = len(payload)
             if size > self._max_payload:
                 raise self._too_large(size)
-            if self._status is not CONNECTED:
-                self._check_can_buffer(len(prefix) + len(reply) + size + 16)
-            self._outbound += b"".join(
-                (
-                    prefix,
-                    reply,
-                    _SIZE_FIELDS[size] if size < 1024 else b" %d\r\n" % size,
-                    payload,
-                    b"\r\n",
-                )
-            )
-            self._out_msgs += 1
-            self._out_bytes += size
-            if not self._flush_scheduled:
-                self._schedule_flush()
-            elif len(self._outbound) > WRITE_THRESHOLD:
-                self._write_outbound()
+            self._enqueue(b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload), size)
         else:
             self._append_publish(subject, payload, reply, headers, reply_checked=True)
         future: asyncio.Future[Message] = self._new_future()
