@@ -12,6 +12,9 @@ from urllib.parse import urlparse
 
 T = TypeVar("T")
 
+#: The clients under test, in table-column order (the worker's ``--client`` choices).
+CLIENTS = ("natswire", "nats-py", "raw")
+
 PUB_SUBJECT = "bench.pub"
 PUBSUB_SUBJECT = "bench.ps"
 RECV_SUBJECT = "bench.recv"

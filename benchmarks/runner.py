@@ -29,9 +29,8 @@ from typing import Any
 
 from natswire.server import NatsServer
 
-from .common import MEM_SUBJECT, RECV_SUBJECT
+from .common import CLIENTS, MEM_SUBJECT, RECV_SUBJECT
 
-CLIENTS = ("natswire", "nats-py", "raw")
 WORKLOADS = (
     "pub",
     "pubsub",

@@ -16,9 +16,8 @@ import importlib
 import sys
 import traceback
 
-from .common import emit, run
+from .common import CLIENTS, emit, run
 
-CLIENTS = ("natswire", "nats-py", "raw")
 WORKLOADS = (
     "pub",
     "pubsub",
