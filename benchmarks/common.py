@@ -106,6 +106,22 @@ async def wait(fut: Awaitable[T], seconds: float, what: str) -> T:
         raise RuntimeError(f"timed out after {seconds:.0f} s waiting for {what}") from None
 
 
+async def publish_and_wait(
+    nc: Any,
+    subject: str,
+    data: bytes,
+    count: int,
+    futures: list[asyncio.Future[float]],
+    limit: float,
+) -> None:
+    """``count`` ``await nc.publish(subject, data)`` calls (any of the three clients), then
+    wait for ``futures`` (the subscribers' Counter thresholds)."""
+    publish = nc.publish
+    for _ in range(count):
+        await publish(subject, data)
+    await wait(asyncio.gather(*futures), limit, "the subscribers to receive every message")
+
+
 def emit(result: dict[str, Any]) -> None:
     """Print the result as the last stdout line (the runner parses it)."""
     sys.stdout.write(json.dumps(result) + "\n")

@@ -40,6 +40,7 @@ from .common import (
     now,
     payload,
     percentile,
+    publish_and_wait,
     ready,
     timeout_for,
     wait,
@@ -120,20 +121,6 @@ async def pub(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict
     return {"metrics": {"rate": n / elapsed}, "expect_in": warmup + n, "expect_out": 0}
 
 
-async def _publish_and_wait(
-    nc: Any,
-    subject: str,
-    data: bytes,
-    count: int,
-    futures: list[asyncio.Future[float]],
-    limit: float,
-) -> None:
-    publish = nc.publish
-    for _ in range(count):
-        await publish(subject, data)
-    await wait(asyncio.gather(*futures), limit, "the subscribers to receive every message")
-
-
 async def _spread(
     client: Flavour, url: str, size: int, n: int, warmup: int, subject: str, nsubs: int, queue: str
 ) -> dict[str, Any]:
@@ -151,10 +138,10 @@ async def _spread(
     uniq = list({id(c): c for c in counters}.values())
     per = 1 if queue else nsubs
     limit = timeout_for(n * per)
-    await _publish_and_wait(pub_nc, subject, data, warmup, [c.at(warmup) for c in uniq], limit)
+    await publish_and_wait(pub_nc, subject, data, warmup, [c.at(warmup) for c in uniq], limit)
     t0 = now()
     futures = [c.at(warmup + n) for c in uniq]
-    await _publish_and_wait(pub_nc, subject, data, n, futures, limit)
+    await publish_and_wait(pub_nc, subject, data, n, futures, limit)
     elapsed = max(f.result() for f in futures) - t0
     # a flush round trip on every connection: anything extra (a duplicate) would show up now
     await pub_nc.flush()
