@@ -44,10 +44,9 @@ from ..client.errors import NoRespondersError
 from ..jetstream.api import ConsumerInfo
 from ..jetstream.errors import (
     ConsumerNotFoundError,
-    JetStreamError,
     ServiceUnavailableError,
     StreamNotFoundError,
-    api_error,
+    decode_response,
 )
 from .errors import AdminError, ConnectionNotFoundError, SystemAccountRequiredError
 from .monitor import Monitor
@@ -292,15 +291,7 @@ class NatsAdmin:
             raise ServiceUnavailableError(
                 503, None, f"no responders on {subject!r}: JetStream is not enabled here"
             ) from None
-        try:
-            resp = json.loads(msg.data)
-        except ValueError:
-            raise JetStreamError(f"JetStream answered {subject!r} with {msg.data[:80]!r}") from None
-        if not isinstance(resp, dict):
-            raise JetStreamError(f"JetStream answered {subject!r} with {resp!r}")
-        if "error" in resp:
-            raise api_error(resp["error"])
-        return resp
+        return decode_response(msg.data, f"JetStream API {subject!r}")
 
     async def _consumer_names(self, stream: str, progress: Progress | None) -> list[str]:
         names: list[str] = []
