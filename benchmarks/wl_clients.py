@@ -127,16 +127,16 @@ async def _spread(
     errors: list[str] = []
     subs = [await _connect(client, url, errors) for _ in range(nsubs)]
     pub_nc = await _connect(client, url, errors)
-    counters = [Counter() for _ in range(nsubs)]
-    if queue:
-        shared = Counter()
-        counters = [shared] * nsubs
+    if queue:  # the group delivers each message to one member: one counter for all
+        uniq = [Counter()]
+        counters = uniq * nsubs
+    else:
+        uniq = counters = [Counter() for _ in range(nsubs)]
+    per = len(uniq)  # deliveries per published message
     for nc, counter in zip(subs, counters, strict=True):
         await nc.subscribe(subject, queue=queue, cb=_counting_cb(client, counter), **SUB_LIMITS)
         await nc.flush()
     data = payload(size)
-    uniq = list({id(c): c for c in counters}.values())
-    per = 1 if queue else nsubs
     limit = timeout_for(n * per)
     await publish_and_wait(pub_nc, subject, data, warmup, [c.at(warmup) for c in uniq], limit)
     t0 = now()
@@ -148,15 +148,14 @@ async def _spread(
     for nc in subs:
         await nc.flush()
     total = sum(c.count for c in uniq)
-    expected = (warmup + n) * (1 if queue else nsubs)
+    expected = (warmup + n) * per
     for nc in [*subs, pub_nc]:
         await nc.close()
     _check(errors)
     if total != expected or sum(c.nbytes for c in uniq) != expected * size:
         raise RuntimeError(f"received {total} messages, expected {expected}")
-    delivered = n * (1 if queue else nsubs)
     return {
-        "metrics": {"rate": delivered / elapsed},
+        "metrics": {"rate": n * per / elapsed},
         "expect_in": warmup + n,
         "expect_out": expected,
     }

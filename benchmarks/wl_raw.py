@@ -68,16 +68,17 @@ async def _spread(
 ) -> dict[str, Any]:
     subs = [await RawConnection.connect(url) for _ in range(nsubs)]
     pub_nc = await RawConnection.connect(url)
-    counters = [Counter() for _ in range(nsubs)]
-    if queue:
-        shared = Counter()
-        counters = [shared] * nsubs
+    if queue:  # the group delivers each message to one member: one counter for all
+        uniq = [Counter()]
+        counters = uniq * nsubs
+    else:
+        uniq = counters = [Counter() for _ in range(nsubs)]
+    per = len(uniq)  # deliveries per published message
     for nc, counter in zip(subs, counters, strict=True):
         nc.subscribe(subject, _counting_cb(counter), queue)
         await nc.flush()
     data = payload(size)
-    uniq = list({id(c): c for c in counters}.values())
-    limit = timeout_for(n * (1 if queue else nsubs))
+    limit = timeout_for(n * per)
     await publish_and_wait(pub_nc, subject, data, warmup, [c.at(warmup) for c in uniq], limit)
     t0 = now()
     futures = [c.at(warmup + n) for c in uniq]
@@ -87,15 +88,14 @@ async def _spread(
     for nc in subs:
         await nc.flush()
     total = sum(c.count for c in uniq)
-    expected = (warmup + n) * (1 if queue else nsubs)
+    expected = (warmup + n) * per
     for nc in [*subs, pub_nc]:
         nc.close()
     _check([*subs, pub_nc])
     if total != expected or sum(c.nbytes for c in uniq) != expected * size:
         raise RuntimeError(f"received {total} messages, expected {expected}")
-    delivered = n * (1 if queue else nsubs)
     return {
-        "metrics": {"rate": delivered / elapsed},
+        "metrics": {"rate": n * per / elapsed},
         "expect_in": warmup + n,
         "expect_out": expected,
     }
