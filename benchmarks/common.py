@@ -66,6 +66,11 @@ def timeout_for(n: int, per_second: float = 20_000.0, floor: float = 60.0) -> fl
     return floor + n / per_second
 
 
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` counts that differ by at most one."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
 class Counter:
     """Counts messages (and payload bytes) and resolves futures at thresholds.
 

@@ -42,6 +42,7 @@ from .common import (
     percentile,
     publish_and_wait,
     ready,
+    shares,
     timeout_for,
     wait,
 )
@@ -238,14 +239,9 @@ async def inflight(
             if len(msg.data) != size:
                 raise RuntimeError("bad reply")
 
-    def shares(total: int) -> list[int]:
-        return [
-            total // concurrency + (1 if i < total % concurrency else 0) for i in range(concurrency)
-        ]
-
-    await asyncio.gather(*(worker(k) for k in shares(warmup)))
+    await asyncio.gather(*(worker(k) for k in shares(warmup, concurrency)))
     t0 = now()
-    await asyncio.gather(*(worker(k) for k in shares(n)))
+    await asyncio.gather(*(worker(k) for k in shares(n, concurrency)))
     elapsed = now() - t0
     await nc.close()
     _check(errors)

@@ -23,6 +23,7 @@ from .common import (
     percentile,
     publish_and_wait,
     ready,
+    shares,
     timeout_for,
     wait,
 )
@@ -182,14 +183,9 @@ async def inflight(
             if len(reply) != size:
                 raise RuntimeError("bad reply")
 
-    def shares(total: int) -> list[int]:
-        return [
-            total // concurrency + (1 if i < total % concurrency else 0) for i in range(concurrency)
-        ]
-
-    await asyncio.gather(*(worker(k) for k in shares(warmup)))
+    await asyncio.gather(*(worker(k) for k in shares(warmup, concurrency)))
     t0 = now()
-    await asyncio.gather(*(worker(k) for k in shares(n)))
+    await asyncio.gather(*(worker(k) for k in shares(n, concurrency)))
     elapsed = now() - t0
     nc.close()
     _check([nc])
