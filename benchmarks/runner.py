@@ -50,6 +50,8 @@ WORKLOADS = (
 LOOP_INDEPENDENT = ("parse", "memory")
 #: Workloads run at every --sizes size; the others use 16 B (memory: 1 KiB, per the issue).
 SIZED = ("pub", "pubsub", "recv")
+#: The SIZED rows' nw/py targets (16 B only; nw/raw: 0.7).
+SIZED_TARGET_PY = {"pub": 2.5, "pubsub": 3.0, "recv": 3.5}
 
 #: messages per trial in full mode, by worker workload and size (other sizes: interpolated)
 FULL_N: dict[str, dict[int, int]] = {
@@ -181,7 +183,7 @@ def _js_row(
 def rows_for(workload: str, size: int) -> list[Row]:
     label = LABELS[workload]
     is16 = size == 16
-    if workload == "pub":
+    if workload in SIZED:
         return [
             Row(
                 workload,
@@ -190,33 +192,7 @@ def rows_for(workload: str, size: int) -> list[Row]:
                 f"{label} {size} B",
                 "msg/s",
                 True,
-                2.5 if is16 else None,
-                0.7 if is16 else None,
-            )
-        ]
-    if workload == "pubsub":
-        return [
-            Row(
-                workload,
-                size,
-                "rate",
-                f"{label} {size} B",
-                "msg/s",
-                True,
-                3.0 if is16 else None,
-                0.7 if is16 else None,
-            )
-        ]
-    if workload == "recv":
-        return [
-            Row(
-                workload,
-                size,
-                "rate",
-                f"{label} {size} B",
-                "msg/s",
-                True,
-                3.5 if is16 else None,
+                SIZED_TARGET_PY[workload] if is16 else None,
                 0.7 if is16 else None,
             )
         ]
