@@ -26,7 +26,7 @@ DATA16 = payload(16)
 
 
 def _frames(variant: str) -> bytes:
-    return VARIANTS[variant]() * BATCH
+    return VARIANTS[variant] * BATCH
 
 
 # --------------------------------------------------------------------------- parse
