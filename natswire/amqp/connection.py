@@ -140,7 +140,7 @@ class Connection:
         self._next_channel = 1
         self._consumers: set[Consumer] = set()
         self._exchanges: dict[str, str] = dict(BUILTIN_EXCHANGES)
-        self._sweep: dict[str, float] = {}  # queue -> ttl hint (queues with a DLX)
+        self._sweep: set[str] = set()  # queues with a DLX, swept for expired heads
         self._keepalive: dict[str, Channel] = {}  # exclusive/auto-delete queues -> channel
         self._topology_lock = asyncio.Lock()
         self._closed = False
@@ -684,7 +684,7 @@ class Connection:
 
     def _remember(self, channel: Channel, spec: QueueSpec) -> None:
         if spec.dead_letter_exchange is not None:
-            self._sweep[spec.name] = 0.0
+            self._sweep.add(spec.name)
         if spec.exclusive or spec.auto_delete:
             self._keepalive[spec.name] = channel
 
@@ -738,7 +738,7 @@ class Connection:
             await self.js.delete_consumer(self.stream, consumer_name(queue))
         except ConsumerNotFoundError:
             return 0
-        self._sweep.pop(queue, None)
+        self._sweep.discard(queue)
         self._keepalive.pop(queue, None)
         for consumer in list(self._consumers):
             if consumer.queue == queue:
@@ -849,7 +849,7 @@ class Connection:
                 continue
             found = await self._consumer_info(queue)
             if found is None:
-                self._sweep.pop(queue, None)
+                self._sweep.discard(queue)
                 continue
             info, spec = found
             if not (info.num_pending or info.num_ack_pending) or info.num_waiting:
