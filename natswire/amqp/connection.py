@@ -855,11 +855,7 @@ class Connection:
             if not (info.num_pending or info.num_ack_pending) or info.num_waiting:
                 continue  # empty, or consumed elsewhere (that consumer expires lazily)
             for _ in range(100):
-                head = await self._peek_head(info, spec)
-                if head is None:
-                    break
-                _stored_ns, headers_expired = head
-                if not headers_expired:
+                if not await self._head_expired(info, spec):
                     break
                 msgs = await self._pull_once(spec, 1)
                 if not msgs:
@@ -872,9 +868,9 @@ class Connection:
                     await msg.nak()
                     break
 
-    async def _peek_head(self, info: Any, spec: QueueSpec) -> tuple[int, bool] | None:
-        """The first message the queue would deliver, read without delivering it:
-        ``(stored_ns, expired)``."""
+    async def _head_expired(self, info: Any, spec: QueueSpec) -> bool:
+        """Whether the first message the queue would deliver (read without delivering
+        it) has expired; ``False`` when there is none."""
         floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
         start = max(floor, spec.created_seq) + 1
         best: Any = None
@@ -886,10 +882,9 @@ class Connection:
             if raw.seq is not None and (best is None or raw.seq < best.seq):
                 best = raw
         if best is None:
-            return None
-        stored = _parse_time_ns(best.time)
+            return False
         msg = JetStreamMessage(self.nc, best.subject or "", best.data, None, best.headers)
-        return stored, self.is_expired(msg, stored, spec.message_ttl)
+        return self.is_expired(msg, _parse_time_ns(best.time), spec.message_ttl)
 
     # ------------------------------------------------------------------ close
 
