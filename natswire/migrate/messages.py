@@ -66,8 +66,7 @@ def headers_to_json(headers: Any) -> tuple[dict[str, Any] | None, bool]:
     table = {k: v for k, v in dict(headers).items() if k not in BROKER_HEADERS}
     if not table:
         return None, False
-    converted, lossy = _jsonable(table)
-    return converted, lossy
+    return _jsonable(table)
 
 
 def properties_from_incoming(message: Any) -> tuple[BasicProperties, bool]:
@@ -82,7 +81,7 @@ def properties_from_incoming(message: Any) -> tuple[BasicProperties, bool]:
         content_encoding=message.content_encoding or None,
         headers=headers,
         delivery_mode=int(mode) if mode else None,
-        priority=message.priority if message.priority is not None else None,
+        priority=message.priority,
         correlation_id=message.correlation_id or None,
         reply_to=message.reply_to or None,
         expiration=None if expiration is None else str(round(float(expiration) * 1000)),
