@@ -35,7 +35,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from ..server import ManagedProcesses
+from ..server import ManagedProcesses, free_port
 
 #: Where Debian's package puts the scripts (the ``/usr/sbin`` wrappers switch user).
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
@@ -98,12 +98,6 @@ def ensure_rabbitmq(install: bool = True, timeout: float = 900.0) -> Path:
     if found is None:
         raise RabbitMqNotFoundError(f"{PACKAGE} was installed but its scripts are not found")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _port_open(port: int) -> bool:
@@ -251,10 +245,10 @@ class RabbitMqServer(ManagedProcesses):
                 "or natswire.migrate.rabbit.ensure_rabbitmq())"
             )
         self._tmp = Path(tempfile.mkdtemp(prefix="natswire-rabbitmq-"))
-        self.port = _free_port()
-        self.dist_port = _free_port()
-        self.epmd_port = _free_port()
-        self.management_port = _free_port() if self.management else None
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
+        self.management_port = free_port() if self.management else None
         self._write_files(self._tmp)
         env = self.env()
         try:
