@@ -306,7 +306,6 @@ async def _bridge(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed ``natswire migrate ...`` command; return the exit status."""
-    from ..protocol.errors import NatsWireError
     from .errors import MigrationError
 
     step = args.migrate_command
@@ -321,10 +320,7 @@ def run(args: argparse.Namespace) -> int:
     except MigrationError as exc:
         print(f"natswire migrate {step}: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except (NatsWireError, OSError, ValueError) as exc:
-        print(f"natswire migrate {step}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except Exception as exc:  # e.g. an aio-pika error not mapped above: no traceback
+    except Exception as exc:  # NATS, OS, aio-pika errors ...: one line, no traceback
         print(f"natswire migrate {step}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
