@@ -262,7 +262,7 @@ class Channel:
         tag = consumer_tag or self._new_consumer_tag()
         if tag in self._consumers:
             await self._fail(NotAllowedError(f"consumer tag {tag!r} is in use on this channel"))
-        spec = await self._run(conn._queue_spec(queue, self))
+        spec = await self._run(conn._queue_spec(queue))
         consumer = Consumer(self, spec, tag, on_message, auto_ack, on_cancel, self.prefetch_count)
         self._consumers[tag] = consumer
         conn._consumers.add(consumer)

@@ -582,15 +582,19 @@ class Connection:
             return None
         return info, spec
 
-    async def _queue_spec(self, queue: str, channel: Channel) -> QueueSpec:
+    def _check_owner(self, spec: QueueSpec) -> None:
+        """RESOURCE_LOCKED for an exclusive queue of another connection."""
+        if spec.exclusive and spec.owner != self.id:
+            raise ResourceLockedError(
+                f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue {spec.name!r}"
+            )
+
+    async def _queue_spec(self, queue: str) -> QueueSpec:
         found = await self._consumer_info(queue)
         if found is None:
             raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
         spec = found[1]
-        if spec.exclusive and spec.owner != self.id:
-            raise ResourceLockedError(
-                f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue {queue!r}"
-            )
+        self._check_owner(spec)
         return spec
 
     async def queue_missing(self, queue: str) -> bool:
@@ -619,10 +623,7 @@ class Connection:
         found = await self._consumer_info(queue)
         if found is not None:
             info, spec = found
-            if spec.exclusive and spec.owner != self.id:
-                raise ResourceLockedError(
-                    f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue {queue!r}"
-                )
+            self._check_owner(spec)
             if not passive:
                 for what, have, want in (
                     ("durable", spec.durable, durable),
