@@ -220,32 +220,21 @@ async def _shovel(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     progress = Progress(interval=args.progress) if args.progress > 0 else None
+    # The options both directions take.
+    options: dict[str, Any] = {
+        "queue": args.queue,
+        "namespace": args.namespace,
+        "to_queue": args.to_queue,
+        "rate": args.rate,
+        "until_empty": args.until_empty,
+        "prefetch": args.prefetch,
+        "progress": progress,
+        "stop": stop,
+    }
     if is_amqp_url(args.source) and is_nats_url(args.target):
-        stats = await shovel_to_nats(
-            amqp_url=args.source,
-            queue=args.queue,
-            nats_url=args.target,
-            namespace=args.namespace,
-            to_queue=args.to_queue,
-            rate=args.rate,
-            until_empty=args.until_empty,
-            prefetch=args.prefetch,
-            progress=progress,
-            stop=stop,
-        )
+        stats = await shovel_to_nats(amqp_url=args.source, nats_url=args.target, **options)
     elif is_nats_url(args.source) and is_amqp_url(args.target):
-        stats = await shovel_to_amqp(
-            nats_url=args.source,
-            queue=args.queue,
-            amqp_url=args.target,
-            namespace=args.namespace,
-            to_queue=args.to_queue,
-            rate=args.rate,
-            until_empty=args.until_empty,
-            prefetch=args.prefetch,
-            progress=progress,
-            stop=stop,
-        )
+        stats = await shovel_to_amqp(nats_url=args.source, amqp_url=args.target, **options)
     else:
         raise SystemExit(
             "natswire migrate shovel: --from and --to must be one amqp:// and one nats:// URL"
