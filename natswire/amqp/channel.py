@@ -316,7 +316,7 @@ class Channel:
                 self.connection.report(self, exc)
         sub = consumer._sub
         if sub is not None:
-            asyncio.get_running_loop().create_task(_quiet(sub.unsubscribe()))
+            self.connection._spawn(sub.unsubscribe())
 
     # ----------------------------------------------------------------- settling
 
@@ -499,11 +499,6 @@ class Channel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-async def _quiet(coro: Any) -> None:
-    with contextlib.suppress(Exception):
-        await coro
 
 
 __all__ = ["Channel", "PreconditionFailedError"]
