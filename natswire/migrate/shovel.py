@@ -406,8 +406,7 @@ async def shovel_to_nats(
                     stop,
                     until_empty,
                     lambda: rabbit_queue_count(channel, queue, vhost),
-                    lambda: mover.in_flight,
-                    mover.check,
+                    mover,
                     stats,
                     progress,
                 )
@@ -433,8 +432,7 @@ async def _pump(
     stop: asyncio.Event,
     until_empty: bool,
     count: Callable[[], Any],
-    in_flight: Callable[[], int],
-    check: Callable[[], None],
+    mover: _OrderedMover[Any],
     stats: ShovelStats,
     progress: Progress | None,
 ) -> None:
@@ -445,19 +443,19 @@ async def _pump(
     idle_checks = 0
     last_count = 0.0
     while not stop.is_set():
-        check()
+        mover.check()
         now = loop.time()
         if progress is not None and now >= next_report:
             next_report = now + progress.interval
             with contextlib.suppress(NatsWireError):
-                stats.remaining = int(await count()) + inbox.qsize() + in_flight()
+                stats.remaining = int(await count()) + inbox.qsize() + mover.in_flight
             progress.show(stats.line())
         try:
             item = inbox.get_nowait()
         except asyncio.QueueEmpty:
             item = None
         if item is None:
-            if until_empty and in_flight() == 0 and loop.time() - last_count >= 0.2:
+            if until_empty and mover.in_flight == 0 and loop.time() - last_count >= 0.2:
                 last_count = loop.time()
                 if int(await count()) == 0 and inbox.empty():
                     idle_checks += 1
@@ -600,8 +598,7 @@ async def shovel_to_amqp(
                     stop,
                     until_empty,
                     lambda: nats_queue_count(conn, queue),
-                    lambda: mover.in_flight,
-                    mover.check,
+                    mover,
                     stats,
                     progress,
                 )
