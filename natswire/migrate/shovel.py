@@ -262,16 +262,15 @@ class ToNats(_OrderedMover[_Pending]):
         last: _Pending | None = None
         unacked = 0
         while True:
-            try:
-                item = (
-                    self._queue.get_nowait()
-                    if not self._queue.empty() or last is None
-                    else await asyncio.wait_for(self._queue.get(), ACK_DELAY)
-                )
-            except asyncio.QueueEmpty:
+            if not self._queue.empty():
+                item = self._queue.get_nowait()
+            elif last is None:  # nothing to ack: wait as long as it takes
                 item = await self._queue.get()
-            except asyncio.TimeoutError:
-                item = _FLUSH
+            else:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), ACK_DELAY)
+                except asyncio.TimeoutError:
+                    item = _FLUSH
             if item is _FLUSH or item is None or unacked >= ACK_BATCH:
                 if last is not None:
                     await last.message.ack(multiple=True)
