@@ -46,7 +46,7 @@ from ..protocol.errors import NatsWireError
 from .broker import amqp_user, connect_nats, connect_rabbitmq, redact
 from .errors import NatsSideError, RabbitSideError
 from .messages import BRIDGED_AMQP_HEADER, BRIDGED_NATS_HEADER
-from .shovel import DEFAULT_PREFETCH, Progress, ShovelStats, ToNats, ToRabbit
+from .shovel import DEFAULT_PREFETCH, Progress, ShovelStats, ToNats, ToRabbit, _consume_into
 from .topology import vhost_of
 
 
@@ -136,11 +136,7 @@ class _Leg:
         self._source = source
         await self.refresh()
         self.mover.start()
-
-        async def on_message(message: Any) -> None:
-            self.inbox.put_nowait(message)
-
-        await self.queue.consume(on_message, no_ack=False)
+        await _consume_into(self.queue, self.inbox)
 
     async def refresh(self) -> None:
         if self.kind == "topic":
