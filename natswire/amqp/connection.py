@@ -11,7 +11,7 @@ import os
 import secrets
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..client.errors import TimeoutError
@@ -988,27 +988,28 @@ async def connect(
         )
         options.setdefault("name", client_name(ns, "natswire-amqp"))
         holder: dict[str, Connection] = {}
-        user_disconnected = options.pop("disconnected_cb", None)
-        user_reconnected = options.pop("reconnected_cb", None)
 
-        async def disconnected() -> None:
-            if "conn" in holder:
-                holder["conn"]._on_disconnected()
-            if user_disconnected is not None:
-                result = user_disconnected()
-                if inspect.isawaitable(result):
-                    await result
+        def chained(
+            own: Callable[[Connection], None], user: Hook | None
+        ) -> Callable[[], Awaitable[None]]:
+            """A NATS callback telling the adapter connection (once made), then the
+            caller's own callback."""
 
-        async def reconnected() -> None:
-            if "conn" in holder:
-                holder["conn"]._on_reconnected()
-            if user_reconnected is not None:
-                result = user_reconnected()
-                if inspect.isawaitable(result):
-                    await result
+            async def callback() -> None:
+                if "conn" in holder:
+                    own(holder["conn"])
+                if user is not None:
+                    result = user()
+                    if inspect.isawaitable(result):
+                        await result
 
-        options["disconnected_cb"] = disconnected
-        options["reconnected_cb"] = reconnected
+            return callback
+
+        for key, own in (
+            ("disconnected_cb", Connection._on_disconnected),
+            ("reconnected_cb", Connection._on_reconnected),
+        ):
+            options[key] = chained(own, options.pop(key, None))
         nc = await nats_connect(options=conn_options, **options)
         owns = True
     else:
