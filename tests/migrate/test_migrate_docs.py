@@ -80,12 +80,10 @@ def test_every_command_in_the_guide(
         publish_to_rabbit(amqp_url, "background-jobs", [make_message(n, rng) for n in range(200)])
     )
 
-    ran = []
     for command in doc_commands():
         for old, new in replace.items():
             command = command.replace(old, new)
         argv = shlex.split(command)
-        ran.append(argv[:3])
         if argv[0] == "pip":
             pyproject = (ROOT / "pyproject.toml").read_text()
             extra = re.search(r"^migrate = \[(.*)\]$", pyproject, re.M)
@@ -118,7 +116,6 @@ def test_every_command_in_the_guide(
             assert asyncio.run(rabbit_count(amqp_url, "cells_events")) == 300
         elif step == "bridge":  # --remove
             assert "removed rabbitmq queue natswire-bridge.wire.user-notifications" in out.stdout
-    assert len(ran) == len(doc_commands())
 
 
 def _run_bridge(args: list[str], amqp_url: str, nats_url: str) -> None:
