@@ -121,11 +121,6 @@ class BasicProperties:
         return BasicProperties(**values)
 
 
-def route_headers(exchange: str, routing_key: str) -> dict[str, str]:
-    """Headers of a message published without properties."""
-    return {H_EXCHANGE: exchange, H_ROUTING_KEY: routing_key}
-
-
 def decode_headers(headers: Headers | None) -> tuple[str, str, BasicProperties]:
     """``(exchange, routing_key, properties)`` from a message's NATS headers."""
     props = BasicProperties()
