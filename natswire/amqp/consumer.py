@@ -95,7 +95,6 @@ class Consumer:
     ) -> None:
         conn = channel.connection
         self.channel = channel
-        self.spec = spec
         self.queue = spec.name
         self.consumer_tag = consumer_tag
         self._on_message = on_message
@@ -128,18 +127,16 @@ class Consumer:
         self._closing = False
         #: This queue's counters on the connection (delivered, acked, ...).
         self.counters = conn.counters(spec.name)
-        self._spec_checks(spec)
+        self.update_spec(spec)
 
-    def _spec_checks(self, spec: QueueSpec) -> None:
+    def update_spec(self, spec: QueueSpec) -> None:
+        """Take the queue's description (at start, and when its bindings or arguments
+        change through this connection), with what each delivery checks read out."""
         self.spec = spec
         self._floor = spec.checks_floor
         self._exact = spec.all_exact
         self._ttl = spec.message_ttl
         self._limit = spec.max_delivery
-
-    def update_spec(self, spec: QueueSpec) -> None:
-        """The queue's bindings or arguments changed (through this connection)."""
-        self._spec_checks(spec)
 
     # ---------------------------------------------------------------- lifecycle
 
