@@ -295,6 +295,8 @@ async def test_transient_events_do_not_trigger_dead_letters(wire: amqp.Connectio
     await push(wire, uid, "typing", transient=True)
     await asyncio.sleep(1.5)  # past the "0" expiration, and a sweep or more
     ws = await websocket(wire, uid, cid, watcher)
+    # The watcher ignores transient dead letters: none must have reached it at all.
+    assert watcher.seen == 0
     assert not ws.missed and watcher.missed == set()
     assert await ws.events.quiet(0.3) == []
 
