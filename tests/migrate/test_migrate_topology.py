@@ -4,7 +4,9 @@ settings are flagged and block ``apply``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 from pathlib import Path
 
 import aio_pika
@@ -17,6 +19,7 @@ from migrate_helpers import (
     declare_wire_topology,
     drain_nats,
     natswire_cli,
+    rabbit_count,
 )
 
 from natswire import amqp
@@ -33,11 +36,18 @@ WIRE_QUEUES = {
 }
 
 
+def _migrate(
+    step: str, amqp_url: str, mgmt: str, namespace: str, *more: str
+) -> subprocess.CompletedProcess[str]:
+    """``natswire migrate STEP``, reading the vhost through the management API."""
+    return natswire_cli(
+        "migrate", step, "--amqp", amqp_url, "--management", mgmt, "--namespace", namespace, *more
+    )
+
+
 def test_plan_maps_every_queue_binding_and_dead_letter_setting(
     rabbit: RabbitMqServer, amqp_url: str, mgmt: str, vhost: str, namespace: str, tmp_path: Path
 ) -> None:
-    import asyncio
-
     asyncio.run(declare_wire_topology(amqp_url))
     # From the management API ...
     definitions, got_vhost = asyncio.run(read_definitions(amqp_url=amqp_url, management_url=mgmt))
@@ -118,7 +128,7 @@ async def test_apply_creates_the_topology_idempotently_and_it_works(
         for _ in range(100):
             if rejected:
                 break
-            await __import__("asyncio").sleep(0.05)
+            await asyncio.sleep(0.05)
         await rejected[0].reject(requeue=False)
         dead = await drain_nats(conn, "dead-user-notifications", quiet=0.5)
         assert [d.body for d in dead] == [b"rejected"]
@@ -129,63 +139,18 @@ async def test_apply_creates_the_topology_idempotently_and_it_works(
 
 
 def test_cli_plan_and_apply(amqp_url: str, mgmt: str, namespace: str, nats: NatsServer) -> None:
-    import asyncio
-
     asyncio.run(declare_wire_topology(amqp_url))
-    plan = natswire_cli(
-        "migrate",
-        "plan",
-        "--amqp",
-        amqp_url,
-        "--management",
-        mgmt,
-        "--nats",
-        nats.url,
-        "--namespace",
-        namespace,
-    )
+    plan = _migrate("plan", amqp_url, mgmt, namespace, "--nats", nats.url)
     assert plan.returncode == 0, plan.stderr
     assert CLIENT_QUEUE in plan.stdout and "(exists)" not in plan.stdout
     assert "Summary: 2 exchanges, 5 queues, 3 bindings; 0 cannot be mapped" in plan.stdout
-    as_json = natswire_cli(
-        "migrate",
-        "plan",
-        "--amqp",
-        amqp_url,
-        "--management",
-        mgmt,
-        "--namespace",
-        namespace,
-        "--json",
-    )
+    as_json = _migrate("plan", amqp_url, mgmt, namespace, "--json")
     assert {q["name"] for q in json.loads(as_json.stdout)["queues"]} == WIRE_QUEUES
     for _ in range(2):
-        apply = natswire_cli(
-            "migrate",
-            "apply",
-            "--amqp",
-            amqp_url,
-            "--management",
-            mgmt,
-            "--nats",
-            nats.url,
-            "--namespace",
-            namespace,
-        )
+        apply = _migrate("apply", amqp_url, mgmt, namespace, "--nats", nats.url)
         assert apply.returncode == 0, apply.stderr
         assert "Done: 2 exchanges, 5 queues, 3 bindings in place; 0 failed" in apply.stdout
-    again = natswire_cli(
-        "migrate",
-        "plan",
-        "--amqp",
-        amqp_url,
-        "--management",
-        mgmt,
-        "--nats",
-        nats.url,
-        "--namespace",
-        namespace,
-    )
+    again = _migrate("plan", amqp_url, mgmt, namespace, "--nats", nats.url)
     assert again.stdout.count("(exists)") == 5
 
 
@@ -209,8 +174,6 @@ async def _declare_unmappable(url: str) -> None:
 def test_unmappable_settings_are_flagged_and_block_apply(
     amqp_url: str, mgmt: str, vhost: str, namespace: str, nats: NatsServer
 ) -> None:
-    import asyncio
-
     asyncio.run(_declare_unmappable(amqp_url))
     definitions, _ = asyncio.run(read_definitions(amqp_url=amqp_url, management_url=mgmt))
     plan = make_plan(definitions, vhost=vhost, namespace=namespace)
@@ -225,23 +188,10 @@ def test_unmappable_settings_are_flagged_and_block_apply(
         f"{namespace}.amqp.x.src.a.>",
     ]
 
-    out = natswire_cli(
-        "migrate", "plan", "--amqp", amqp_url, "--management", mgmt, "--namespace", namespace
-    )
+    out = _migrate("plan", amqp_url, mgmt, namespace)
     assert out.returncode == 2
     assert "Cannot be mapped:" in out.stdout and "x-max-length" in out.stdout
-    applied = natswire_cli(
-        "migrate",
-        "apply",
-        "--amqp",
-        amqp_url,
-        "--management",
-        mgmt,
-        "--nats",
-        nats.url,
-        "--namespace",
-        namespace,
-    )
+    applied = _migrate("apply", amqp_url, mgmt, namespace, "--nats", nats.url)
     assert applied.returncode == 2
     assert "nothing was created" in applied.stderr
 
@@ -269,23 +219,9 @@ def test_unmappable_settings_are_flagged_and_block_apply(
     )
     assert shovel.returncode == 1
     assert "has no queue 'limited'" in shovel.stderr and "migrate apply" in shovel.stderr
-    from migrate_helpers import rabbit_count
-
     assert asyncio.run(rabbit_count(amqp_url, "limited")) == 1
     # --skip-unmappable creates the rest.
-    partial = natswire_cli(
-        "migrate",
-        "apply",
-        "--amqp",
-        amqp_url,
-        "--management",
-        mgmt,
-        "--nats",
-        nats.url,
-        "--namespace",
-        namespace,
-        "--skip-unmappable",
-    )
+    partial = _migrate("apply", amqp_url, mgmt, namespace, "--nats", nats.url, "--skip-unmappable")
     assert partial.returncode == 0, partial.stderr
     assert "1 queues, 1 bindings in place" in partial.stdout
 
