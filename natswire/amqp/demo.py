@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from .channel import Channel
 from .connection import connect
+from .names import client_queue_name, temporary_routing_key
 from .properties import BasicProperties, Delivery
 
 EXCHANGE = "user-notifications"
@@ -51,7 +52,7 @@ async def run_demo(
         await setup.queue_bind(DLX, DLX, DLX)
         clients = [("alice", "phone"), ("alice", "laptop"), ("bob", "phone")]
         for uid, cid in clients:
-            queue = f"user-notifications.{uid}.{cid}"
+            queue = client_queue_name(uid, cid)
             await setup.queue_declare(queue, arguments=QUEUE_ARGS)
             await setup.queue_bind(queue, EXCHANGE, uid)
             await setup.queue_bind(queue, EXCHANGE, f"{uid}.{cid}")
@@ -89,10 +90,10 @@ async def run_demo(
             if cid is None:
                 queue = (await ch.queue_declare("", exclusive=True, auto_delete=True)).queue
                 await ch.queue_bind(queue, EXCHANGE, uid)
-                await ch.queue_bind(queue, EXCHANGE, f"{uid}.temporary")
+                await ch.queue_bind(queue, EXCHANGE, temporary_routing_key(uid))
                 name = f"{uid}/temporary"
             else:
-                queue = f"user-notifications.{uid}.{cid}"
+                queue = client_queue_name(uid, cid)
                 name = f"{uid}/{cid}"
             inboxes[name] = []
             await ch.basic_consume(queue, inboxes[name].append)
