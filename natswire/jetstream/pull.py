@@ -19,7 +19,7 @@ from ..client.errors import TimeoutError
 from ..client.message import Message
 from ..client.subscription import Subscription
 from .api import ConsumerInfo, Header
-from .errors import APIError, ConsumerDeletedError, NoHeartbeatError
+from .errors import APIError, ConsumerDeletedError, JetStreamError, NoHeartbeatError
 from .message import JetStreamMessage
 
 if TYPE_CHECKING:
@@ -41,6 +41,11 @@ def _expires_for(timeout: float) -> float:
     """The server-side expiry of a pull request, a little shorter than the client wait,
     so the 408 that ends it normally arrives before the client gives up."""
     return timeout * 0.9 if timeout < 1.0 else timeout - 0.1
+
+
+def _description(msg: Message) -> str:
+    """The text of a status message (``""`` without one)."""
+    return msg.headers.description if msg.headers is not None else ""
 
 
 class PullSubscription:
@@ -228,23 +233,27 @@ class PullSubscription:
                 continue  # a status for an earlier request
             if status in (404, 408):
                 return status == 408
-            if status == 409:
-                description = msg.headers.description if msg.headers is not None else ""
-                lowered = description.lower()
-                if "consumer deleted" in lowered:
-                    if msgs:
-                        return True
-                    raise ConsumerDeletedError(
-                        f"consumer {self._consumer!r} of stream {self._stream!r} was deleted"
-                    )
-                if lowered.startswith(_PERMANENT_409):
-                    if msgs:
-                        return True
-                    raise APIError(409, None, description)
-                return "batch completed" in lowered
-            description = msg.headers.description if msg.headers is not None else ""
-            raise APIError(status, None, description or f"pull request failed ({status})")
+            description = _description(msg)
+            if status != 409:
+                raise APIError(status, None, description or f"pull request failed ({status})")
+            error = self._final_409(description)
+            if error is None:
+                return "batch completed" in description.lower()
+            if msgs:
+                return True
+            raise error
         return True
+
+    def _final_409(self, description: str) -> JetStreamError | None:
+        """The error a 409 ends pulling with, or ``None`` when pulling again may help."""
+        lowered = description.lower()
+        if "consumer deleted" in lowered:
+            return ConsumerDeletedError(
+                f"consumer {self._consumer!r} of stream {self._stream!r} was deleted"
+            )
+        if lowered.startswith(_PERMANENT_409):
+            return APIError(409, None, description)
+        return None
 
     # ------------------------------------------------------------------ consume
 
@@ -314,16 +323,11 @@ class PullSubscription:
             if status in (404, 408):
                 del requests[msg.subject]
                 continue
-            description = msg.headers.description if msg.headers is not None else ""
-            lowered = description.lower()
-            if status == 409:
-                if "consumer deleted" in lowered:
-                    raise ConsumerDeletedError(
-                        f"consumer {self._consumer!r} of stream {self._stream!r} was deleted"
-                    )
-                if lowered.startswith(_PERMANENT_409):
-                    raise APIError(409, None, description)
-                del requests[msg.subject]
-                await asyncio.sleep(_RETRY_PAUSE)
-                continue
-            raise APIError(status, None, description or f"pull request failed ({status})")
+            description = _description(msg)
+            if status != 409:
+                raise APIError(status, None, description or f"pull request failed ({status})")
+            error = self._final_409(description)
+            if error is not None:
+                raise error
+            del requests[msg.subject]
+            await asyncio.sleep(_RETRY_PAUSE)
