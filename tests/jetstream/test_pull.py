@@ -307,3 +307,24 @@ async def test_consume_ends_when_unsubscribed(js: JetStreamContext, stream: str)
     await psub.unsubscribe()
     await asyncio.wait_for(task, 5)  # ends instead of pulling for ever
     assert got == [b"one"]
+
+
+async def test_pull_beyond_the_consumers_max_batch_fails_at_once(
+    js: JetStreamContext, stream: str
+) -> None:
+    await js.publish(f"{stream}.b", b"one")
+    psub = await js.pull_subscribe(
+        f"{stream}.b", durable="small", config=ConsumerConfig(max_batch=2)
+    )
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with pytest.raises(errors.APIError, match=r"(?i)exceeded maxrequestbatch") as caught:
+        await psub.fetch(5, timeout=3)
+    assert caught.value.code == 409
+    with pytest.raises(errors.APIError, match=r"(?i)exceeded maxrequestbatch"):
+        async for _ in psub.consume(batch=5, expires=2, heartbeat=0.5):
+            pass
+    assert loop.time() - start < 2  # not pulled again until a timeout
+    (msg,) = await psub.fetch(2, timeout=2)
+    assert msg.data == b"one"
+    await msg.ack()
