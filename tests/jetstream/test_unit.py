@@ -79,7 +79,7 @@ def test_metadata_rejects_what_is_not_an_ack_subject(reply: str) -> None:
         parse_metadata(reply)
 
 
-def test_message_metadata_and_settling_without_a_connection() -> None:
+async def test_message_metadata_and_settling_without_a_connection() -> None:
     from natswire.jetstream import JetStreamMessage
 
     nc = natswire.Client()
@@ -89,6 +89,10 @@ def test_message_metadata_and_settling_without_a_connection() -> None:
     plain = JetStreamMessage(nc, "orders.new", b"x", None)
     with pytest.raises(errors.NotJSMessageError):
         _ = plain.metadata
+    for settle in (plain.ack, plain.nak, plain.term, plain.in_progress, plain.ack_sync):
+        with pytest.raises(errors.NotJSMessageError, match="no JetStream reply subject"):
+            await settle()
+    assert not plain.is_acked
 
 
 def test_stream_config_wire_form_uses_nanoseconds_and_enum_values() -> None:
