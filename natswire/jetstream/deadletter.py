@@ -27,7 +27,7 @@ from ..client.errors import ConnectionClosedError, TimeoutError
 from ..client.message import Message
 from ..client.subscription import Subscription
 from ..protocol.headers import Headers
-from .api import PubAck, RawStreamMsg
+from .api import Header, PubAck, RawStreamMsg
 
 if TYPE_CHECKING:
     from .context import JetStreamContext
@@ -172,13 +172,13 @@ class DeadLetterSubscription:
         headers.status = None
         headers.description = ""
         for name in (
-            "Nats-Msg-Id",
-            "Nats-Expected-Stream",
-            "Nats-Expected-Last-Sequence",
-            "Nats-Expected-Last-Subject-Sequence",
-            "Nats-Expected-Last-Msg-Id",
+            Header.MSG_ID,
+            Header.EXPECTED_STREAM,
+            Header.EXPECTED_LAST_SEQUENCE,
+            Header.EXPECTED_LAST_SUBJECT_SEQUENCE,
+            Header.EXPECTED_LAST_MSG_ID,
         ):
-            headers.pop(name, None)
+            headers.pop(name.value, None)
         headers["Nats-DLQ-Stream"] = dead.stream
         headers["Nats-DLQ-Consumer"] = dead.consumer
         headers["Nats-DLQ-Sequence"] = str(dead.stream_seq)
