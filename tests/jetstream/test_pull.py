@@ -166,7 +166,7 @@ async def test_double_ack_raises_a_clear_error(js: JetStreamContext, stream: str
 
 async def test_max_deliver_reached_gives_an_advisory(js: JetStreamContext, stream: str) -> None:
     dead_letters = await js.dead_letters(stream, "maxer")
-    ack = await js.publish(f"{stream}.m", b"hopeless")
+    ack = await js.publish(f"{stream}.m", b"hopeless", stream=stream, msg_id="hopeless-1")
     psub = await js.pull_subscribe(
         f"{stream}.m", durable="maxer", config=ConsumerConfig(max_deliver=2, ack_wait=5)
     )
@@ -193,6 +193,9 @@ async def test_max_deliver_reached_gives_an_advisory(js: JetStreamContext, strea
         assert copy.headers is not None
         assert copy.headers["Nats-DLQ-Sequence"] == str(ack.seq)
         assert copy.headers["Nats-DLQ-Reason"] == "max_deliveries"
+        # The original's publish controls are not carried over to the copy.
+        assert copy.headers["Nats-Msg-Id"] == f"dlq.{stream}.{ack.seq}"
+        assert "Nats-Expected-Stream" not in copy.headers
     finally:
         await js.delete_stream(f"{stream}DLQ")
         await dead_letters.unsubscribe()
