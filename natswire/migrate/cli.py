@@ -21,6 +21,11 @@ DEFAULT_NATS = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 
 EXIT_ERROR = 1
 EXIT_UNMAPPABLE = 2
+EXIT_USAGE = 2
+
+
+class _UsageError(Exception):
+    """Arguments that argparse accepts but that do not make a command."""
 
 
 def _source_args(parser: argparse.ArgumentParser) -> None:
@@ -152,9 +157,7 @@ async def _plan(args: argparse.Namespace, for_apply: bool) -> int:
     from .topology import apply_plan, make_plan, read_definitions
 
     if not (args.amqp or args.management or args.definitions):
-        raise SystemExit(
-            "natswire migrate: give --amqp URL, --management URL or --definitions FILE"
-        )
+        raise _UsageError("give --amqp URL, --management URL or --definitions FILE")
     definitions, vhost = await read_definitions(
         amqp_url=args.amqp,
         management_url=args.management,
@@ -236,9 +239,7 @@ async def _shovel(args: argparse.Namespace) -> int:
     elif is_nats_url(args.source) and is_amqp_url(args.target):
         stats = await shovel_to_amqp(nats_url=args.source, amqp_url=args.target, **options)
     else:
-        raise SystemExit(
-            "natswire migrate shovel: --from and --to must be one amqp:// and one nats:// URL"
-        )
+        raise _UsageError("--from and --to must be one amqp:// and one nats:// URL")
     _say(stats.summary())
     return 0
 
@@ -306,6 +307,9 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_bridge(args))
     except KeyboardInterrupt:
         return 130
+    except _UsageError as exc:
+        print(f"natswire migrate {step}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except MigrationError as exc:
         print(f"natswire migrate {step}: {exc}", file=sys.stderr)
         return EXIT_ERROR
