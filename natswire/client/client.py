@@ -648,6 +648,8 @@ class Client:
         status = self._status
         if status == CLOSED or self._closing is not None:
             raise ConnectionClosedError("connection is closed")
+        if status == DISCONNECTED:
+            raise ConnectionClosedError("not connected: call connect() first")
         if status == DRAINING:
             return
         if len(self._outbound) + frame_size > self.options.pending_size:

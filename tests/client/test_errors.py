@@ -212,3 +212,12 @@ async def test_invalid_subject_from_server_is_not_fatal(
     assert not error.fatal  # type: ignore[attr-defined]
     assert nc.is_connected
     await assert_alive(nc)
+
+
+async def test_publish_before_connect_says_so() -> None:
+    """A client that never connected refuses a publish, the first and every later one
+    (the second takes the known-subject fast path), with an error that says why."""
+    nc = natswire.Client()
+    for _ in range(2):
+        with pytest.raises(natswire.errors.ConnectionClosedError, match="not connected"):
+            await nc.publish("never.connected", b"x")
