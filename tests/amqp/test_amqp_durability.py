@@ -46,9 +46,19 @@ async def test_kill_9_and_restart_lose_nothing_unacked_and_return_nothing_acked(
 async def test_reconnect_keeps_tags_and_redelivers_what_was_in_flight(
     server: NatsServer, connect: object
 ) -> None:
+    events: list[str] = []
+
+    async def reconnected() -> None:
+        events.append("reconnected")
+
     async with FaultProxy("127.0.0.1", server.port) as proxy:
         conn: amqp.Connection = await connect(  # type: ignore[operator]
-            servers=proxy.url, reconnect_time_wait=0.1, ack_wait=1.5
+            servers=proxy.url,
+            reconnect_time_wait=0.1,
+            ack_wait=1.5,
+            # The caller's own callbacks, plain and coroutine, run after the adapter's.
+            disconnected_cb=lambda: events.append("disconnected"),
+            reconnected_cb=reconnected,
         )
         ch = await conn.channel()
         await ch.queue_declare("q")
@@ -70,6 +80,8 @@ async def test_reconnect_keeps_tags_and_redelivers_what_was_in_flight(
             timeout=10,
             what="reconnect",
         )
+        await eventually(lambda: "reconnected" in events, timeout=5, what="reconnected_cb")
+        assert events == ["disconnected", "reconnected"]
         # Tags from before the reconnect still mean their messages.
         await ch.basic_ack(2, multiple=True)
         for i in range(6, 8):
