@@ -80,9 +80,9 @@ class Parser:
 
     __slots__ = (
         "_buffer",
+        "_by_offsets",
         "_client_role",
         "_error",
-        "_large_frames",
         "_max_payload",
         "_needed",
         "_pending",
@@ -117,8 +117,8 @@ class Parser:
         self._error: RemoteProtocolError | None = None
         # Payload sizes repeat: remember the few seen most to skip int() on bytes.
         self._sizes: dict[bytes, int] = {}
-        # Whether recent frames were large; None until the first frames are seen.
-        self._large_frames: bool | None = None
+        # Whether recent frames were large or HMSG; None until the first frames are seen.
+        self._by_offsets: bool | None = None
 
     @property
     def role(self) -> Role:
@@ -184,18 +184,21 @@ class Parser:
         self._needed = 0
         if self._client_role:
             before = len(frames)
-            large = self._large_frames
-            if large is None:
-                large = _starts_with_large_msg(chunk)
-            if large:
+            by_offsets = self._by_offsets
+            if by_offsets is None:
+                by_offsets = _opens_with_offsets_frame(chunk)
+            if by_offsets:
                 pos = self._parse_client_offsets(chunk, 0, frames)
             else:
                 pos = self._parse_client_windows(chunk, frames)
-            # Splitting at every CRLF scans payload bytes: for large frames, jumping over
-            # payloads by offsets costs less. Frame sizes in a stream tend to stay alike.
+            # Splitting at every CRLF scans payload bytes and cuts header blocks into
+            # lines: for large frames and HMSG, jumping from frame to frame by offsets
+            # costs less. Frames in a stream tend to stay alike.
             parsed = len(frames) - before
             if parsed:
-                self._large_frames = pos > _LARGE_FRAME_AVERAGE * parsed
+                self._by_offsets = (
+                    pos > _LARGE_FRAME_AVERAGE * parsed or type(frames[-1]) is HMsg
+                )
         else:
             pos = self._parse_server(chunk, frames)
         if pos < len(chunk):
@@ -365,11 +368,13 @@ class Parser:
 
     def _parse_client_offsets(self, chunk: bytes, pos: int, frames: list[Frame]) -> int:
         """Parse server-to-client frames from ``pos`` line by line, finding each line end
-        and jumping over payloads: cheaper than splitting when payloads are large."""
+        and jumping over payloads: cheaper than splitting when payloads are large or
+        frames carry header blocks."""
         max_line = self.max_control_line
         sizes = self._sizes
         append = frames.append
         new_msg = Msg.__new__
+        new_hmsg = HMsg.__new__
         find = chunk.find
         length = len(chunk)
         while pos < length:
@@ -398,6 +403,33 @@ class Parser:
                         msg.reply = args[3] if nargs == 5 else None
                         msg.payload = chunk[start:end]
                         append(msg)
+                        pos = end + 2
+                        continue
+            elif (nargs == 5 or nargs == 6) and args[0] == b"HMSG" and chunk[pos + 4] == _SPACE:
+                header_size = sizes.get(args[-2])
+                size = sizes.get(args[-1])
+                if header_size is None or size is None:
+                    line = chunk[pos:eol]
+                    header_size = self._parse_size(args[-2], line)
+                    size = self._parse_size(args[-1], line)
+                    self._check_size(size, line)
+                start = eol + 1
+                end = start + size
+                if header_size <= size and end + 2 <= length and chunk[end] == _CR:
+                    split = start + header_size
+                    raw_headers = chunk[start:split]
+                    if (
+                        chunk[end + 1] == _LF
+                        and raw_headers[:8] == _HEADER_PREFIX
+                        and raw_headers[-4:] == _HEADER_END
+                    ):
+                        hmsg = new_hmsg(HMsg)
+                        hmsg.subject = args[1]
+                        hmsg.sid = args[2]
+                        hmsg.reply = args[3] if nargs == 6 else None
+                        hmsg.raw_headers = raw_headers
+                        hmsg.payload = chunk[split:end]
+                        append(hmsg)
                         pos = end + 2
                         continue
             pos = self._parse_client_frame(chunk, pos, eol, args, frames)
@@ -587,8 +619,11 @@ def _offset(pieces: list[bytes], mark: int, marked: int, index: int, length: int
     return length - sum(map(len, pieces[index:])) - 2 * (last - index)
 
 
-def _starts_with_large_msg(chunk: bytes) -> bool:
-    """Whether the chunk opens with a MSG whose payload is over the large-frame average."""
+def _opens_with_offsets_frame(chunk: bytes) -> bool:
+    """Whether the chunk opens with an HMSG, or a MSG whose payload is over the
+    large-frame average: frames the offsets path parses for less."""
+    if chunk[:5] == b"HMSG ":
+        return True
     args = chunk[: chunk.find(b"\n", 0, 1024)].split()
     size = args[-1] if len(args) in (4, 5) and args[0] == b"MSG" else b""
     return size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE)

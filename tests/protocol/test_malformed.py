@@ -52,6 +52,8 @@ MALFORMED: dict[str, Bad] = {
     "msg-size-too-small": Bad(C, b"MSG a 1 1\r\nhi\r\n", TRAILER),
     "msg-size-too-large": Bad(C, b"MSG a 1 3\r\nhi\r\nPING\r\n", TRAILER),
     "hmsg-trailer": Bad(C, b"HMSG a 1 12 14\r\nNATS/1.0\r\n\r\nhi..", TRAILER),
+    "hmsg-trailer-cr-only": Bad(C, b"HMSG a 1 12 14\r\nNATS/1.0\r\n\r\nhi\rPING\r\n", TRAILER),
+    "hmsg-trailer-lf-only": Bad(C, b"HMSG a 1 12 14\r\nNATS/1.0\r\n\r\nhi\n\r\n", TRAILER),
     "pub-trailer": Bad(S, b"PUB a 2\r\nhi\n\n", TRAILER),
     "hpub-trailer": Bad(S, b"HPUB a 12 12\r\nNATS/1.0\r\n\r\nXX", TRAILER),
     # Sizes: digits only.
