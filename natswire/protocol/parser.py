@@ -165,21 +165,27 @@ class Parser:
                 return frames
             chunk = data if type(data) is bytes else bytes(data)
         else:
-            buffer += data
+            if type(data) is not bytes:
+                data = bytes(data)
             needed = self._needed
-            if needed:
-                if len(buffer) < needed:
-                    return frames
-                if needed >= _LARGE_PENDING_FRAME:
+            if needed and len(buffer) + len(data) < needed:
+                buffer += data
+                return frames
+            if 0 < needed < _LARGE_PENDING_FRAME:
+                # The waiting frame is complete: one copy joins it to what follows.
+                chunk = b"".join((buffer, data))
+            else:
+                buffer += data
+                if needed:
                     frames.append(self._take_pending_frame())
                     if not buffer:
                         return frames
-            elif buffer.find(b"\n", self._searched) < 0:
-                self._searched = len(buffer)
-                if len(buffer) > self.max_control_line:
-                    raise self._line_too_long(len(buffer))
-                return frames
-            chunk = bytes(buffer)
+                elif buffer.find(b"\n", self._searched) < 0:
+                    self._searched = len(buffer)
+                    if len(buffer) > self.max_control_line:
+                        raise self._line_too_long(len(buffer))
+                    return frames
+                chunk = bytes(buffer)
             buffer.clear()
         self._needed = 0
         if self._client_role:
@@ -196,9 +202,7 @@ class Parser:
             # costs less. Frames in a stream tend to stay alike.
             parsed = len(frames) - before
             if parsed:
-                self._by_offsets = (
-                    pos > _LARGE_FRAME_AVERAGE * parsed or type(frames[-1]) is HMsg
-                )
+                self._by_offsets = pos > _LARGE_FRAME_AVERAGE * parsed or type(frames[-1]) is HMsg
         else:
             pos = self._parse_server(chunk, frames)
         if pos < len(chunk):
@@ -393,10 +397,12 @@ class Parser:
                     start = eol + 1
                     end = start + size
                     if end + 2 > length:
-                        reply = args[3] if nargs == 5 else None
-                        self._wait_for_payload(Msg(args[1], args[2], reply, b""), 0, end + 2 - pos)
-                        return pos
-                    if chunk[end] == _CR and chunk[end + 1] == _LF:
+                        if end + 2 - pos < _LARGE_PENDING_FRAME:
+                            # Parsed again once complete: only a large frame keeps its
+                            # head (see _take_pending_frame).
+                            self._needed = end + 2 - pos
+                            return pos
+                    elif chunk[end] == _CR and chunk[end + 1] == _LF:
                         msg = new_msg(Msg)
                         msg.subject = args[1]
                         msg.sid = args[2]
