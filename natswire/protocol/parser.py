@@ -50,6 +50,8 @@ _SPACE = 0x20
 # the receive buffer once it reaches this size, instead of copying the buffer first.
 _LARGE_PENDING_FRAME = 64 * 1024
 _SIZE_CACHE_ENTRIES = 1024
+# MSG control lines repeat (one subject, sid and size): remember this many parsed ones.
+_HEAD_CACHE_ENTRIES = 256
 # Average bytes per frame above which a chunk is parsed by offsets rather than split.
 _LARGE_FRAME_AVERAGE = 256
 # Bytes of a large chunk split at a time (see _parse_client_windows).
@@ -83,6 +85,7 @@ class Parser:
         "_by_offsets",
         "_client_role",
         "_error",
+        "_heads",
         "_max_payload",
         "_needed",
         "_pending",
@@ -117,6 +120,9 @@ class Parser:
         self._error: RemoteProtocolError | None = None
         # Payload sizes repeat: remember the few seen most to skip int() on bytes.
         self._sizes: dict[bytes, int] = {}
+        # MSG control line -> (subject, sid, reply, size), each line checked as the MSG
+        # loop checks it; None once lines stopped repeating.
+        self._heads: dict[bytes, tuple[bytes, bytes, bytes | None, int]] | None = {}
         # Whether recent frames were large or HMSG; None until the first frames are seen.
         self._by_offsets: bool | None = None
 
@@ -135,6 +141,8 @@ class Parser:
         self._max_payload = value
         self._size_limit = _UNLIMITED if value is None else value
         self._sizes.clear()
+        if self._heads is not None:
+            self._heads.clear()
 
     @property
     def buffered(self) -> int:
@@ -266,8 +274,11 @@ class Parser:
 
         The chunk is split at every CRLF in one C-level pass. A MSG control line is
         then one piece and, unless its payload holds a CRLF itself, its payload is the
-        next piece: no search, no slicing, one copy made by the split. The MSG loop
-        moves a piece index only; byte offsets are summed from piece lengths when a
+        next piece: no search, no slicing, one copy made by the split. A control line
+        seen before is looked up instead of split again (subject, sid, reply and size are
+        then shared with the earlier frames); the cache is dropped once it is full, as
+        lines with unique reply subjects never repeat. The MSG loop moves a piece index
+        only; byte offsets are summed from piece lengths when a
         frame needs them. Anything else (HMSG, other operations, payloads holding
         CRLF) is parsed by offsets and the piece index catches up. A chunk holding a
         line ended by a lone LF, or long enough to hold an over-long line, is parsed
@@ -281,29 +292,44 @@ class Parser:
         new_msg = Msg.__new__
         new_hmsg = HMsg.__new__
         sizes = self._sizes
+        heads = self._heads
+        size: int | None
         index = 0
         # Piece ``mark`` starts at byte ``marked``.
         mark = marked = 0
         while True:
             while index < last:
                 line = pieces[index]
-                args = line.split()
-                nargs = len(args)
-                # MSG as the server writes it: upper case, one space after the operation.
-                # Anything else (tabs, lower case, bad argument counts) leaves this loop.
-                if nargs == 4 and args[0] == b"MSG" and line[3] == _SPACE:
-                    _, subject, sid, size_field = args
-                    reply = None
-                elif nargs == 5 and args[0] == b"MSG" and line[3] == _SPACE:
-                    _, subject, sid, reply, size_field = args
+                head = heads.get(line) if heads is not None else None
+                if head is not None:
+                    subject, sid, reply, size = head
                 else:
-                    break
-                size = sizes.get(size_field)
-                if size is None:
-                    size = self._parse_size(size_field, line)
-                    self._check_size(size, line)
+                    args = line.split()
+                    nargs = len(args)
+                    # MSG as the server writes it: upper case, one space after the
+                    # operation. Anything else (tabs, lower case, bad argument counts)
+                    # leaves this loop.
+                    if nargs == 4 and args[0] == b"MSG" and line[3] == _SPACE:
+                        _, subject, sid, size_field = args
+                        reply = None
+                    elif nargs == 5 and args[0] == b"MSG" and line[3] == _SPACE:
+                        _, subject, sid, reply, size_field = args
+                    else:
+                        break
+                    size = sizes.get(size_field)
+                    if size is None:
+                        size = self._parse_size(size_field, line)
+                        self._check_size(size, line)
+                    if heads is not None:
+                        if len(heads) < _HEAD_CACHE_ENTRIES:
+                            heads[line] = (subject, sid, reply, size)
+                        else:
+                            # Lines do not repeat (unique reply subjects, say): stop
+                            # looking them up.
+                            heads = self._heads = None
                 payload = pieces[index + 1]
                 if len(payload) != size:
+                    args = line.split()
                     break
                 msg = new_msg(Msg)
                 msg.subject = subject
@@ -317,6 +343,7 @@ class Parser:
                     # That payload was the unterminated tail: its CRLF has not arrived.
                     frames.pop()
                     index -= 2
+                    args = pieces[index].split()
                 else:
                     break
             if mark != index:
