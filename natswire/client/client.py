@@ -100,6 +100,17 @@ _INBOUND_PAYLOAD_SLACK = 2
 _MIN_INBOUND_PAYLOAD_LIMIT = 64 * 1024 * 1024
 _NO_RESPONDERS_STATUS = b"NATS/1.0 503"
 _PREFIX_CACHE_ENTRIES = 4096
+# Payload size -> its "<size>\r\n" ending of a PUB line, for the publish fast path.
+_SIZE_LINES: dict[int, bytes] = {}
+
+
+def _size_line(size: int) -> bytes:
+    line = b"%d\r\n" % size
+    if len(_SIZE_LINES) < _PREFIX_CACHE_ENTRIES:
+        _SIZE_LINES[size] = line
+    return line
+
+
 #: A request waiting for its reply: (future, subject, timeout).
 _PendingRequest: TypeAlias = "tuple[asyncio.Future[Message], str, float]"
 
@@ -531,13 +542,20 @@ class Client:
                 raise self._too_large(size)
             if self._status is not CONNECTED:
                 self._check_can_buffer(len(prefix) + size + 16)
-            self._outbound += b"%b%d\r\n%b\r\n" % (prefix, size, payload)
+            line = _SIZE_LINES.get(size)
+            if line is None:
+                line = _size_line(size)
+            out = self._outbound
+            out += prefix
+            out += line
+            out += payload
+            out += b"\r\n"
             self._out_msgs += 1
             self._out_bytes += size
             if not self._flush_scheduled:
                 self._schedule_flush()
                 return
-            if len(self._outbound) <= WRITE_THRESHOLD:
+            if len(out) <= WRITE_THRESHOLD:
                 return
             self._write_outbound()
         else:
