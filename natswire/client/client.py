@@ -826,7 +826,16 @@ class Client:
             size = len(payload)
             if size > self._max_payload:
                 raise self._too_large(size)
-            self._enqueue(b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload), size)
+            frame = b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload)
+            if self._responses or self._flush_scheduled or self._status is not CONNECTED:
+                self._enqueue(frame, size)
+            else:
+                # A lone request: its caller waits for nothing else, so write it now
+                # rather than one event-loop pass later. Concurrent ones are batched.
+                self._outbound += frame
+                self._out_msgs += 1
+                self._out_bytes += size
+                self._write_outbound()
         else:
             self._append_publish(subject, payload, reply, headers, reply_checked=True)
         future: asyncio.Future[Message] = self._new_future()
