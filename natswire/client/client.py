@@ -623,16 +623,21 @@ class Client:
             head = b"HPUB %b %d %d\r\n" % (subject, len(raw_headers), total)
         return b"".join((head, raw_headers, payload, b"\r\n"))
 
-    def _enqueue(self, frame: bytes, size: int) -> None:
+    def _enqueue(self, frame: bytes, size: int, *, now: bool = False) -> None:
         """Buffer a frame (or refuse it while disconnected with a full reconnect buffer),
-        count it, and see that it gets written."""
+        count it, and see that it gets written: ``now`` writes the buffer at once unless
+        a write is already scheduled, one event-loop pass sooner than batching."""
         if self._status is not CONNECTED:
             self._check_can_buffer(len(frame))
+            now = False
         self._outbound += frame
         self._out_msgs += 1
         self._out_bytes += size
         if not self._flush_scheduled:
-            self._schedule_flush()
+            if now:
+                self._write_outbound()
+            else:
+                self._schedule_flush()
         elif len(self._outbound) > WRITE_THRESHOLD:
             self._write_outbound()
 
@@ -826,16 +831,13 @@ class Client:
             size = len(payload)
             if size > self._max_payload:
                 raise self._too_large(size)
-            frame = b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload)
-            if self._responses or self._flush_scheduled or self._status is not CONNECTED:
-                self._enqueue(frame, size)
-            else:
-                # A lone request: its caller waits for nothing else, so write it now
-                # rather than one event-loop pass later. Concurrent ones are batched.
-                self._outbound += frame
-                self._out_msgs += 1
-                self._out_bytes += size
-                self._write_outbound()
+            # A lone request is written at once: its caller waits for nothing else.
+            # Concurrent ones are batched.
+            self._enqueue(
+                b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload),
+                size,
+                now=not self._responses,
+            )
         else:
             self._append_publish(subject, payload, reply, headers, reply_checked=True)
         future: asyncio.Future[Message] = self._new_future()
