@@ -29,12 +29,21 @@ VARIANTS = {
         + b"\r\n"
     ),
 }
+#: MSG 16 B frames whose reply subjects all differ (as for requests or JetStream acks): no
+#: two control lines alike, unlike the VARIANTS, whose frames are all the same.
+UNIQUE_REPLIES = "msg16u"
 #: frames per buffer = n // SCALE (1 KiB frames are 40x the bytes of 16 B ones)
-SCALE = {"msg16": 1, "msg1k": 10, "hmsg": 1}
+SCALE = {"msg16": 1, "msg1k": 10, "hmsg": 1, UNIQUE_REPLIES: 1}
 
 
 def build(variant: str, frames: int) -> tuple[bytes, list[bytes]]:
-    data = VARIANTS[variant] * frames
+    if variant == UNIQUE_REPLIES:
+        body = payload(16)
+        data = b"".join(
+            b"MSG bench.parse 1 _INBOX.%08d 16\r\n%b\r\n" % (i, body) for i in range(frames)
+        )
+    else:
+        data = VARIANTS[variant] * frames
     chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
     return data, chunks
 
@@ -119,7 +128,7 @@ def run(client: str, n: int, repeats: int = 3) -> dict[str, Any]:
     """frames/s per variant and mode; the best of ``repeats`` passes after a warm-up."""
     parse = PARSERS[client]
     metrics: dict[str, float] = {}
-    for variant in VARIANTS:
+    for variant in SCALE:
         frames = max(1, n // SCALE[variant])
         data, chunks = build(variant, frames)
         for mode, pieces in (("whole", [data]), ("chunked", chunks)):

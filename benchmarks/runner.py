@@ -101,8 +101,13 @@ LABELS = {
     "jsfetch": "JS fetch+ack",
     "amqp": "pub→consume→ack",
 }
-PARSE_VARIANTS = ("msg16", "msg1k", "hmsg")
-PARSE_LABELS = {"msg16": "MSG 16 B", "msg1k": "MSG 1 KiB", "hmsg": "HMSG 16 B"}
+PARSE_VARIANTS = ("msg16", "msg16u", "msg1k", "hmsg")
+PARSE_LABELS = {
+    "msg16": "MSG 16 B",
+    "msg16u": "MSG 16 B unique replies",
+    "msg1k": "MSG 1 KiB",
+    "hmsg": "HMSG 16 B",
+}
 
 
 #: A figure of the table: (row key, column); the key "" is the row the ratio is on.
