@@ -278,11 +278,10 @@ class Parser:
         seen before is looked up instead of split again (subject, sid, reply and size are
         then shared with the earlier frames); the cache is dropped once it is full, as
         lines with unique reply subjects never repeat. The MSG loop moves a piece index
-        only; byte offsets are summed from piece lengths when a
-        frame needs them. Anything else (HMSG, other operations, payloads holding
-        CRLF) is parsed by offsets and the piece index catches up. A chunk holding a
-        line ended by a lone LF, or long enough to hold an over-long line, is parsed
-        by offsets alone.
+        only; byte offsets are summed from piece lengths when a frame needs them.
+        Anything else (HMSG, other operations, payloads holding CRLF) is parsed by
+        offsets and the piece index catches up. A chunk holding a line ended by a lone
+        LF, or long enough to hold an over-long line, is parsed by offsets alone.
         """
         pieces = chunk.split(b"\r\n")
         last = len(pieces) - 1
