@@ -447,23 +447,29 @@ class Parser:
                     self._check_size(size, line)
                 start = eol + 1
                 end = start + size
-                if header_size <= size and end + 2 <= length and chunk[end] == _CR:
-                    split = start + header_size
-                    raw_headers = chunk[start:split]
-                    if (
-                        chunk[end + 1] == _LF
-                        and raw_headers[:8] == _HEADER_PREFIX
-                        and raw_headers[-4:] == _HEADER_END
-                    ):
-                        hmsg = new_hmsg(HMsg)
-                        hmsg.subject = args[1]
-                        hmsg.sid = args[2]
-                        hmsg.reply = args[3] if nargs == 6 else None
-                        hmsg.raw_headers = raw_headers
-                        hmsg.payload = chunk[split:end]
-                        append(hmsg)
-                        pos = end + 2
-                        continue
+                if header_size <= size:
+                    if end + 2 > length:
+                        if end + 2 - pos < _LARGE_PENDING_FRAME:
+                            # Parsed again once complete, as a small MSG is.
+                            self._needed = end + 2 - pos
+                            return pos
+                    elif chunk[end] == _CR:
+                        split = start + header_size
+                        raw_headers = chunk[start:split]
+                        if (
+                            chunk[end + 1] == _LF
+                            and raw_headers[:8] == _HEADER_PREFIX
+                            and raw_headers[-4:] == _HEADER_END
+                        ):
+                            hmsg = new_hmsg(HMsg)
+                            hmsg.subject = args[1]
+                            hmsg.sid = args[2]
+                            hmsg.reply = args[3] if nargs == 6 else None
+                            hmsg.raw_headers = raw_headers
+                            hmsg.payload = chunk[split:end]
+                            append(hmsg)
+                            pos = end + 2
+                            continue
             pos = self._parse_client_frame(chunk, pos, eol, args, frames)
             if pos < 0:
                 return -pos - 1

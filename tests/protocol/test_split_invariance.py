@@ -207,6 +207,29 @@ def test_large_frames_in_chunks() -> None:
         assert feed(parser, (server[i : i + size] for i in range(0, len(server), size))) == whole
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        (encode_msg("a", 1, b"m" * 1000), Msg(b"a", b"1", None, b"m" * 1000)),
+        (
+            encode_hmsg("a", 1, {"K": "v"}, b"h" * 16, "r"),
+            HMsg(b"a", b"1", b"r", b"NATS/1.0\r\nK: v\r\n\r\n", b"h" * 16),
+        ),
+    ],
+    ids=["msg-1kib", "hmsg"],
+)
+def test_a_frame_cut_after_whole_ones_waits_for_its_own_bytes(case: tuple[bytes, Frame]) -> None:
+    """Large MSG and HMSG streams are parsed by offsets: a frame cut at the end of a read,
+    after whole frames, completes with exactly its own missing bytes."""
+    wire, frame = case
+    data = wire * 3
+    for cut in range(2 * len(wire) + 1, 3 * len(wire)):
+        parser = Parser(Role.CLIENT)
+        assert parser.receive_data(data[:cut]) == [frame, frame]
+        assert parser.receive_data(data[cut:]) == [frame]
+        assert parser.buffered == 0
+
+
 class CountingBuffer(bytearray):
     """A receive buffer that counts the bytes searched for a line end and copied out."""
 
