@@ -104,6 +104,18 @@ class Counter:
         self.next = min(self.targets) if self.targets else -1
 
 
+def spread_counters(nsubs: int, queue: str) -> tuple[list[Counter], list[Counter]]:
+    """The counters of ``nsubs`` subscribers: (the distinct ones, one per subscriber).
+
+    A queue group delivers each message to one member, so its members share one counter;
+    plain subscribers each get their own."""
+    if queue:
+        shared = [Counter()]
+        return shared, shared * nsubs
+    own = [Counter() for _ in range(nsubs)]
+    return own, own
+
+
 async def wait(fut: Awaitable[T], seconds: float, what: str) -> T:
     try:
         return await asyncio.wait_for(fut, seconds)

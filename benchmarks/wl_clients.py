@@ -43,6 +43,7 @@ from .common import (
     publish_and_wait,
     ready,
     shares,
+    spread_counters,
     timeout_for,
     wait,
 )
@@ -128,11 +129,7 @@ async def _spread(
     errors: list[str] = []
     subs = [await _connect(client, url, errors) for _ in range(nsubs)]
     pub_nc = await _connect(client, url, errors)
-    if queue:  # the group delivers each message to one member: one counter for all
-        uniq = [Counter()]
-        counters = uniq * nsubs
-    else:
-        uniq = counters = [Counter() for _ in range(nsubs)]
+    uniq, counters = spread_counters(nsubs, queue)
     per = len(uniq)  # deliveries per published message
     for nc, counter in zip(subs, counters, strict=True):
         await nc.subscribe(subject, queue=queue, cb=_counting_cb(client, counter), **SUB_LIMITS)

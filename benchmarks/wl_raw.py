@@ -24,6 +24,7 @@ from .common import (
     publish_and_wait,
     ready,
     shares,
+    spread_counters,
     timeout_for,
     wait,
 )
@@ -69,11 +70,7 @@ async def _spread(
 ) -> dict[str, Any]:
     subs = [await RawConnection.connect(url) for _ in range(nsubs)]
     pub_nc = await RawConnection.connect(url)
-    if queue:  # the group delivers each message to one member: one counter for all
-        uniq = [Counter()]
-        counters = uniq * nsubs
-    else:
-        uniq = counters = [Counter() for _ in range(nsubs)]
+    uniq, counters = spread_counters(nsubs, queue)
     per = len(uniq)  # deliveries per published message
     for nc, counter in zip(subs, counters, strict=True):
         nc.subscribe(subject, _counting_cb(counter), queue)
