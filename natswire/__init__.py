@@ -11,12 +11,11 @@ an import::
     msg = await sub.next_msg()
 """
 
-__version__ = "0.1.0"
-
 from typing import Any
 
 from . import client as _client
 from . import errors
+from ._version import __version__
 from .client import ConnectOptions, Message, Stats, Subscription
 from .jetstream import JetStreamContext, JetStreamManager
 from .protocol.headers import Headers

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from time import monotonic
 from typing import Any, TypeAlias
 
-from .. import __version__
+from .._version import __version__
 from ..protocol.errors import (
     AuthorizationError,
     MaxPayloadError,
