@@ -1,4 +1,4 @@
-"""Fixtures shared by every test directory."""
+"""Fixtures shared by every test directory (the rest are in ``support``, loaded here)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from natswire import server as server_mod
+
+pytest_plugins = ["support"]
 
 
 @pytest.fixture

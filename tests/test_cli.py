@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
+from support import natswire_cli, start_cli
 
 from natswire.cli import build_parser
 from natswire.server import NatsServer
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[NatsServer]:
-    with NatsServer() as srv:
-        yield srv
-
-
-def natswire(*args: str, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "natswire", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "natswire", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for_line(proc: subprocess.Popen[str], text: str) -> None:
@@ -52,19 +27,21 @@ def wait_for_line(proc: subprocess.Popen[str], text: str) -> None:
 
 
 def test_help_explains_each_command() -> None:
-    result = natswire("--help")
+    result = natswire_cli("--help")
     assert result.returncode == 0
     for command in ("pub", "sub", "req", "reply", "server"):
         assert command in result.stdout
-    sub_help = natswire("sub", "--help")
+    sub_help = natswire_cli("sub", "--help")
     assert "--count" in sub_help.stdout and "--queue" in sub_help.stdout
 
 
 def test_pub_reaches_sub_with_headers(server: NatsServer) -> None:
-    sub = start("sub", "--server", server.url, "cli.>", "--count", "2")
+    sub = start_cli("sub", "--server", server.url, "cli.>", "--count", "2")
     try:
         wait_for_line(sub, "listening")
-        pub = natswire("pub", "-s", server.url, "cli.test", "hello", "--count", "2", "-H", "K:v")
+        pub = natswire_cli(
+            "pub", "-s", server.url, "cli.test", "hello", "--count", "2", "-H", "K:v"
+        )
         assert pub.returncode == 0, pub.stderr
         out, _ = sub.communicate(timeout=10)
     finally:
@@ -76,10 +53,10 @@ def test_pub_reaches_sub_with_headers(server: NatsServer) -> None:
 
 
 def test_req_gets_the_reply(server: NatsServer) -> None:
-    reply = start("reply", "-s", server.url, "cli.svc", "pong", "--count", "1")
+    reply = start_cli("reply", "-s", server.url, "cli.svc", "pong", "--count", "1")
     try:
         wait_for_line(reply, "answering")
-        req = natswire("req", "-s", server.url, "cli.svc", "ping")
+        req = natswire_cli("req", "-s", server.url, "cli.svc", "ping")
         out, _ = reply.communicate(timeout=10)
     finally:
         reply.kill()
@@ -89,17 +66,17 @@ def test_req_gets_the_reply(server: NatsServer) -> None:
 
 
 def test_errors_are_reported_with_exit_status(server: NatsServer) -> None:
-    no_responders = natswire("req", "-s", server.url, "cli.nobody", "x")
+    no_responders = natswire_cli("req", "-s", server.url, "cli.nobody", "x")
     assert no_responders.returncode == 1
     assert "NoRespondersError" in no_responders.stderr
     assert "cli.nobody" in no_responders.stderr
-    bad_subject = natswire("pub", "-s", server.url, "bad subject", "x")
+    bad_subject = natswire_cli("pub", "-s", server.url, "bad subject", "x")
     assert bad_subject.returncode == 1
     assert "BadSubjectError" in bad_subject.stderr
 
 
 def test_unreachable_server_fails_with_no_servers() -> None:
-    result = natswire("pub", "-s", "nats://127.0.0.1:1", "x", timeout=20)
+    result = natswire_cli("pub", "-s", "nats://127.0.0.1:1", "x", timeout=20)
     assert result.returncode == 1
     assert "NoServersError" in result.stderr
 
@@ -110,18 +87,13 @@ def test_server_command_parses_its_options() -> None:
 
 
 def test_server_command_runs_a_server_until_interrupted() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "natswire", "server", "-p", "-1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli("server", "-p", "-1")
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "nats-server running at nats://127.0.0.1:" in line
         url = line.split(" at ")[1].split()[0]
-        pub = natswire("pub", "-s", url, "x", "y")
+        pub = natswire_cli("pub", "-s", url, "x", "y")
         assert pub.returncode == 0, pub.stderr
         proc.send_signal(2)
         out, _ = proc.communicate(timeout=15)

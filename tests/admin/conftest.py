@@ -1,19 +1,20 @@
 """Fixtures for the admin tests: one nats-server for the session with monitoring,
 JetStream and a system account (``SYS``: user ``sys``; applications in ``APP``: users
-``app`` and ``app2``), and natswire clients that are always closed."""
+``app`` and ``app2``), and the shared client factories of ``support`` connecting as
+those users."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from admin_helpers import ACCOUNTS, AmqpConnect, Connect
+from admin_helpers import ACCOUNTS
+from support import AmqpConnect, Connect
 
 import natswire
-from natswire import amqp
 from natswire.admin import Monitor, NatsAdmin
 from natswire.server import NatsServer
 
@@ -38,41 +39,21 @@ def namespace() -> str:
 
 
 @pytest.fixture
-async def connect(server: NatsServer) -> AsyncIterator[Connect]:
-    """``await connect(user="app", **options)``: a natswire client, closed after."""
-    clients: list[natswire.Client] = []
+def connect(connect: Connect) -> Connect:
+    """``await connect(user="app", **options)``: the shared ``connect`` (from ``support``)
+    as one of the accounts' users; passwords equal user names."""
 
-    async def _connect(user: str = "app", **options: Any) -> natswire.Client:
-        options.setdefault("connect_timeout", 2.0)
-        options.setdefault("reconnect_time_wait", 0.1)
-        nc = await natswire.connect(server.url, user=user, password=user, **options)
-        clients.append(nc)
-        return nc
+    async def connect_as(user: str = "app", **options: Any) -> natswire.Client:
+        return await connect(user=user, password=user, **options)
 
-    yield _connect
-    for nc in clients:
-        await asyncio.wait_for(nc.close(), 5)
+    return connect_as
 
 
 @pytest.fixture
-async def amqp_connect(server: NatsServer, namespace: str) -> AsyncIterator[AmqpConnect]:
-    """``await amqp_connect(**options)``: an adapter connection (user ``app``) on this
-    test's namespace, closed after."""
-    conns: list[amqp.Connection] = []
-
-    async def _connect(**options: Any) -> amqp.Connection:
-        options.setdefault("servers", server.url)
-        options.setdefault("namespace", namespace)
-        options.setdefault("connect_timeout", 2.0)
-        options.setdefault("user", "app")
-        options.setdefault("password", "app")
-        conn = await amqp.connect(**options)
-        conns.append(conn)
-        return conn
-
-    yield _connect
-    for conn in conns:
-        await asyncio.wait_for(conn.close(), 10)
+def amqp_connect(amqp_connect: AmqpConnect) -> AmqpConnect:
+    """The shared ``amqp_connect`` (from ``support``) as user ``app`` unless told
+    otherwise."""
+    return functools.partial(amqp_connect, user="app", password="app")
 
 
 @pytest.fixture

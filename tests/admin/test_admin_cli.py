@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 
 import pytest
-from admin_helpers import AmqpConnect, Connect
+from support import AmqpConnect, Connect, natswire_cli
 
 import natswire
 from natswire.server import NatsServer, free_port
@@ -16,52 +15,43 @@ from natswire.server import NatsServer, free_port
 pytestmark = pytest.mark.timeout(60)
 
 
-def run(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "natswire", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 async def arun(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI while this event loop keeps serving the test's clients."""
-    return await asyncio.to_thread(run, *args)
+    return await asyncio.to_thread(natswire_cli, *args)
 
 
 def test_help_lists_admin_and_stats() -> None:
-    top = run("--help")
+    top = natswire_cli("--help")
     assert top.returncode == 0 and "admin" in top.stdout and "stats" in top.stdout
-    admin = run("admin", "--help")
+    admin = natswire_cli("admin", "--help")
     for command in ("varz", "connz", "jsz", "queues", "connections", "kick"):
         assert command in admin.stdout
-    assert "--json" in run("admin", "queues", "--help").stdout
+    assert "--json" in natswire_cli("admin", "queues", "--help").stdout
 
 
 def test_varz_connz_jsz(server: NatsServer) -> None:
     url = server.monitor_url
     assert url is not None
-    table = run("admin", "varz", "-m", url)
+    table = natswire_cli("admin", "varz", "-m", url)
     assert table.returncode == 0, table.stderr
     assert "server_id" in table.stdout and "in_msgs" in table.stdout
-    data = json.loads(run("admin", "varz", "--monitor", url, "--json").stdout)
+    data = json.loads(natswire_cli("admin", "varz", "--monitor", url, "--json").stdout)
     assert data["port"] == server.port and "git_commit" in data
 
-    connz = json.loads(run("admin", "connz", "-m", url, "--limit", "1", "--json").stdout)
+    connz = json.loads(natswire_cli("admin", "connz", "-m", url, "--limit", "1", "--json").stdout)
     assert connz["limit"] == 1 and len(connz["connections"]) <= 1
-    listing = run("admin", "connz", "-m", url, "--sort", "cid")
+    listing = natswire_cli("admin", "connz", "-m", url, "--sort", "cid")
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.splitlines()[0].split()[:2] == ["cid", "name"]
     assert "connections" in listing.stdout.splitlines()[-1]
 
-    jsz = json.loads(run("admin", "jsz", "-m", url, "--json").stdout)
+    jsz = json.loads(natswire_cli("admin", "jsz", "-m", url, "--json").stdout)
     assert "streams" in jsz and jsz["disabled"] is False
-    assert "api_total" in run("admin", "jsz", "-m", url).stdout
+    assert "api_total" in natswire_cli("admin", "jsz", "-m", url).stdout
 
 
 def test_unreachable_monitor_is_a_clear_error() -> None:
-    result = run("admin", "varz", "-m", f"127.0.0.1:{free_port()}")
+    result = natswire_cli("admin", "varz", "-m", f"127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert "MonitoringError" in result.stderr and "cannot reach" in result.stderr
     assert "Traceback" not in result.stderr

@@ -8,9 +8,9 @@ import json
 import sys
 
 import pytest
-from admin_helpers import AmqpConnect, Connect, eventually
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from support import AmqpConnect, Connect, eventually
 
 import natswire
 from natswire import amqp
@@ -54,7 +54,7 @@ async def test_client_metrics_move(connect: Connect) -> None:
     assert stats.outbound_buffer_bytes > 0  # not yet written: read at call time
     await nc.flush()
     assert stats.outbound_buffer_bytes == 0
-    await eventually(lambda: stats.in_msgs == 10)
+    await eventually(lambda: stats.in_msgs == 10, timeout=10)
     assert stats.slow_consumer_drops == 8
     (view,) = [s for s in stats.subscriptions if s.sid == slow.sid]
     assert (view.pending_msgs, view.pending_bytes, view.dropped) == (2, 6, 8)
@@ -69,7 +69,7 @@ async def test_client_metrics_move(connect: Connect) -> None:
     await nc.subscribe("adm.m.broken", cb=broken)
     await nc.publish("adm.m.broken", b"")
     await nc.flush()
-    await eventually(lambda: "ValueError" in stats.errors)
+    await eventually(lambda: "ValueError" in stats.errors, timeout=10)
     assert stats.errors == {"SlowConsumerError": 1, "ValueError": 1}
 
     # Request latency and failed requests.
@@ -122,7 +122,7 @@ async def test_adapter_channel_pool_and_queue_counters(amqp_connect: AmqpConnect
     for body in (b"1", b"2", b"3"):
         await ch.basic_publish("", "jobs", body)
     await ch.basic_publish("", "plain", b"p")
-    await eventually(lambda: len(deliveries) == 4)
+    await eventually(lambda: len(deliveries) == 4, timeout=10)
     assert stats.unacked == 4
     assert stats.queue("jobs").delivered == 3 and stats.queue("plain").delivered == 1
 
@@ -131,7 +131,7 @@ async def test_adapter_channel_pool_and_queue_counters(amqp_connect: AmqpConnect
     await by_body[b"2"].nack(requeue=True)
     await by_body[b"3"].reject(requeue=False)
     await by_body[b"p"].reject(requeue=False)
-    await eventually(lambda: stats.queue("jobs").delivered == 4)  # "2" came back
+    await eventually(lambda: stats.queue("jobs").delivered == 4, timeout=10)  # "2" came back
     jobs = stats.queue("jobs")
     assert (jobs.acked, jobs.nacked, jobs.dead_lettered, jobs.dropped) == (1, 2, 1, 0)
     plain = stats.queue("plain")
@@ -161,7 +161,7 @@ async def test_prometheus_registry_values_move(amqp_connect: AmqpConnect) -> Non
     await ch.basic_consume("q", got.append, auto_ack=True)
     for _ in range(3):
         await ch.basic_publish("", "q", b"hello")
-    await eventually(lambda: len(got) == 3)
+    await eventually(lambda: len(got) == 3, timeout=10)
     await nc.subscribe("adm.prom.echo", cb=lambda m: asyncio.ensure_future(m.respond(b"")))
     await nc.request("adm.prom.echo", b"", timeout=2)
 

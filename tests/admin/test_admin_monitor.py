@@ -8,7 +8,7 @@ import json
 import urllib.request
 
 import pytest
-from admin_helpers import Connect
+from support import Connect
 
 import natswire
 from natswire.admin import Connz, MonitoringError, Varz

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from admin_helpers import AmqpConnect, Connect
+from support import AmqpConnect, Connect
 
 import natswire
 from natswire import amqp

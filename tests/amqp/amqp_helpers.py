@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 
 from natswire import amqp
 
@@ -43,15 +42,6 @@ class Collector:
         """Wait ``seconds`` and return what arrived (to check that nothing more came)."""
         await asyncio.sleep(seconds)
         return self.deliveries
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {what}")
-        await asyncio.sleep(0.02)
 
 
 async def declare_bound(

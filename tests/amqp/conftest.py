@@ -1,20 +1,17 @@
-"""Fixtures for the AMQP adapter tests: one nats-server with JetStream per module, and
-adapter connections on a namespace of their own per test (so each test has its own
-stream and queues), always closed."""
+"""Fixtures for the AMQP adapter tests: one nats-server with JetStream per module, and a
+namespace of its own per test (so each test has its own stream and queues) for the
+adapter connections ``amqp_connect`` (from ``support``) makes."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from support import AmqpConnect
 
 from natswire import amqp
 from natswire.server import NatsServer
-
-Connect = Callable[..., Awaitable[amqp.Connection]]
 
 _namespaces = itertools.count(1)
 
@@ -31,26 +28,8 @@ def namespace() -> str:
 
 
 @pytest.fixture
-async def connect(server: NatsServer, namespace: str) -> AsyncIterator[Connect]:
-    """``await connect(**options)``: an adapter connection on this test's namespace."""
-    conns: list[amqp.Connection] = []
-
-    async def _connect(**options: Any) -> amqp.Connection:
-        options.setdefault("servers", server.url)
-        options.setdefault("namespace", namespace)
-        options.setdefault("connect_timeout", 2.0)
-        conn = await amqp.connect(**options)
-        conns.append(conn)
-        return conn
-
-    yield _connect
-    for conn in conns:
-        await asyncio.wait_for(conn.close(), 10)
-
-
-@pytest.fixture
-async def conn(connect: Connect) -> amqp.Connection:
-    return await connect()
+async def conn(amqp_connect: AmqpConnect) -> amqp.Connection:
+    return await amqp_connect()
 
 
 @pytest.fixture

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from amqp_helpers import Collector, eventually
+from amqp_helpers import Collector
 from faultproxy import FaultProxy
+from support import eventually
 
 from natswire import amqp
 from natswire.server import NatsServer
 
 
 async def test_kill_9_and_restart_lose_nothing_unacked_and_return_nothing_acked(
-    server: NatsServer, connect: object
+    server: NatsServer, amqp_connect: object
 ) -> None:
-    conn: amqp.Connection = await connect(reconnect_time_wait=0.1)  # type: ignore[operator]
+    conn: amqp.Connection = await amqp_connect(reconnect_time_wait=0.1)  # type: ignore[operator]
     ch = await conn.channel()
     await ch.exchange_declare("ex", "direct")
     await ch.queue_declare("durable-q", arguments={"x-queue-type": "quorum"})
@@ -44,7 +45,7 @@ async def test_kill_9_and_restart_lose_nothing_unacked_and_return_nothing_acked(
 
 
 async def test_reconnect_keeps_tags_and_redelivers_what_was_in_flight(
-    server: NatsServer, connect: object
+    server: NatsServer, amqp_connect: object
 ) -> None:
     events: list[str] = []
 
@@ -52,7 +53,7 @@ async def test_reconnect_keeps_tags_and_redelivers_what_was_in_flight(
         events.append("reconnected")
 
     async with FaultProxy("127.0.0.1", server.port) as proxy:
-        conn: amqp.Connection = await connect(  # type: ignore[operator]
+        conn: amqp.Connection = await amqp_connect(  # type: ignore[operator]
             servers=proxy.url,
             reconnect_time_wait=0.1,
             ack_wait=1.5,
@@ -64,7 +65,7 @@ async def test_reconnect_keeps_tags_and_redelivers_what_was_in_flight(
         await ch.queue_declare("q")
         got = Collector()
         await ch.basic_consume("q", got)
-        publisher: amqp.Connection = await connect()  # type: ignore[operator]
+        publisher: amqp.Connection = await amqp_connect()  # type: ignore[operator]
         pch = await publisher.channel()
         for i in range(3):
             await pch.basic_publish("", "q", b"%d" % i)

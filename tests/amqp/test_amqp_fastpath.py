@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from amqp_helpers import Collector, eventually
+from amqp_helpers import Collector
+from support import eventually
 
 from natswire import amqp
 from natswire.amqp.consumer import ack_numbers, may_expire
@@ -125,9 +126,9 @@ async def test_redelivery_count_follows_the_live_delivery(ch: amqp.Channel) -> N
     await second.ack()
 
 
-async def test_a_failed_pipelined_publish_is_reported(connect: object) -> None:
+async def test_a_failed_pipelined_publish_is_reported(amqp_connect: object) -> None:
     errors: list[BaseException] = []
-    conn: amqp.Connection = await connect(  # type: ignore[operator]
+    conn: amqp.Connection = await amqp_connect(  # type: ignore[operator]
         on_channel_exception=lambda channel, exc: errors.append(exc)
     )
     ch = await conn.channel()

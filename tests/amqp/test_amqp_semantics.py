@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from amqp_helpers import Collector, declare_bound, eventually
+from amqp_helpers import Collector, declare_bound
+from support import eventually
 
 from natswire import amqp, errors
 from natswire.amqp import BasicProperties
@@ -365,11 +366,11 @@ async def test_exclusive_and_auto_delete_queues_vanish_with_their_channel(
 
 
 async def test_exclusive_queue_is_locked_to_its_connection(
-    conn: amqp.Connection, connect: object
+    conn: amqp.Connection, amqp_connect: object
 ) -> None:
     ch = await conn.channel()
     await ch.queue_declare("mine", exclusive=True)
-    other = await connect()  # type: ignore[operator]
+    other = await amqp_connect()  # type: ignore[operator]
     och = await other.channel()
     with pytest.raises(amqp.ResourceLockedError):
         await och.queue_declare("mine", exclusive=True)
@@ -427,13 +428,15 @@ async def test_delivery_limit_dead_letters(ch: amqp.Channel) -> None:
 # ------------------------------------------------------------------- cancel
 
 
-async def test_deleting_a_queue_calls_on_cancel(conn: amqp.Connection, connect: object) -> None:
+async def test_deleting_a_queue_calls_on_cancel(
+    conn: amqp.Connection, amqp_connect: object
+) -> None:
     ch = await conn.channel()
     await ch.queue_declare("doomed")
     cancelled: list[str] = []
     tag = await ch.basic_consume("doomed", Collector(), on_cancel=cancelled.append)
     # Deleted from another connection: the server tells the consumer.
-    other = await connect()  # type: ignore[operator]
+    other = await amqp_connect()  # type: ignore[operator]
     och = await other.channel()
     await och.queue_delete("doomed")
     await eventually(lambda: cancelled == [tag], what="on_cancel")
@@ -443,8 +446,8 @@ async def test_deleting_a_queue_calls_on_cancel(conn: amqp.Connection, connect: 
 # --------------------------------------------------------------- channels
 
 
-async def test_channel_limit(connect: object) -> None:
-    conn = await connect(max_channels=2)  # type: ignore[operator]
+async def test_channel_limit(amqp_connect: object) -> None:
+    conn = await amqp_connect(max_channels=2)  # type: ignore[operator]
     opened: list[amqp.Channel] = []
     conn.on_new_channel = opened.append
     a = await conn.channel()

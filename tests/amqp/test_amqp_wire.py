@@ -13,8 +13,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from amqp_helpers import Collector, eventually
+from amqp_helpers import Collector
 from faultproxy import FaultProxy
+from support import eventually
 
 from natswire import amqp
 from natswire.amqp import BasicProperties
@@ -311,8 +312,8 @@ async def test_transient_events(wire: amqp.Connection) -> None:
     assert ws.events.deliveries[0].properties.delivery_mode == 1
 
 
-async def test_channel_limit(connect: object) -> None:
-    conn: amqp.Connection = await connect(max_channels=2)  # type: ignore[operator]
+async def test_channel_limit(amqp_connect: object) -> None:
+    conn: amqp.Connection = await amqp_connect(max_channels=2)  # type: ignore[operator]
     await gundeck_setup(conn)
     uid, cid = ids()
     await setup_client(conn, uid, cid)
@@ -323,10 +324,10 @@ async def test_channel_limit(connect: object) -> None:
     assert info.value.reply_code == 503
 
 
-async def test_channel_killed(server: NatsServer, connect: object) -> None:
+async def test_channel_killed(server: NatsServer, amqp_connect: object) -> None:
     async with FaultProxy("127.0.0.1", server.port) as proxy:
         killed = asyncio.Event()
-        conn: amqp.Connection = await connect(  # type: ignore[operator]
+        conn: amqp.Connection = await amqp_connect(  # type: ignore[operator]
             servers=proxy.url, reconnect_time_wait=0.1, on_connection_close=killed.set
         )
         await gundeck_setup(conn)
@@ -346,7 +347,7 @@ async def test_channel_killed(server: NatsServer, connect: object) -> None:
 
 
 async def test_backend_pusher_recovers_from_queue_deletion(
-    wire: amqp.Connection, connect: object
+    wire: amqp.Connection, amqp_connect: object
 ) -> None:
     domain = "far-away.example.com"
     queue = amqp.backend_notifications_queue(domain)
@@ -372,7 +373,7 @@ async def test_backend_pusher_recovers_from_queue_deletion(
         await pusher.basic_consume(queue, deliver, on_cancel=cancelled.append)
 
     await consume()
-    brig: amqp.Connection = await connect()  # type: ignore[operator]
+    brig: amqp.Connection = await amqp_connect()  # type: ignore[operator]
     await enqueue(brig, b"n1")
     await eventually(lambda: pushed == [b"n1"], what="first notification")
     admin = await brig.channel()

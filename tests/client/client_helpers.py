@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 
@@ -33,16 +32,6 @@ class ErrorLog:
                 await self._event.wait()
 
         return await asyncio.wait_for(_wait(), timeout)
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` every 10 ms; fail the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
-        await asyncio.sleep(0.01)
 
 
 async def peer_sync(peer: Any) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from client_helpers import ErrorLog
-from conftest import Connect
+from support import Connect, eventually
 
 import natswire
 from natswire.errors import (
@@ -195,9 +195,7 @@ async def test_permissions_violation_is_not_fatal(
 
 
 async def _wait_count(log: ErrorLog, kind: type[Exception], count: int) -> None:
-    from client_helpers import wait_until
-
-    await wait_until(lambda: len(log.of_type(kind)) >= count, timeout=3)
+    await eventually(lambda: len(log.of_type(kind)) >= count, timeout=3)
 
 
 async def test_invalid_subject_from_server_is_not_fatal(

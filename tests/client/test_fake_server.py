@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from client_helpers import ErrorLog, wait_until
+from client_helpers import ErrorLog
 from fakeserver import FakeConnection, FakeServer
+from support import eventually
 
 import natswire
 from natswire.errors import (
@@ -140,7 +141,7 @@ async def test_async_info_updates_servers(fake: FakeServer, clients: list[natswi
     # Repeated INFO: the list is replaced, a larger max_payload is taken on.
     discovered.clear()
     conn.send_info(connect_urls=["10.0.0.3:4222"], max_payload=2 * 1024 * 1024)
-    await wait_until(lambda: nc.discovered_servers == ["nats://10.0.0.3:4222"])
+    await eventually(lambda: nc.discovered_servers == ["nats://10.0.0.3:4222"])
     assert discovered.is_set()
     assert nc.max_payload == 2 * 1024 * 1024
     assert nc.is_connected
@@ -162,7 +163,7 @@ async def test_smaller_max_payload_by_async_info(
     nc = await connect(clients, fake)
     conn = await fake.ready()
     conn.send_info(max_payload=100)
-    await wait_until(lambda: nc.max_payload == 100)
+    await eventually(lambda: nc.max_payload == 100)
     with pytest.raises(natswire.errors.MaxPayloadError):
         await nc.publish("x", b"y" * 101)
     await roundtrip(nc)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from conftest import Connect
+from support import Connect
 
 import natswire
 from natswire import ConnectOptions

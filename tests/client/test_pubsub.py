@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from client_helpers import wait_until
-from conftest import Connect
+from support import Connect, eventually
 
 import natswire
 from natswire.errors import ConnectionClosedError, TimeoutError
@@ -45,7 +44,7 @@ async def test_queue_group_shares_load_without_loss(connect: Connect) -> None:
     for i in range(n):
         await pub.publish("work.q", b"%d" % i)
     await pub.flush()
-    await wait_until(lambda: sum(counts) >= n)
+    await eventually(lambda: sum(counts) >= n)
     await asyncio.sleep(0.05)
     assert sum(counts) == n
     assert all(c > 0 for c in counts), counts
@@ -85,7 +84,7 @@ async def test_unsubscribe_limit_counts_earlier_messages(nc: natswire.Client) ->
     for i in range(2):
         await nc.publish("auto.limit", b"%d" % i)
     await nc.flush()
-    await wait_until(lambda: sub.delivered == 2)
+    await eventually(lambda: sub.delivered == 2)
     # limit 5 counts the 2 already received: 3 more arrive.
     await sub.unsubscribe(5)
     for i in range(2, 12):
@@ -101,7 +100,7 @@ async def test_unsubscribe_limit_already_reached_stops_now(nc: natswire.Client) 
     for i in range(3):
         await nc.publish("auto.reached", b"%d" % i)
     await nc.flush()
-    await wait_until(lambda: sub.delivered == 3)
+    await eventually(lambda: sub.delivered == 3)
     await sub.unsubscribe(2)
     await nc.publish("auto.reached", b"late")
     await nc.flush()
@@ -117,7 +116,7 @@ async def test_unsubscribe_ends_iterator_and_stops_delivery(nc: natswire.Client)
     await nc.flush()
     await nc.publish("unsub.now", b"before")
     await nc.flush()
-    await wait_until(lambda: sub.pending_msgs == 1)
+    await eventually(lambda: sub.pending_msgs == 1)
 
     async def consume() -> list[bytes]:
         return [m.data async for m in sub.messages]
@@ -154,7 +153,7 @@ async def test_sub_drain_delivers_pending(nc: natswire.Client) -> None:
     for i in range(50):
         await nc.publish("drain.sub", b"%d" % i)
     await nc.flush()
-    await wait_until(lambda: sub.pending_msgs == 50)
+    await eventually(lambda: sub.pending_msgs == 50)
 
     async def consume() -> list[bytes]:
         return [m.data async for m in sub.messages]
@@ -223,7 +222,7 @@ async def test_callbacks_plain_and_coroutine(nc: natswire.Client) -> None:
         await nc.publish("cb.both", b"%d" % i)
     await nc.flush()
     expected = [b"%d" % i for i in range(20)]
-    await wait_until(lambda: len(plain) == 20 and len(coro) == 20)
+    await eventually(lambda: len(plain) == 20 and len(coro) == 20)
     assert plain == expected
     assert coro == expected
 
@@ -360,7 +359,7 @@ async def test_stats_count(connect: Connect) -> None:
     await nc.publish("stats.x", b"")
     await nc.publish("stats.x", b"abc", headers={"K": "v"})
     await nc.flush()
-    await wait_until(lambda: sub.delivered == 3)
+    await eventually(lambda: sub.delivered == 3)
     stats = nc.stats
     assert stats.out_msgs == 3
     assert stats.in_msgs == 3

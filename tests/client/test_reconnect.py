@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from client_helpers import wait_until
+from support import eventually
 
 import natswire
 from natswire.errors import ConnectionClosedError, NoServersError
@@ -48,7 +48,7 @@ async def test_restart_reconnects_and_resubscribes(own_server: NatsServer) -> No
         auto = await nc.subscribe("re.auto", max_msgs=3)
         await nc.publish("re.auto", b"0")
         await nc.flush()
-        await wait_until(lambda: auto.delivered == 1)
+        await eventually(lambda: auto.delivered == 1)
         first_id = nc.client_id
 
         await own_server.arestart()
@@ -92,7 +92,7 @@ async def test_publish_while_disconnected_is_sent_after_reconnect(
         sub = await nc.subscribe("re.buffered")
         await nc.flush()
         own_server.kill()  # keeps the port for the restart
-        await wait_until(lambda: nc.is_reconnecting)
+        await eventually(lambda: nc.is_reconnecting)
         for i in range(10):
             await nc.publish("re.buffered", b"%d" % i)
         assert nc.pending_data_size > 0

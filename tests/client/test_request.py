@@ -6,7 +6,7 @@ import asyncio
 import builtins
 
 import pytest
-from conftest import Connect
+from support import Connect
 
 import natswire
 from natswire.errors import BadTimeoutError, NoRespondersError, TimeoutError

@@ -1,22 +1,18 @@
-"""Fixtures for the JetStream tests: one nats-server with JetStream per module, and
-clients that are always closed."""
+"""Fixtures for the JetStream tests: one nats-server with JetStream per module (the
+clients, ``connect``, ``nc`` and the nats-py ``peer``, come from ``support``), a
+JetStream context, and streams that are always deleted."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
-import nats
 import pytest
 
 import natswire
 from natswire.jetstream import JetStreamContext
 from natswire.server import NatsServer
-
-Connect = Callable[..., Awaitable[natswire.Client]]
 
 _names = itertools.count(1)
 
@@ -26,28 +22,6 @@ def server() -> Iterator[NatsServer]:
     """One nats-server with JetStream (temporary file store) for the whole module."""
     with NatsServer(jetstream=True) as srv:
         yield srv
-
-
-@pytest.fixture
-async def connect(server: NatsServer) -> AsyncIterator[Connect]:
-    """``await connect(url=None, **options)``: a natswire client, closed after the test."""
-    clients: list[natswire.Client] = []
-
-    async def _connect(url: str | list[str] | None = None, **options: Any) -> natswire.Client:
-        options.setdefault("connect_timeout", 2.0)
-        options.setdefault("reconnect_time_wait", 0.1)
-        nc = await natswire.connect(url or server.url, **options)
-        clients.append(nc)
-        return nc
-
-    yield _connect
-    for nc in clients:
-        await asyncio.wait_for(nc.close(), 5)
-
-
-@pytest.fixture
-async def nc(connect: Connect) -> natswire.Client:
-    return await connect()
 
 
 @pytest.fixture
@@ -68,12 +42,3 @@ async def stream(js: JetStreamContext, name: str) -> AsyncIterator[str]:
     yield name
     with contextlib.suppress(natswire.errors.NatsWireError):
         await js.delete_stream(name)
-
-
-@pytest.fixture
-async def peer(server: NatsServer) -> AsyncIterator[Any]:
-    """A nats-py client (the interop peer)."""
-    nc = await nats.connect(server.url, connect_timeout=2, allow_reconnect=False)
-    yield nc
-    if not nc.is_closed:
-        await asyncio.wait_for(nc.close(), 5)

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import functools
+
+from support import eventually
 
 import natswire
 from natswire import errors
 from natswire.jetstream import ConsumerConfig, StorageType
 from natswire.server import NatsCluster, NatsServer
 
-T = TypeVar("T")
-
-
-async def eventually(call: Callable[[], Awaitable[T]], timeout: float = 20.0) -> T:
-    """``call()`` once JetStream answers again (after a restart or an election)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            return await call()
-        except (errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError):
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+#: ``await until_answered(call)``: ``call()``'s result once JetStream answers again (after
+#: a restart or an election).
+until_answered = functools.partial(
+    eventually,
+    timeout=20.0,
+    retry_on=(errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError),
+    interval=0.2,
+)
 
 
 async def test_acked_messages_survive_kill_9_and_consumer_resumes() -> None:
@@ -62,14 +57,14 @@ async def test_acked_messages_survive_kill_9_and_consumer_resumes() -> None:
             await asyncio.to_thread(server.kill)
             await asyncio.to_thread(server.restart)
 
-            info = await eventually(lambda: js.stream_info("DUR"))
+            info = await until_answered(lambda: js.stream_info("DUR"))
             assert info.state.messages == 300
             assert (info.state.first_seq, info.state.last_seq) == (1, 300)
             for seq in (1, 77, 200):
                 assert (await js.get_msg("DUR", seq)).data == acked[seq]
             # The durable consumer resumes after the last confirmed ack: nothing acked
             # comes back, everything else does (the unacked ten as redeliveries).
-            resumed = await eventually(lambda: psub.fetch(200, timeout=3))
+            resumed = await until_answered(lambda: psub.fetch(200, timeout=3))
             seqs = [m.metadata.sequence.stream for m in resumed]
             for _ in range(20):
                 if len(set(seqs)) >= 180:
@@ -94,7 +89,9 @@ async def test_r3_leader_killed_while_publishing_loses_nothing() -> None:
         )
         try:
             js = nc.jetstream(timeout=2)
-            await eventually(lambda: js.add_stream(name="R3", subjects=["r3.>"], num_replicas=3))
+            await until_answered(
+                lambda: js.add_stream(name="R3", subjects=["r3.>"], num_replicas=3)
+            )
             total = 300
             acked: dict[str, int] = {}
             killed = asyncio.Event()
@@ -127,10 +124,10 @@ async def test_r3_leader_killed_while_publishing_loses_nothing() -> None:
             await asyncio.wait_for(task, 90)
             assert len(acked) == total
 
-            info = await eventually(lambda: js.stream_info("R3"))
+            info = await until_answered(lambda: js.stream_info("R3"))
             assert info.cluster is not None and info.cluster.leader != leader.server_name
             assert info.state.messages == total  # no duplicates
-            psub = await eventually(lambda: js.pull_subscribe("r3.x", durable="check"))
+            psub = await until_answered(lambda: js.pull_subscribe("r3.x", durable="check"))
             ids: list[str] = []
             for _ in range(50):
                 if len(ids) >= total:

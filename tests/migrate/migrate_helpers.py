@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import random
-import subprocess
-import sys
 from typing import Any
 
 import aio_pika
@@ -185,33 +181,3 @@ async def drain_nats(
 
 def expected_properties(props: dict[str, Any]) -> amqp.BasicProperties:
     return amqp.BasicProperties(**props)
-
-
-def natswire_cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m natswire ARGS`` to the end."""
-    return subprocess.run(
-        [sys.executable, "-m", "natswire", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def start_cli(*args: str) -> subprocess.Popen[str]:
-    """Start ``python -m natswire ARGS`` in the background (its own process group)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "natswire", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def stop_process(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.communicate(timeout=10)

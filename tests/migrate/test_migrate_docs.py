@@ -18,12 +18,10 @@ from migrate_helpers import (
     declare_wire_topology,
     drain_nats,
     make_message,
-    natswire_cli,
     publish_to_rabbit,
     rabbit_count,
-    start_cli,
-    stop_process,
 )
+from support import natswire_cli, start_cli, stop_process
 
 from natswire import amqp
 from natswire.migrate.rabbit import RabbitMqServer

@@ -17,12 +17,10 @@ from migrate_helpers import (
     drain_nats,
     drain_rabbit,
     make_message,
-    natswire_cli,
     publish_to_rabbit,
     rabbit_count,
-    start_cli,
-    stop_process,
 )
+from support import natswire_cli, start_cli, stop_process
 
 from natswire import amqp
 from natswire.migrate.errors import NatsSideError, RabbitSideError

@@ -18,9 +18,9 @@ from migrate_helpers import (
     UID,
     declare_wire_topology,
     drain_nats,
-    natswire_cli,
     rabbit_count,
 )
+from support import natswire_cli
 
 from natswire import amqp
 from natswire.migrate.rabbit import RabbitMqServer

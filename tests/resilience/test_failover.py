@@ -6,20 +6,12 @@ import asyncio
 import time
 
 import pytest
+from support import eventually
 
 import natswire
 from natswire.server import NatsCluster
 
 pytestmark = pytest.mark.timeout(90)
-
-
-async def wait_until(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def test_failover_to_a_discovered_node() -> None:
@@ -35,7 +27,7 @@ async def test_failover_to_a_discovered_node() -> None:
         )
         listener = await natswire.connect(node_c.url)
         try:
-            await wait_until(lambda: len(nc.servers) == 3)
+            await eventually(lambda: len(nc.servers) == 3, timeout=10)
             assert set(nc.discovered_servers) == {
                 f"nats://127.0.0.1:{s.port}" for s in cluster.servers[1:]
             }
@@ -55,7 +47,7 @@ async def test_failover_to_a_discovered_node() -> None:
 
             await nc.publish("failover", b"after")
             await nc.flush()
-            await wait_until(lambda: received == [b"before", b"after"], 5)
+            await eventually(lambda: received == [b"before", b"after"], 5)
             assert nc.stats.reconnects == 1
             print(f"\nfailover to a discovered node took {failover_time * 1000:.0f} ms")
         finally:
@@ -77,11 +69,11 @@ async def test_lame_duck_moves_to_another_node_before_the_old_one_closes() -> No
         )
         publisher = await natswire.connect(cluster.servers[2].url)
         try:
-            await wait_until(lambda: len(nc.servers) == 3)
+            await eventually(lambda: len(nc.servers) == 3, timeout=10)
             sub = await nc.subscribe("ldm.check")
             await nc.flush()
             node_a.enter_lame_duck_mode()
-            await wait_until(lambda: nc.connected_url not in (None, node_a.url), 5)
+            await eventually(lambda: nc.connected_url not in (None, node_a.url), 5)
             assert node_a.is_running, "the client moved only after the node closed"
             assert events[:2] == ["lame duck", "reconnected"]
             assert "disconnected" not in events

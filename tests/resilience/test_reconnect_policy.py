@@ -1,10 +1,9 @@
-"""The reconnect policy: server order, backoff, the reconnect buffer, auth errors,
-retrying the first connect, and the status a client reports."""
+"""The reconnect policy: backoff, the reconnect buffer, auth errors, retrying the first
+connect, and the status a client reports (the server pool's order: client/test_servers)."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import ssl
 import time
 from pathlib import Path
@@ -20,28 +19,6 @@ from natswire.errors import AuthorizationError, NoServersError, OutboundBufferFu
 from natswire.server import NatsServer, free_port
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def test_server_order_is_shuffled_by_the_injected_random_source() -> None:
-    urls = [f"nats://127.0.0.1:{port}" for port in range(4000, 4010)]
-    first = [s.url for s in ServerPool(urls, rng=random.Random(7)).servers]
-    again = [s.url for s in ServerPool(urls, rng=random.Random(7)).servers]
-    other = [s.url for s in ServerPool(urls, rng=random.Random(8)).servers]
-    assert first == again
-    assert first != other
-    assert sorted(first) == sorted(urls)
-    kept = [s.url for s in ServerPool(urls, randomize=False).servers]
-    assert kept == urls
-
-
-def test_discovered_servers_come_and_go_explicit_ones_stay() -> None:
-    pool = ServerPool(["nats://127.0.0.1:4222"], randomize=False)
-    assert pool.add_discovered(["127.0.0.1:4223", "127.0.0.1:4224"], tls=False)
-    assert [s.port for s in pool.servers] == [4222, 4223, 4224]
-    assert not pool.add_discovered(["127.0.0.1:4222", "127.0.0.1:4224"], tls=False)
-    assert [s.port for s in pool.servers] == [4222, 4224]
-    pool.add_discovered([], tls=False)
-    assert [s.port for s in pool.servers] == [4222]
 
 
 async def test_backoff_grows_per_server_and_the_callback_overrides_it() -> None:
