@@ -297,6 +297,14 @@ ALLOWED_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "natswire.client",
         "natswire.jetstream",
     ),
+    "natswire.amqp": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.amqp",
+    ),
     "natswire.errors": ("natswire", "natswire._version", "natswire.protocol", "natswire.errors"),
 }
 
