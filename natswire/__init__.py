@@ -9,66 +9,72 @@ an import::
     sub = await nc.subscribe("greet.*")
     await nc.publish("greet.joe", b"hello")
     msg = await sub.next_msg()
+
+Every name here except ``__version__`` loads on first use (PEP 562), so importing one
+layer (``natswire.protocol``, ``natswire.client``, ...) loads nothing above it.
 """
 
-from typing import Any
+from __future__ import annotations
 
-from . import client as _client
-from . import errors
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .client import ConnectOptions, Message, Stats, Subscription
-from .jetstream import JetStreamContext, JetStreamManager
-from .protocol.headers import Headers
+
+if TYPE_CHECKING:
+    from . import admin as admin
+    from . import amqp as amqp
+    from . import client as client
+    from . import errors as errors
+    from . import jetstream as jetstream
+    from . import protocol as protocol
+    from ._client import Client, connect
+    from .client import ConnectOptions, Message, Stats, Subscription
+    from .jetstream import JetStreamContext as JetStreamContext
+    from .jetstream import JetStreamManager as JetStreamManager
+    from .protocol.headers import Headers
+
+    #: nats-py's names.
+    NATS = Client
+    Msg = Message
+
+#: Where each lazily loaded name lives: ``name -> (module, attribute)``; an attribute of
+#: ``None`` means the module itself.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Client": ("._client", "Client"),
+    "NATS": ("._client", "Client"),
+    "connect": ("._client", "connect"),
+    "ConnectOptions": (".client", "ConnectOptions"),
+    "Message": (".client", "Message"),
+    "Msg": (".client", "Message"),
+    "Stats": (".client", "Stats"),
+    "Subscription": (".client", "Subscription"),
+    "JetStreamContext": (".jetstream", "JetStreamContext"),
+    "JetStreamManager": (".jetstream", "JetStreamManager"),
+    "Headers": (".protocol.headers", "Headers"),
+    "admin": (".admin", None),
+    "amqp": (".amqp", None),
+    "client": (".client", None),
+    "errors": (".errors", None),
+    "jetstream": (".jetstream", None),
+    "protocol": (".protocol", None),
+}
 
 
-class Client(_client.Client):
-    """A connection to NATS, with JetStream: :meth:`jetstream` and :meth:`jsm`.
-
-    The client layer knows nothing of JetStream (imports point downward only), so the
-    JetStream entry points live on this subclass, which :func:`connect` returns.
-    """
-
-    def jetstream(
-        self,
-        prefix: str = "$JS.API",
-        domain: str | None = None,
-        timeout: float = 5.0,
-        **options: Any,
-    ) -> JetStreamContext:
-        """A JetStream context on this connection (nats-py's call).
-
-        ``options`` are :class:`~natswire.jetstream.JetStreamContext` keywords
-        (``publish_async_max_pending``, ``publish_retry_attempts``,
-        ``publish_retry_wait``).
-        """
-        return JetStreamContext(self, prefix=prefix, domain=domain, timeout=timeout, **options)
-
-    def jsm(
-        self, prefix: str = "$JS.API", domain: str | None = None, timeout: float = 5.0
-    ) -> JetStreamManager:
-        """A JetStream manager on this connection (streams and consumers)."""
-        return JetStreamManager(self, prefix=prefix, domain=domain, timeout=timeout)
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
 
 
-async def connect(
-    servers: str | list[str] | None = None,
-    *,
-    options: ConnectOptions | None = None,
-    **kwargs: Any,
-) -> Client:
-    """Connect to NATS and return the :class:`Client` (nats-py's keyword names).
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
-    ``natswire.connect(servers=["nats://127.0.0.1:4222"], name="svc")``;
-    ``options=ConnectOptions(...)`` takes the same as one object.
-    """
-    client = Client()
-    await client.connect(servers, options=options, **kwargs)
-    return client
-
-
-#: nats-py's names.
-NATS = Client
-Msg = Message
 
 __all__ = [
     "NATS",

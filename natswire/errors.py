@@ -3,62 +3,17 @@
 Names follow nats-py where nats-py has one (``TimeoutError``, ``NoRespondersError``,
 ``MaxPayloadError``, ``ConnectionClosedError``, ``NoServersError``,
 ``SlowConsumerError``, ``BadSubjectError``, ``AuthorizationError``, ...).
+
+The protocol's errors load with this module; the other layers' errors load on first use
+(PEP 562), so ``from natswire.errors import NatsWireError`` loads no client, JetStream,
+adapter or admin module.
 """
 
-from .admin.errors import (
-    AdminError,
-    ConnectionNotFoundError,
-    MonitoringError,
-    SystemAccountRequiredError,
-)
-from .amqp.errors import (
-    AmqpAdapterError,
-    AmqpConnectionClosedError,
-    AmqpNotFoundError,
-    ChannelClosedError,
-    ChannelError,
-    ExchangeNotFoundError,
-    NotAllowedError,
-    PreconditionFailedError,
-    QueueNotFoundError,
-    ResourceLockedError,
-    TooManyChannelsError,
-    UnknownDeliveryTagError,
-)
-from .client.errors import (
-    BadTimeoutError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectionDrainingError,
-    FlushTimeoutError,
-    NoRespondersError,
-    NoServersError,
-    OutboundBufferFullError,
-    SlowConsumerError,
-    TimeoutError,
-)
-from .jetstream.errors import (
-    APIError,
-    BadRequestError,
-    ConsumerDeletedError,
-    ConsumerExistsError,
-    ConsumerNotFoundError,
-    JetStreamError,
-    JetStreamServerError,
-    MsgAlreadyAckedError,
-    NoHeartbeatError,
-    NoMessageFoundError,
-    NoStreamResponseError,
-    NotFoundError,
-    NotJSMessageError,
-    ServiceUnavailableError,
-    StreamNameInUseError,
-    StreamNotFoundError,
-    TooManyStalledMsgsError,
-    WrongExpectedStreamError,
-    WrongLastMsgIdError,
-    WrongLastSequenceError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .protocol.errors import (
     AuthenticationExpiredError,
     AuthenticationRevokedError,
@@ -87,6 +42,136 @@ from .protocol.errors import (
     UnknownOperationError,
     WrongPortError,
 )
+
+if TYPE_CHECKING:
+    from .admin.errors import (
+        AdminError,
+        ConnectionNotFoundError,
+        MonitoringError,
+        SystemAccountRequiredError,
+    )
+    from .amqp.errors import (
+        AmqpAdapterError,
+        AmqpConnectionClosedError,
+        AmqpNotFoundError,
+        ChannelClosedError,
+        ChannelError,
+        ExchangeNotFoundError,
+        NotAllowedError,
+        PreconditionFailedError,
+        QueueNotFoundError,
+        ResourceLockedError,
+        TooManyChannelsError,
+        UnknownDeliveryTagError,
+    )
+    from .client.errors import (
+        BadTimeoutError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectionDrainingError,
+        FlushTimeoutError,
+        NoRespondersError,
+        NoServersError,
+        OutboundBufferFullError,
+        SlowConsumerError,
+        TimeoutError,
+    )
+    from .jetstream.errors import (
+        APIError,
+        BadRequestError,
+        ConsumerDeletedError,
+        ConsumerExistsError,
+        ConsumerNotFoundError,
+        JetStreamError,
+        JetStreamServerError,
+        MsgAlreadyAckedError,
+        NoHeartbeatError,
+        NoMessageFoundError,
+        NoStreamResponseError,
+        NotFoundError,
+        NotJSMessageError,
+        ServiceUnavailableError,
+        StreamNameInUseError,
+        StreamNotFoundError,
+        TooManyStalledMsgsError,
+        WrongExpectedStreamError,
+        WrongLastMsgIdError,
+        WrongLastSequenceError,
+    )
+
+#: The layers whose errors load on first use: ``module -> names``.
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    ".client.errors": (
+        "BadTimeoutError",
+        "ClientError",
+        "ConnectionClosedError",
+        "ConnectionDrainingError",
+        "FlushTimeoutError",
+        "NoRespondersError",
+        "NoServersError",
+        "OutboundBufferFullError",
+        "SlowConsumerError",
+        "TimeoutError",
+    ),
+    ".jetstream.errors": (
+        "APIError",
+        "BadRequestError",
+        "ConsumerDeletedError",
+        "ConsumerExistsError",
+        "ConsumerNotFoundError",
+        "JetStreamError",
+        "JetStreamServerError",
+        "MsgAlreadyAckedError",
+        "NoHeartbeatError",
+        "NoMessageFoundError",
+        "NoStreamResponseError",
+        "NotFoundError",
+        "NotJSMessageError",
+        "ServiceUnavailableError",
+        "StreamNameInUseError",
+        "StreamNotFoundError",
+        "TooManyStalledMsgsError",
+        "WrongExpectedStreamError",
+        "WrongLastMsgIdError",
+        "WrongLastSequenceError",
+    ),
+    ".amqp.errors": (
+        "AmqpAdapterError",
+        "AmqpConnectionClosedError",
+        "AmqpNotFoundError",
+        "ChannelClosedError",
+        "ChannelError",
+        "ExchangeNotFoundError",
+        "NotAllowedError",
+        "PreconditionFailedError",
+        "QueueNotFoundError",
+        "ResourceLockedError",
+        "TooManyChannelsError",
+        "UnknownDeliveryTagError",
+    ),
+    ".admin.errors": (
+        "AdminError",
+        "ConnectionNotFoundError",
+        "MonitoringError",
+        "SystemAccountRequiredError",
+    ),
+}
+_LAZY: dict[str, str] = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name, __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 #: nats-py's name for a connection that went quiet.
 StaleConnection = StaleConnectionError

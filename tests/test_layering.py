@@ -1,8 +1,8 @@
-"""Imports point downward only (DESIGN.md, "Layers").
+"""Imports point downward only: protocol < client < jetstream < amqp < migrate.
 
-Walks the AST of every module under ``natswire/`` (every import statement, including
-those inside functions and ``if TYPE_CHECKING:`` blocks, plus ``importlib.import_module``
-and ``__import__`` calls with a literal name) and fails when:
+Two checks. The first walks the AST of every module under ``natswire/`` (every import
+statement, including those inside functions and ``if TYPE_CHECKING:`` blocks, plus
+``importlib.import_module`` and ``__import__`` calls with a literal name) and fails when:
 
 - ``natswire/protocol`` imports asyncio, socket, ssl, time, random or logging, or any
   natswire module outside ``natswire.protocol`` (the ``natswire`` package itself
@@ -11,12 +11,20 @@ and ``__import__`` calls with a literal name) and fails when:
   admin; jetstream must not import amqp, migrate or admin; amqp must not import
   migrate or admin.
 
+The second holds the rule for what loads at run time: each layer is imported in a fresh
+interpreter and ``sys.modules`` must hold nothing above it. The root package and
+``natswire.errors`` reach the upper layers lazily (module ``__getattr__``), and tests
+here check that every name they offer still resolves.
+
 Layers that do not exist yet are simply absent.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -273,3 +281,130 @@ def test_module_name(tmp_path: Path) -> None:
     assert module_name(root / "protocol" / "parser.py", root) == ("natswire.protocol.parser", False)
     assert module_name(root / "protocol" / "__init__.py", root) == ("natswire.protocol", True)
     assert module_name(root / "__init__.py", root) == ("natswire", True)
+
+
+# What loads at run time: each import in a fresh interpreter.
+
+#: For each import, the natswire modules (and packages) it may load; anything else fails.
+ALLOWED_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
+    "natswire": ("natswire", "natswire._version"),
+    "natswire.protocol": ("natswire", "natswire._version", "natswire.protocol"),
+    "natswire.client": ("natswire", "natswire._version", "natswire.protocol", "natswire.client"),
+    "natswire.jetstream": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+    ),
+    "natswire.amqp": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.amqp",
+    ),
+    "natswire.errors": ("natswire", "natswire._version", "natswire.protocol", "natswire.errors"),
+}
+
+
+def modules_loaded_by(statement: str) -> list[str]:
+    """The ``natswire`` modules in ``sys.modules`` after ``statement`` in a new interpreter."""
+    script = (
+        f"import sys\n{statement}\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] == 'natswire')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT.parent,
+        timeout=60,
+    )
+    return done.stdout.split()
+
+
+def _allowed(module: str, allowed: tuple[str, ...]) -> bool:
+    # "natswire" itself is allowed as the package only, not as a prefix of every module.
+    return any(module == a or (a != PACKAGE and module.startswith(a + ".")) for a in allowed)
+
+
+@pytest.mark.parametrize("target", ALLOWED_AT_RUN_TIME)
+def test_import_loads_nothing_above_its_layer(target: str) -> None:
+    loaded = modules_loaded_by(f"import {target}")
+    assert target in loaded
+    extra = [m for m in loaded if not _allowed(m, ALLOWED_AT_RUN_TIME[target])]
+    assert not extra, f"import {target} loads modules above its layer: {extra}"
+
+
+def test_protocol_loads_every_protocol_module_and_nothing_else() -> None:
+    """Not vacuous: the parser and its siblings are loaded and seen."""
+    loaded = modules_loaded_by("import natswire.protocol")
+    assert "natswire.protocol.parser" in loaded
+    assert all(
+        m in ("natswire", "natswire._version") or m.startswith("natswire.protocol") for m in loaded
+    ), loaded
+
+
+def test_root_names_load_on_first_use() -> None:
+    loaded = modules_loaded_by("import natswire\nnatswire.connect")
+    assert "natswire._client" in loaded and "natswire.jetstream" in loaded
+    assert not [m for m in loaded if layer_of(m) in ("amqp", "admin", "migrate")], loaded
+    loaded = modules_loaded_by("from natswire import Headers")
+    assert "natswire.protocol.headers" in loaded and "natswire.client" not in loaded
+
+
+def test_errors_load_their_layer_on_first_use() -> None:
+    loaded = modules_loaded_by("from natswire.errors import TimeoutError")
+    assert "natswire.client.errors" in loaded
+    assert not [m for m in loaded if layer_of(m) in ("jetstream", "amqp", "admin")], loaded
+    loaded = modules_loaded_by("import natswire.errors as e\ne.AdminError")
+    assert "natswire.admin.errors" in loaded
+
+
+def test_checker_catches_an_upward_load() -> None:
+    """The run-time check is not vacuous: amqp is above the client and would be caught."""
+    loaded = modules_loaded_by("import natswire.client\nimport natswire.amqp")
+    extra = [m for m in loaded if not _allowed(m, ALLOWED_AT_RUN_TIME["natswire.client"])]
+    assert "natswire.amqp" in extra
+
+
+def _type_checking_names(path: Path) -> set[str]:
+    """The names the ``if TYPE_CHECKING:`` block of ``path`` imports (as bound)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom):
+                    names |= {alias.asname or alias.name for alias in statement.names}
+                elif isinstance(statement, ast.Assign):
+                    names |= {t.id for t in statement.targets if isinstance(t, ast.Name)}
+    return names
+
+
+@pytest.mark.parametrize("module_name", ["natswire", "natswire.errors"])
+def test_lazy_names_resolve_and_are_visible_to_type_checkers(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    lazy = set(module._LAZY)  # the lazy table itself is what this test checks
+    for name in [*module.__all__, *lazy]:
+        assert getattr(module, name) is not None, name
+        exec(f"from {module_name} import {name}", {})
+    assert lazy <= set(dir(module))
+    assert set(module.__all__) <= set(dir(module))
+    path = ROOT / ("__init__.py" if module_name == PACKAGE else "errors.py")
+    assert _type_checking_names(path) == lazy, "TYPE_CHECKING imports and _LAZY disagree"
+    with pytest.raises(AttributeError):
+        _ = module.NoSuchName
+
+
+def test_root_client_is_the_core_client_with_jetstream() -> None:
+    import natswire
+    import natswire.client
+
+    assert issubclass(natswire.Client, natswire.client.Client)
+    assert natswire.NATS is natswire.Client
+    assert natswire.Msg is natswire.Message
+    assert callable(natswire.Client().jetstream) and callable(natswire.Client().jsm)
+    assert isinstance(natswire.errors.TimeoutError(), natswire.errors.NatsWireError)

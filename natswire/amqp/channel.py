@@ -22,9 +22,20 @@ from .properties import BasicProperties, Delivery
 from .queues import QueueDeclareOk
 
 if TYPE_CHECKING:
+    from ..jetstream.message import JetStreamMessage
     from .connection import Connection
 
 logger = logging.getLogger("natswire.amqp")
+
+
+class HeldDelivery(Delivery):
+    """A delivery the channel holds until the application settles it: the consumer it
+    came from (whose prefetch it counts against) and when it was last kept alive."""
+
+    __slots__ = ("consumer", "since")
+
+    consumer: Consumer
+    since: float
 
 
 class Channel:
@@ -45,10 +56,13 @@ class Channel:
         self._open = True
         self._closing: asyncio.Task[None] | None = None
         self._next_tag = 1
-        self._unacked: dict[int, Delivery] = {}
+        self._unacked: dict[int, HeldDelivery] = {}
         self._consumers: dict[str, Consumer] = {}
         #: Reports a failed ``confirm=False`` publish of this channel.
-        self._confirm_failed = connection._confirm_failed(self)
+        self._confirm_failed = connection.confirm_failure_reporter(self)
+        # The connection's live tables, read by basic_publish's fast path.
+        self._known_exchanges = connection.known_exchanges
+        self._encoded_routes = connection.encoded_routes
         self._exclusive: list[str] = []
         self._next_consumer = 0
         self.close_reason: BaseException | None = None
@@ -121,14 +135,14 @@ class Channel:
         :class:`PreconditionFailedError`."""
         kind = type or exchange_type
         await self._run(
-            self.connection._exchange_declare(
+            self.connection.declare_exchange(
                 exchange, kind, passive, durable, auto_delete, internal, arguments or {}
             )
         )
 
     async def exchange_delete(self, exchange: str, if_unused: bool = False) -> None:
         """Delete an exchange and its bindings."""
-        await self._run(self.connection._exchange_delete(exchange, if_unused))
+        await self._run(self.connection.delete_exchange(exchange, if_unused))
 
     # ------------------------------------------------------------------- queues
 
@@ -151,7 +165,7 @@ class Channel:
         declaration is idempotent.
         """
         result: QueueDeclareOk = await self._run(
-            self.connection._queue_declare(
+            self.connection.declare_queue(
                 self, queue, passive, durable, exclusive, auto_delete, arguments
             )
         )
@@ -166,7 +180,7 @@ class Channel:
     ) -> None:
         """Bind ``queue`` to ``exchange`` with a binding key (a pattern for topic
         exchanges: ``*`` one word, ``#`` zero or more)."""
-        await self._run(self.connection._queue_bind(queue, exchange, routing_key, True))
+        await self._run(self.connection.bind_queue(queue, exchange, routing_key, True))
 
     async def queue_unbind(
         self,
@@ -175,20 +189,20 @@ class Channel:
         routing_key: str = "",
         arguments: dict[str, Any] | None = None,
     ) -> None:
-        await self._run(self.connection._queue_bind(queue, exchange, routing_key, False))
+        await self._run(self.connection.bind_queue(queue, exchange, routing_key, False))
 
     async def queue_delete(
         self, queue: str, if_unused: bool = False, if_empty: bool = False
     ) -> int:
         """Delete a queue; its consumers (in any process) get ``on_cancel``. Returns the
         number of messages it held."""
-        count: int = await self._run(self.connection._queue_delete(queue, if_unused, if_empty))
+        count: int = await self._run(self.connection.delete_queue(queue, if_unused, if_empty))
         return count
 
     async def queue_purge(self, queue: str) -> int:
         """Remove the queue's ready messages (not the unacknowledged ones); return how
         many."""
-        count: int = await self._run(self.connection._queue_purge(queue))
+        count: int = await self._run(self.connection.purge_queue(queue))
         return count
 
     # -------------------------------------------------------------------- basic
@@ -221,17 +235,17 @@ class Channel:
         is reported to ``on_channel_exception``; :meth:`wait_for_confirms` waits).
         """
         conn = self.connection
-        if not self._open or conn._closed:
+        if not self._open or conn._closed:  # friend: the connection's flag, read per publish
             self._check_open()
-        if exchange and exchange not in conn._exchanges:
+        if exchange and exchange not in self._known_exchanges:
             try:
-                await conn._exchange_type(exchange)
+                await conn.exchange_type(exchange)
             except ChannelError as exc:
                 await self._fail(exc)
         if not confirm and properties is None:
             # A pipelined publish of a route seen before: straight to JetStream with the
             # remembered subject and header block (Connection.publish does the rest).
-            encoded = conn._encoded.get((exchange, routing_key))
+            encoded = self._encoded_routes.get((exchange, routing_key))
             if encoded is not None:
                 await conn.js._publish_async_encoded(
                     encoded[0], body, encoded[1], None, None, self._confirm_failed
@@ -262,15 +276,15 @@ class Channel:
         tag = consumer_tag or self._new_consumer_tag()
         if tag in self._consumers:
             await self._fail(NotAllowedError(f"consumer tag {tag!r} is in use on this channel"))
-        spec = await self._run(conn._queue_spec(queue))
+        spec = await self._run(conn.queue_spec(queue))
         consumer = Consumer(self, spec, tag, on_message, auto_ack, on_cancel, self.prefetch_count)
         self._consumers[tag] = consumer
-        conn._consumers.add(consumer)
+        conn.add_consumer(consumer)
         try:
             await consumer.start()
         except BaseException:
             self._consumers.pop(tag, None)
-            conn._consumers.discard(consumer)
+            conn.discard_consumer(consumer)
             await consumer.stop()
             raise
         return tag
@@ -287,24 +301,25 @@ class Channel:
         if consumer is None:
             return
         await self._stop_consumer(consumer)
-        await self.connection._after_consumer_gone(consumer)
+        await self.connection.after_consumer_gone(consumer)
 
     async def _stop_consumer(self, consumer: Consumer) -> None:
-        self.connection._consumers.discard(consumer)
+        self.connection.discard_consumer(consumer)
         await consumer.stop()
         if consumer.held == 0:
             await consumer.unpin()
 
-    async def _consumer_gone(self, consumer: Consumer) -> None:
-        """The queue was deleted under a consumer: cancel it and tell the application."""
+    async def consumer_gone(self, consumer: Consumer) -> None:
+        """The queue was deleted under ``consumer`` (of this channel): cancel it and tell
+        the application. For :class:`Consumer` and :class:`Connection`."""
         if consumer.cancelled:
             return
         consumer.cancelled = True
         self._consumers.pop(consumer.consumer_tag, None)
-        self.connection._consumers.discard(consumer)
+        self.connection.discard_consumer(consumer)
         consumer.active = False
         for tag, delivery in list(self._unacked.items()):
-            if delivery._consumer is consumer:  # their ack subjects are dead
+            if delivery.consumer is consumer:  # their ack subjects are dead
                 self._unacked.pop(tag, None)
         if consumer.on_cancel is not None:
             try:
@@ -314,30 +329,49 @@ class Channel:
             except Exception as exc:
                 logger.exception("natswire.amqp: on_cancel raised")
                 self.connection.report(self, exc)
-        sub = consumer._sub
+        sub = consumer.subscription
         if sub is not None:
-            self.connection._spawn(sub.unsubscribe())
+            self.connection.spawn(sub.unsubscribe())
 
     # ----------------------------------------------------------------- settling
 
-    def _hold(self, tag: int, delivery: Delivery, consumer: Consumer, seq: int) -> None:
-        """The application holds ``delivery`` (of ``consumer``, stream sequence ``seq``)
-        until it settles it."""
+    def deliver(
+        self, msg: JetStreamMessage, consumer: Consumer, seq: int, delivered: int
+    ) -> Delivery:
+        """For :class:`Consumer`: this channel's next delivery of ``msg`` (stream
+        sequence ``seq``, delivered ``delivered`` times). Unless the consumer acknowledges
+        automatically, the application holds it until it settles it."""
+        tag = self._next_tag
+        self._next_tag = tag + 1
+        if consumer.auto_ack:
+            return Delivery(self, msg, tag, consumer.consumer_tag, consumer.queue, delivered, seq)
+        delivery = HeldDelivery(
+            self, msg, tag, consumer.consumer_tag, consumer.queue, delivered, seq
+        )
+        delivery.consumer = consumer
+        delivery.since = time.monotonic()
         self._unacked[tag] = delivery
-        delivery._consumer = consumer
-        delivery._seq = seq
-        delivery._since = time.monotonic()
         consumer.held += 1
         consumer.held_seqs[seq] = tag
+        return delivery
 
-    def _release(self, tag: int) -> tuple[Delivery, Consumer] | None:
+    def redelivered(self, tag: int, msg: JetStreamMessage, delivered: int) -> bool:
+        """For :class:`Consumer`: ``msg`` came again while the application still holds it
+        as ``tag`` (the ack wait passed during a long disconnect); the held delivery takes
+        the newer copy, which carries the live ack subject. ``False`` when ``tag`` is no
+        longer held."""
+        held = self._unacked.get(tag)
+        if held is None:
+            return False
+        held.redelivered_as(msg, delivered)
+        return True
+
+    def _release(self, tag: int) -> tuple[HeldDelivery, Consumer] | None:
         delivery = self._unacked.pop(tag, None)
         if delivery is None:
             return None
-        consumer = delivery._consumer
-        if consumer is None:  # not held (cannot happen: only held deliveries are here)
-            return None
-        seq = delivery._seq
+        consumer = delivery.consumer
+        seq = delivery.stream_sequence
         consumer.held -= 1
         if consumer.held_seqs.get(seq) == tag:
             del consumer.held_seqs[seq]
@@ -378,7 +412,7 @@ class Channel:
                 continue
             delivery, consumer = released
             consumers.add(consumer)
-            msg = delivery._msg
+            msg = delivery.message
             if how == "ack":
                 await msg.ack()
                 consumer.counters.acked += 1
@@ -398,12 +432,13 @@ class Channel:
 
     async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
         """Acknowledge a delivery; with ``multiple``, every outstanding one up to it."""
+        # friend: the connection's flag, read per ack
         if not multiple and self._open and not self.connection._closed:
             # One delivery, the common case: what _settle does, without its lists.
             released = self._release(delivery_tag)
             if released is not None:
                 delivery, consumer = released
-                await delivery._msg.ack()
+                await delivery.message.ack()
                 consumer.counters.acked += 1
                 if consumer.wants_pull():
                     await consumer.pump()
@@ -427,14 +462,15 @@ class Channel:
         if self._unacked:
             await self._settle(0, True, "requeue")
 
-    async def _touch(self, now: float, every: float) -> None:
-        """Keep held deliveries from being redelivered by the ack wait (``+WPI``)."""
+    async def touch(self, now: float, every: float) -> None:
+        """Keep held deliveries from being redelivered by the ack wait (``+WPI``): those
+        not kept alive for ``every`` seconds. For the connection's upkeep."""
         for tag, delivery in list(self._unacked.items()):
-            if now - delivery._since < every or self._unacked.get(tag) is not delivery:
+            if now - delivery.since < every or self._unacked.get(tag) is not delivery:
                 continue  # recently touched, or settled meanwhile
-            delivery._since = now
+            delivery.since = now
             try:
-                await delivery._msg.in_progress()
+                await delivery.message.in_progress()
             except Exception as exc:
                 logger.debug("natswire.amqp: in_progress: %s", exc)
 
@@ -453,7 +489,7 @@ class Channel:
         consumers = list(self._consumers.values())
         self._consumers.clear()
         for consumer in consumers:
-            conn._consumers.discard(consumer)
+            conn.discard_consumer(consumer)
             await consumer.stop()
         # Consumers no longer pull (the server dropped their requests with their
         # inboxes), so what we hand back goes to the other consumers at once, in order.
@@ -463,18 +499,14 @@ class Channel:
             # waiting list: a message handed back before that is tried on our dead pull
             # request and requeued behind the others. A short pull request that cannot
             # deliver (max_bytes 1, 50 ms) makes it sweep the list first.
-            specs = {
-                id(c.spec): c.spec
-                for c in (d._consumer for d in self._unacked.values())
-                if c is not None
-            }
+            specs = {id(d.consumer.spec): d.consumer.spec for d in self._unacked.values()}
             for spec in specs.values():
                 with contextlib.suppress(Exception):
-                    await conn._pull_once(spec, 1, ping=True)
+                    await conn.ping_queue(spec)
         for tag in list(self._unacked):
             released = self._release(tag)
             if released is not None:
-                handed_back.append(released[0]._msg)
+                handed_back.append(released[0].message)
         # A single active consumer hands its pin over first: while the pin is ours, a
         # message handed back would be tried on the waiting (unpinned) consumer and
         # requeued behind the others.
@@ -483,16 +515,21 @@ class Channel:
         if handed_back:
             await conn.nak_all(handed_back)
         for consumer in consumers:
-            await conn._after_consumer_gone(consumer)
+            await conn.after_consumer_gone(consumer)
         for queue in self._exclusive:
             try:
-                await conn._queue_delete(queue, False, False)
+                await conn.delete_queue(queue, False, False)
             except AmqpAdapterError:
                 pass
             except Exception as exc:
                 logger.debug("natswire.amqp: deleting exclusive queue %s: %s", queue, exc)
         self._exclusive.clear()
-        conn._channel_closed(self)
+        conn.channel_closed(self)
+
+    def own_exclusive(self, queue: str) -> None:
+        """For :class:`Connection`: ``queue`` is an exclusive queue this channel declared;
+        it is deleted when the channel closes."""
+        self._exclusive.append(queue)
 
     async def __aenter__(self) -> Channel:
         return self

@@ -152,7 +152,7 @@ class Connection:
         self._encoded: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
         self._confirm_callbacks: dict[Channel | None, Callable[[Exception], None]] = {}
         #: Channel pool use and per-queue counters (:class:`AdapterStats`).
-        self.stats = AdapterStats(self)
+        self.stats = AdapterStats(self, self._channels, self._consumers, self._queue_counters)
 
     def counters(self, queue: str) -> QueueCounters:
         """The live counters of ``queue`` (created at first use)."""
@@ -203,6 +203,26 @@ class Connection:
     def channels(self) -> list[Channel]:
         return list(self._channels.values())
 
+    @property
+    def known_exchanges(self) -> Mapping[str, str]:
+        """Exchange -> type, for the exchanges this connection has seen (a live view; for
+        :class:`Channel`'s publish fast path)."""
+        return self._exchanges
+
+    @property
+    def encoded_routes(self) -> Mapping[tuple[Any, ...], tuple[bytes, bytes]]:
+        """``(exchange, routing key)`` -> (checked subject, encoded header block) of the
+        routes published before (a live view; for :class:`Channel`'s publish fast path)."""
+        return self._encoded
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        """For :class:`Channel`: ``consumer`` started (it gets the connection's upkeep)."""
+        self._consumers.add(consumer)
+
+    def discard_consumer(self, consumer: Consumer) -> None:
+        """For :class:`Channel`: ``consumer`` stopped or was cancelled."""
+        self._consumers.discard(consumer)
+
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the NATS connection is up and JetStream answers (after a server
         restart JetStream needs a moment to recover its streams)."""
@@ -239,7 +259,8 @@ class Connection:
         self._call_hook(self.on_new_channel, channel)
         return channel
 
-    def _channel_closed(self, channel: Channel) -> None:
+    def channel_closed(self, channel: Channel) -> None:
+        """For :class:`Channel`: ``channel`` has closed; its number is free."""
         self._channels.pop(channel.channel_number, None)
         self._confirm_callbacks.pop(channel, None)
         for queue, owner in list(self._keepalive.items()):
@@ -273,15 +294,18 @@ class Connection:
             return
         self._call_hook(self.on_channel_exception, channel, exc)
 
-    def _on_disconnected(self) -> None:
+    def handle_disconnected(self) -> None:
+        """The NATS connection dropped (:func:`connect` wires this to the client)."""
         self._call_hook(self.on_connection_close)
 
-    def _on_reconnected(self) -> None:
+    def handle_reconnected(self) -> None:
+        """The NATS connection is back: consumers renew their pull requests at once."""
         for consumer in list(self._consumers):
             consumer.reset_requests()
-            self._spawn(consumer.pump())
+            self.spawn(consumer.pump())
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background (a failure is logged at debug level)."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._spawned_done)
@@ -329,7 +353,7 @@ class Connection:
             if cached is None:
                 cached = self._encode(shape, headers)
         await self.js._publish_async_encoded(
-            cached[0], body, cached[1], on_error=self._confirm_failed(channel)
+            cached[0], body, cached[1], on_error=self.confirm_failure_reporter(channel)
         )
 
     def _encode(self, key: tuple[Any, ...], headers: dict[str, str] | None) -> tuple[bytes, bytes]:
@@ -352,9 +376,9 @@ class Connection:
 
         return callback
 
-    def _confirm_failed(self, channel: Channel | None) -> Callable[[Exception], None]:
-        """Reports a failed ``confirm=False`` publish of ``channel`` to the hook, from
-        the event loop (one callable per channel, called only on failure)."""
+    def confirm_failure_reporter(self, channel: Channel | None) -> Callable[[Exception], None]:
+        """What reports a failed ``confirm=False`` publish of ``channel`` to the hook,
+        from the event loop (one callable per channel, called only on failure)."""
         found = self._confirm_callbacks.get(channel)
         if found is not None:
             return found
@@ -494,7 +518,9 @@ class Connection:
             return None
         return record if isinstance(record, dict) and record.get("type") else None
 
-    async def _exchange_type(self, exchange: str) -> str:
+    async def exchange_type(self, exchange: str) -> str:
+        """The type of ``exchange``; :class:`ExchangeNotFoundError` when it does not
+        exist."""
         kind = self._exchanges.get(exchange)
         if kind is not None:
             return kind
@@ -505,7 +531,7 @@ class Connection:
         self._exchanges[exchange] = kind
         return kind
 
-    async def _exchange_declare(
+    async def declare_exchange(
         self,
         exchange: str,
         kind: str,
@@ -515,8 +541,9 @@ class Connection:
         internal: bool,
         arguments: dict[str, Any],
     ) -> None:
+        """``exchange.declare``, for :class:`Channel`."""
         if passive:
-            await self._exchange_type(exchange)
+            await self.exchange_type(exchange)
             return
         if kind not in EXCHANGE_TYPES:
             raise NotAllowedError(
@@ -553,7 +580,8 @@ class Connection:
             return
         raise PreconditionFailedError(f"exchange {exchange!r} keeps changing")
 
-    async def _exchange_delete(self, exchange: str, if_unused: bool) -> None:
+    async def delete_exchange(self, exchange: str, if_unused: bool) -> None:
+        """``exchange.delete``, for :class:`Channel`."""
         if exchange in BUILTIN_EXCHANGES or exchange.startswith("amq."):
             raise NotAllowedError(f"ACCESS_REFUSED - exchange {exchange!r} is reserved")
         async with self._topology_lock:
@@ -589,7 +617,9 @@ class Connection:
                 f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue {spec.name!r}"
             )
 
-    async def _queue_spec(self, queue: str) -> QueueSpec:
+    async def queue_spec(self, queue: str) -> QueueSpec:
+        """The description of ``queue``, for :class:`Channel` to consume it: NOT_FOUND,
+        or RESOURCE_LOCKED for an exclusive queue of another connection."""
         found = await self._consumer_info(queue)
         if found is None:
             raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
@@ -603,7 +633,7 @@ class Connection:
         except NatsWireError:
             return False
 
-    async def _queue_declare(
+    async def declare_queue(
         self,
         channel: Channel,
         queue: str,
@@ -613,6 +643,7 @@ class Connection:
         auto_delete: bool,
         arguments: dict[str, Any] | None,
     ) -> QueueDeclareOk:
+        """``queue.declare`` on ``channel``, for :class:`Channel`."""
         if not queue:
             if passive:
                 raise QueueNotFoundError("NOT_FOUND - no queue ''")
@@ -679,7 +710,7 @@ class Connection:
         )
         await self.js.add_consumer(self.stream, config)
         if exclusive:
-            channel._exclusive.append(queue)
+            channel.own_exclusive(queue)
         self._remember(channel, spec)
         return QueueDeclareOk(queue, 0, 0)
 
@@ -700,12 +731,13 @@ class Connection:
             if consumer.queue == spec.name:
                 consumer.update_spec(spec)
 
-    async def _queue_bind(self, queue: str, exchange: str, routing_key: str, bind: bool) -> None:
+    async def bind_queue(self, queue: str, exchange: str, routing_key: str, bind: bool) -> None:
+        """``queue.bind`` (``bind``) or ``queue.unbind``, for :class:`Channel`."""
         if exchange == "":
             raise NotAllowedError(
                 "ACCESS_REFUSED - operation not permitted on the default exchange"
             )
-        kind = await self._exchange_type(exchange)
+        kind = await self.exchange_type(exchange)
         async with self._topology_lock:
             found = await self._consumer_info(queue)
             if found is None:
@@ -726,7 +758,8 @@ class Connection:
                 spec.bindings = [b for b in spec.bindings if b not in present]
             await self._store_spec(info.config, spec)
 
-    async def _queue_delete(self, queue: str, if_unused: bool, if_empty: bool) -> int:
+    async def delete_queue(self, queue: str, if_unused: bool, if_empty: bool) -> int:
+        """``queue.delete``, for :class:`Channel`: the number of messages it held."""
         found = await self._consumer_info(queue)
         if found is None:
             return 0
@@ -743,10 +776,11 @@ class Connection:
         self._keepalive.pop(queue, None)
         for consumer in list(self._consumers):
             if consumer.queue == queue:
-                await consumer.channel._consumer_gone(consumer)
+                await consumer.channel.consumer_gone(consumer)
         return int(info.num_pending)
 
-    async def _queue_purge(self, queue: str) -> int:
+    async def purge_queue(self, queue: str) -> int:
+        """``queue.purge``, for :class:`Channel`: the number of messages removed."""
         found = await self._consumer_info(queue)
         if found is None:
             raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
@@ -760,16 +794,23 @@ class Connection:
                 await msg.ack()
                 purged += 1
 
-    async def _after_consumer_gone(self, consumer: Consumer) -> None:
-        """Delete an auto-delete queue when its last consumer (here) is gone."""
+    async def after_consumer_gone(self, consumer: Consumer) -> None:
+        """For :class:`Channel`: delete an auto-delete queue when its last consumer
+        (here) is gone."""
         if not consumer.spec.auto_delete or consumer.cancelled:
             return
         if any(c.queue == consumer.queue for c in self._consumers):
             return
         try:
-            await self._queue_delete(consumer.queue, False, False)
+            await self.delete_queue(consumer.queue, False, False)
         except NatsWireError as exc:
             logger.debug("natswire.amqp: auto-delete %s: %s", consumer.queue, exc)
+
+    async def ping_queue(self, spec: QueueSpec) -> None:
+        """A pull request that can deliver nothing: the server sweeps the queue's
+        waiting list (forgetting pullers that went away), and an idle exclusive or
+        auto-delete queue is kept from its inactive threshold."""
+        await self._pull_once(spec, 1, ping=True)
 
     async def _pull_once(
         self, spec: QueueSpec, batch: int, ping: bool = False
@@ -815,7 +856,7 @@ class Connection:
                 for consumer in list(self._consumers):
                     await consumer.tick(now)
                 for channel in list(self._channels.values()):
-                    await channel._touch(now, touch_every)
+                    await channel.touch(now, touch_every)
                 if now - last_keepalive >= self.orphan_timeout / 4:
                     last_keepalive = now
                     await self._keep_alive()
@@ -839,7 +880,7 @@ class Connection:
             if found is None:
                 self._keepalive.pop(queue, None)
                 continue
-            await self._pull_once(found[1], 1, ping=True)
+            await self.ping_queue(found[1])
 
     async def _sweep_expired(self) -> None:
         """Dead-letter expired messages at the head of queues nobody here consumes
@@ -1006,8 +1047,8 @@ async def connect(
             return callback
 
         for key, own in (
-            ("disconnected_cb", Connection._on_disconnected),
-            ("reconnected_cb", Connection._on_reconnected),
+            ("disconnected_cb", Connection.handle_disconnected),
+            ("reconnected_cb", Connection.handle_reconnected),
         ):
             options[key] = chained(own, options.pop(key, None))
         nc = await nats_connect(options=conn_options, **options)
@@ -1035,7 +1076,7 @@ async def connect(
     if client is None:
         holder["conn"] = conn
     try:
-        await conn._setup()
+        await conn._setup()  # friend: connect() is this class's factory
     except BaseException:
         if owns:
             await nc.close()

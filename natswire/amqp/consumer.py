@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client.message import Message
 from ..client.subscription import Subscription
-from ..jetstream.message import _V1_TOKENS, _V2_TOKENS, JetStreamMessage
+from ..jetstream.message import JetStreamMessage
 from ..protocol.frames import HMsg
 from .properties import H_EXPIRATION, Delivery
 from .queues import QueueSpec
@@ -44,6 +44,11 @@ _LOST_GRACE = 2.0
 _EXPIRATION = H_EXPIRATION.lower().encode()
 _COROUTINE = types.CoroutineType
 _wrap = JetStreamMessage.from_message
+#: Tokens of the two JetStream ack subject layouts (v1: ``$JS.ACK.<stream>...``; v2 adds
+#: the domain and account hash, and may grow), as :mod:`natswire.jetstream.message` reads
+#: them.
+ACK_V1_TOKENS = 9
+ACK_V2_TOKENS = 12
 
 OnMessage = Callable[[Delivery], "Awaitable[None] | None"]
 OnCancel = Callable[[str], "Awaitable[None] | None"]
@@ -56,9 +61,9 @@ def ack_numbers(reply: bytes | None) -> tuple[int, int, int] | None:
         return None
     tokens = reply.split(b".")
     count = len(tokens)
-    if count == _V1_TOKENS:
+    if count == ACK_V1_TOKENS:
         base = 4
-    elif count >= _V2_TOKENS:
+    elif count >= ACK_V2_TOKENS:
         base = 6
     else:
         return None
@@ -128,6 +133,11 @@ class Consumer:
         #: This queue's counters on the connection (delivered, acked, ...).
         self.counters = conn.counters(spec.name)
         self.update_spec(spec)
+
+    @property
+    def subscription(self) -> Subscription | None:
+        """The subscription on this consumer's inbox (``None`` before :meth:`start`)."""
+        return self._sub
 
     def update_spec(self, spec: QueueSpec) -> None:
         """Take the queue's description (at start, and when its bindings or arguments
@@ -276,14 +286,10 @@ class Consumer:
             return
         seq, delivered, stored_ns = numbers
         held_tag = self.held_seqs.get(seq)
-        if held_tag is not None:
-            # Redelivered while the application still holds it (ack wait passed during
-            # a long disconnect): the newer delivery carries the live ack subject.
-            held = self.channel._unacked.get(held_tag)
-            if held is not None:
-                held._msg = jm
-                held._delivered = delivered
-                return
+        # Redelivered while the application still holds it (ack wait passed during a
+        # long disconnect): the newer delivery carries the live ack subject.
+        if held_tag is not None and self.channel.redelivered(held_tag, jm, delivered):
+            return
         channel = self.channel
         conn = channel.connection
         if not (self._exact and seq > self._floor):
@@ -305,16 +311,12 @@ class Consumer:
             self.held -= 1
             await self.pump()
             return
-        tag = channel._next_tag
-        channel._next_tag = tag + 1
-        delivery = Delivery(channel, jm, tag, self.consumer_tag, self.queue, delivered)
+        delivery = channel.deliver(jm, self, seq, delivered)
         counters = self.counters
         counters.delivered += 1
         if self.auto_ack:
             await jm.ack()
             counters.acked += 1
-        else:
-            channel._hold(tag, delivery, self, seq)
         try:
             result = self._on_message(delivery)
             if result is not None and (
@@ -344,12 +346,12 @@ class Consumer:
         if status == 423:  # someone else holds the pin
             self.pin_id = None
         elif status == 409 and "consumer deleted" in description:
-            await self.channel._consumer_gone(self)
+            await self.channel.consumer_gone(self)
             return
         elif status == 503:
             # No responders: the consumer (or JetStream) is gone, or restarting.
             if await self.channel.connection.queue_missing(self.queue):
-                await self.channel._consumer_gone(self)
+                await self.channel.consumer_gone(self)
                 return
             await asyncio.sleep(0.2)
         elif status == 409 and "message size exceeds maxbytes" not in description:

@@ -26,7 +26,6 @@ from ..protocol.headers import Headers
 if TYPE_CHECKING:
     from ..jetstream.message import JetStreamMessage
     from .channel import Channel
-    from .consumer import Consumer
 
 H_EXCHANGE = "Amqp-Exchange"
 H_ROUTING_KEY = "Amqp-Routing-Key"
@@ -160,21 +159,21 @@ class Delivery:
     ``delivery_tag`` is per channel, from 1, increasing; acknowledge with
     ``channel.basic_ack(delivery.delivery_tag)`` (or :meth:`ack`, :meth:`nack`,
     :meth:`reject`). ``redelivered`` is true when the message was delivered before
-    (to any consumer of the queue).
+    (to any consumer of the queue). ``stream_sequence`` is the message's sequence in the
+    adapter's stream (stable across redeliveries); ``message`` is the JetStream message
+    underneath (metadata, headers): settle through the channel, not through it.
     """
 
     __slots__ = (
         "_channel",
-        "_consumer",
         "_decoded",
         "_delivered",
-        "_msg",
         "_route",
-        "_seq",
-        "_since",
         "consumer_tag",
         "delivery_tag",
+        "message",
         "queue",
+        "stream_sequence",
     )
 
     def __init__(
@@ -185,30 +184,34 @@ class Delivery:
         consumer_tag: str,
         queue: str,
         delivered: int | None = None,
+        stream_sequence: int = 0,
     ) -> None:
         self._channel = channel
-        self._msg = msg
+        self.message = msg
         self.delivery_tag = delivery_tag
         self.consumer_tag = consumer_tag
         self.queue = queue
+        self.stream_sequence = stream_sequence
         self._decoded: tuple[str, str, BasicProperties] | None = None
         # Deliveries of the message (from its ack subject), when the consumer read them.
         self._delivered = delivered
-        # While the channel holds it unsettled: its consumer, stream sequence, and
-        # when it was last kept alive (Channel._hold).
-        self._consumer: Consumer | None = None
-        self._seq = 0
-        self._since = 0.0
+
+    def redelivered_as(self, msg: JetStreamMessage, delivered: int) -> None:
+        """For the channel holding this delivery: the message came again (its ack wait
+        passed, e.g. during a long disconnect); the newer copy carries the live ack
+        subject and the new delivery count."""
+        self.message = msg
+        self._delivered = delivered
 
     def _decode(self) -> tuple[str, str, BasicProperties]:
         decoded = self._decoded
         if decoded is None:
-            decoded = self._decoded = decode_headers(self._msg.headers)
+            decoded = self._decoded = decode_headers(self.message.headers)
         return decoded
 
     @property
     def body(self) -> bytes:
-        return self._msg.data
+        return self.message.data
 
     @property
     def exchange(self) -> str:
@@ -231,7 +234,7 @@ class Delivery:
         """How many times the message was delivered from this queue, this time included."""
         delivered = self._delivered
         if delivered is None:
-            delivered = self._delivered = self._msg.metadata.num_delivered
+            delivered = self._delivered = self.message.metadata.num_delivered
         return delivered
 
     @property

@@ -7,11 +7,14 @@ deliveries) is read from the connection when :class:`AdapterStats` is read.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .channel import Channel
     from .connection import Connection
+    from .consumer import Consumer
 
 
 @dataclass
@@ -36,16 +39,29 @@ class QueueCounters:
 
 
 class AdapterStats:
-    """Metrics of one adapter :class:`~natswire.amqp.Connection`, read when asked."""
+    """Metrics of one adapter :class:`~natswire.amqp.Connection`, read when asked.
 
-    __slots__ = ("_conn",)
+    The connection hands over the live tables it keeps (open channels, started
+    consumers, per-queue counters); they are read, never changed, here.
+    """
 
-    def __init__(self, conn: Connection) -> None:
+    __slots__ = ("_channels", "_conn", "_consumers", "_queue_counters")
+
+    def __init__(
+        self,
+        conn: Connection,
+        channels: Mapping[int, Channel],
+        consumers: Collection[Consumer],
+        queue_counters: Mapping[str, QueueCounters],
+    ) -> None:
         self._conn = conn
+        self._channels = channels
+        self._consumers = consumers
+        self._queue_counters = queue_counters
 
     @property
     def channels_open(self) -> int:
-        return len(self._conn._channels)
+        return len(self._channels)
 
     @property
     def max_channels(self) -> int:
@@ -60,24 +76,24 @@ class AdapterStats:
     @property
     def consumers(self) -> int:
         """Active ``basic_consume`` consumers on this connection."""
-        return len(self._conn._consumers)
+        return len(self._consumers)
 
     @property
     def unacked(self) -> int:
         """Deliveries held by the application, on every channel."""
-        return sum(ch.unacked_count for ch in list(self._conn._channels.values()))
+        return sum(ch.unacked_count for ch in list(self._channels.values()))
 
     @property
     def queues(self) -> dict[str, QueueCounters]:
         """Per-queue counters (copies), for every queue consumed or settled here."""
         return {
             name: QueueCounters(**counters.as_dict())
-            for name, counters in list(self._conn._queue_counters.items())
+            for name, counters in list(self._queue_counters.items())
         }
 
     def queue(self, name: str) -> QueueCounters:
         """One queue's counters (zeros for a queue not seen here)."""
-        counters = self._conn._queue_counters.get(name)
+        counters = self._queue_counters.get(name)
         return QueueCounters() if counters is None else QueueCounters(**counters.as_dict())
 
     def snapshot(self) -> dict[str, Any]:

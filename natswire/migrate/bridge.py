@@ -46,7 +46,7 @@ from ..protocol.errors import NatsWireError
 from .broker import amqp_user, connect_nats, connect_rabbitmq, redact
 from .errors import NatsSideError, RabbitSideError
 from .messages import BRIDGED_AMQP_HEADER, BRIDGED_NATS_HEADER
-from .shovel import DEFAULT_PREFETCH, Progress, ShovelStats, ToNats, ToRabbit, _consume_into
+from .shovel import DEFAULT_PREFETCH, Progress, ShovelStats, ToNats, ToRabbit, consume_into
 from .topology import vhost_of
 
 
@@ -85,7 +85,7 @@ async def _nats_keys(conn: Connection, exchange: str) -> set[str]:
 
 async def _exchange_kind(conn: Connection, exchange: str) -> str:
     try:
-        return await conn._exchange_type(exchange)
+        return await conn.exchange_type(exchange)
     except ExchangeNotFoundError:
         raise NatsSideError(
             f"NATS namespace {conn.namespace or '(none)'!r} has no exchange {exchange!r} "
@@ -136,7 +136,7 @@ class _Leg:
         self._source = source
         await self.refresh()
         self.mover.start()
-        await _consume_into(self.queue, self.inbox)
+        await consume_into(self.queue, self.inbox)
 
     async def refresh(self) -> None:
         if self.kind == "topic":

@@ -343,7 +343,10 @@ class ToNats(_OrderedMover[_Pending]):
                 delay = min(delay * 2, 2.0)
 
 
-async def _consume_into(queue: Any, inbox: asyncio.Queue[Any]) -> str:
+async def consume_into(queue: Any, inbox: asyncio.Queue[Any]) -> str:
+    """Consume RabbitMQ ``queue`` (an aio-pika queue, acknowledged explicitly) into
+    ``inbox``; return the consumer tag."""
+
     async def on_message(message: Any) -> None:
         inbox.put_nowait(message)
 
@@ -396,7 +399,7 @@ async def shovel_to_nats(
             )
             mover.start()
             inbox: asyncio.Queue[Any] = asyncio.Queue()
-            tag = await _consume_into(source, inbox)
+            tag = await consume_into(source, inbox)
             try:
                 await _pump(
                     inbox,
@@ -579,13 +582,14 @@ async def shovel_to_amqp(
             await nats_channel.basic_consume(queue, inbox.put_nowait)
 
             async def handle(delivery: Delivery) -> None:
-                meta = delivery._msg.metadata  # the stream sequence: a stable fallback id
+                # The stream sequence: a stable fallback id.
+                sequence = delivery.stream_sequence
                 await mover.publish(
                     "",
                     target,
                     delivery.body,
                     delivery.properties,
-                    message_id=f"natswire-{conn.stream}-{meta.sequence.stream}",
+                    message_id=f"natswire-{conn.stream}-{sequence}",
                     ack=delivery.ack,
                 )
 
@@ -623,6 +627,7 @@ __all__ = [
     "ShovelStats",
     "ToNats",
     "ToRabbit",
+    "consume_into",
     "shovel_to_amqp",
     "shovel_to_nats",
 ]
