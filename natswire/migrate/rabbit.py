@@ -86,8 +86,8 @@ def ensure_rabbitmq(install: bool = True) -> Path:
 
 def _missing_message() -> str:
     return (
-        f"{PACKAGE} is not installed: run `sh {INSTALL_SCRIPT}` as root from the natswire "
-        f"repository (or apt-get install -y {PACKAGE}), or point NATSWIRE_RABBITMQ_BIN at "
+        f"{PACKAGE} is not installed: run `make rabbitmq` (`sh {INSTALL_SCRIPT}`) as root in the "
+        f"natswire repository (or apt-get install -y {PACKAGE}), or point NATSWIRE_RABBITMQ_BIN at "
         "the directory holding rabbitmq-server and rabbitmqctl"
     )
 

@@ -12,6 +12,7 @@ from server_helpers import read_info
 from natswire.httpjson import get_json
 from natswire.server import NatsCluster, NatsServer
 from natswire.server import cluster as cluster_mod
+from natswire.server import free_ports as real_free_ports
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_servers")]
 
@@ -61,7 +62,6 @@ def test_cluster_node_kill_and_restart() -> None:
 
 
 def test_cluster_retries_when_a_cluster_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_free_ports = cluster_mod.free_ports
     picks: list[list[int]] = []
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
@@ -74,6 +74,7 @@ def test_cluster_retries_when_a_cluster_port_is_taken(monkeypatch: pytest.Monkey
             picks.append(ports)
             return ports
 
+        # NatsCluster picks its cluster ports with the free_ports its module imported.
         monkeypatch.setattr(cluster_mod, "free_ports", free_ports)
         with NatsCluster(2) as cluster:
             assert all(s.is_running for s in cluster.servers)
