@@ -2,6 +2,16 @@
 
 Used when ``NATSWIRE_SERVER=docker`` (or ``backend="docker"``). The ``docker`` Python
 package is a development dependency, not one of natswire's; it is imported when needed.
+
+The :class:`~natswire.server.NatsServer` API is the same as with the binary: the client
+port (and the monitoring port when asked) is published on ``host`` (a free port for
+``-1``, kept across restarts); the configuration file, the JetStream store and TLS files
+are bind-mounted from the host, so ``store_dir`` is a host path as usual. ``pid`` is the
+host PID of the container's nats-server and ``container_id`` names the container; a
+restart runs a new container. Each container is removed when it exits through the
+server object (stop, kill, restart). Clustering (routes) is not supported in containers:
+use ``docker/docker-compose.yml``. When no Docker engine is reachable, ``start()`` raises
+:class:`~natswire.server.NatsServerError` saying so.
 """
 
 from __future__ import annotations

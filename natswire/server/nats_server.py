@@ -45,15 +45,9 @@ class NatsServer(managed.ManagedProcesses):
     :meth:`kill` and :meth:`restart`, so acknowledged messages do too); a ``store_dir``
     given by the caller is never deleted.
 
-    With the docker backend the API is the same: the client port (and the monitoring port
-    when asked) is published on ``host`` (a free port for ``-1``, kept across
-    :meth:`restart`); the configuration file, the JetStream store and TLS files are
-    bind-mounted from the host, so :attr:`store_dir` is a host path as usual. :attr:`pid`
-    is the host PID of the container's nats-server and :attr:`container_id` names the
-    container; a restart runs a new container. Each container is removed when it exits
-    through this object (stop, kill, restart). Clustering (routes) is not supported in
-    containers: use ``docker/docker-compose.yml``. When no Docker engine is reachable,
-    :meth:`start` raises :class:`NatsServerError` saying so.
+    With the docker backend the API is the same (see :mod:`natswire.server.container`):
+    :attr:`pid` is the host PID of the container's nats-server and :attr:`container_id`
+    names the container; clustering is not supported there.
     """
 
     def __init__(
