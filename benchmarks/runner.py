@@ -22,11 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from natswire.httpjson import get_json
 from natswire.server import NatsServer
 
 from .common import CLIENTS, MEM_SUBJECT, RECV_SUBJECT
@@ -320,9 +320,7 @@ class Harness:
         self.failures: list[str] = []
 
     def varz(self) -> dict[str, Any]:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(f"{self.server.monitor_url}/varz", timeout=5) as resp:
-            data: dict[str, Any] = json.loads(resp.read())
+        data: dict[str, Any] = get_json(f"{self.server.monitor_url}/varz")
         return data
 
     def counters(self) -> tuple[int, int]:

@@ -11,7 +11,8 @@ handled one way:
 - credentials may come in the URL (``http://user:pass@host:port/path``) or as
   ``user``/``password`` and go out as HTTP basic auth, never in the request line;
 - a non-2xx answer raises :class:`HTTPStatusError` carrying the status and the decoded
-  body, unless the status is in ``accept_status``.
+  body, unless the status is in ``accept_status``; an answer that is not JSON raises
+  :class:`NotJSONError` carrying its text.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from collections.abc import Collection
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["HTTPStatusError", "get_json", "request_json"]
+__all__ = ["HTTPStatusError", "NotJSONError", "get_json", "request_json"]
 
 
 class HTTPStatusError(Exception):
     """An HTTP endpoint answered with a status the caller did not accept."""
 
-    def __init__(self, url: str, status: int, body: Any) -> None:
+    def __init__(
+        self, url: str, status: int, body: Any, *, text: str = "", reason: str = ""
+    ) -> None:
         super().__init__(f"{url} answered HTTP {status}")
         #: The URL asked, without credentials.
         self.url = url
@@ -39,6 +42,23 @@ class HTTPStatusError(Exception):
         self.status = status
         #: The answer's body: decoded JSON, else the text, else ``None``.
         self.body = body
+        #: The answer's body as text, as it came (empty when there was none).
+        self.text = text
+        #: The status line's reason phrase (``"Not Found"``).
+        self.reason = reason
+
+
+class NotJSONError(ValueError):
+    """An HTTP endpoint answered with a success status but a body that is not JSON."""
+
+    def __init__(self, url: str, status: int, text: str) -> None:
+        super().__init__(f"{url} answered HTTP {status} with a body that is not JSON")
+        #: The URL asked, without credentials.
+        self.url = url
+        #: The HTTP status code.
+        self.status = status
+        #: The answer's body as text.
+        self.text = text
 
 
 def request_json(
@@ -56,7 +76,8 @@ def request_json(
 
     An empty answer decodes to ``None``. Connection failures raise ``urllib.error.URLError``
     or ``OSError`` as ``urllib`` does; a status outside 2xx and ``accept_status`` raises
-    :class:`HTTPStatusError`.
+    :class:`HTTPStatusError`; an answer that is not JSON raises :class:`NotJSONError` (a
+    ``ValueError``).
     """
     plain, url_user, url_password = _split_credentials(url)
     user = user if user is not None else url_user
@@ -75,12 +96,19 @@ def request_json(
     opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(request, timeout=timeout) as response:
-            return int(response.status), _decode(response.read())
+            status, raw = int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         raw = exc.read() if exc.fp is not None else b""
         if exc.code in accept_status:
-            return exc.code, _decode(raw)
-        raise HTTPStatusError(plain, exc.code, _decode_lenient(raw)) from None
+            return exc.code, _decode_or_raise(plain, exc.code, raw)
+        raise HTTPStatusError(
+            plain,
+            exc.code,
+            _decode_lenient(raw),
+            text=raw.decode(errors="replace"),
+            reason=str(exc.reason),
+        ) from None
+    return status, _decode_or_raise(plain, status, raw)
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:
@@ -99,6 +127,13 @@ def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
         netloc += f":{parts.port}"
     plain = parts._replace(netloc=netloc).geturl()  # _replace is namedtuple's public API
     return plain, unquote(parts.username), unquote(parts.password or "")
+
+
+def _decode_or_raise(url: str, status: int, raw: bytes) -> Any:
+    try:
+        return _decode(raw)
+    except ValueError:
+        raise NotJSONError(url, status, raw.decode(errors="replace")) from None
 
 
 def _decode(raw: bytes) -> Any:

@@ -16,10 +16,10 @@ import os
 import ssl
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from ..httpjson import HTTPStatusError, NotJSONError, request_json
 from .errors import MonitoringError
 from .types import Accountz, ConnInfo, Connz, Healthz, Jsz, Routez, Subsz, Varz
 
@@ -65,6 +65,10 @@ def _normalize_url(url: str) -> str:
     return url
 
 
+def _not_json(url: str, text: str) -> str:
+    return f"monitoring endpoint {url} answered with something that is not JSON: {text!r}"
+
+
 def _query(params: Mapping[str, Any]) -> str:
     pairs: list[tuple[str, str]] = []
     for key, value in params.items():
@@ -95,10 +99,7 @@ class Monitor:
             raise ValueError(f"timeout must be a positive number, got {timeout!r}")
         self._url = _normalize_url(url or default_monitor_url())
         self._timeout = float(timeout)
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
-        if ssl_context is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._ssl_context = ssl_context
 
     @property
     def url(self) -> str:
@@ -123,22 +124,19 @@ class Monitor:
         query = _query(params or {})
         url = f"{self._url}/{path.lstrip('/')}" + (f"?{query}" if query else "")
         try:
-            with self._opener.open(url, timeout=self._timeout) as resp:
-                status = int(resp.status)
-                body = resp.read()
-        except urllib.error.HTTPError as exc:
-            body = exc.read() if exc.fp is not None else b""
-            if exc.code in accept_status:
+            status, data = request_json(url, timeout=self._timeout, ssl_context=self._ssl_context)
+        except HTTPStatusError as exc:
+            if exc.status in accept_status:
                 try:
-                    return exc.code, json.loads(body)
+                    return exc.status, json.loads(exc.text)
                 except ValueError:
                     pass
-            text = body.decode(errors="replace").strip()[:_BODY_PREVIEW]
+            text = exc.text.strip()[:_BODY_PREVIEW]
             raise MonitoringError(
-                f"monitoring endpoint {url} answered HTTP {exc.code}"
+                f"monitoring endpoint {url} answered HTTP {exc.status}"
                 + (f": {text}" if text else f" ({exc.reason})"),
                 url,
-                exc.code,
+                exc.status,
                 text,
             ) from None
         except urllib.error.URLError as exc:
@@ -158,16 +156,12 @@ class Monitor:
                 "(is this the monitoring port, not the client port?)",
                 url,
             ) from exc
-        try:
-            return status, json.loads(body)
-        except ValueError:
-            text = body.decode(errors="replace").strip()[:_BODY_PREVIEW]
-            raise MonitoringError(
-                f"monitoring endpoint {url} answered with something that is not JSON: {text!r}",
-                url,
-                status,
-                text,
-            ) from None
+        except NotJSONError as exc:
+            text = exc.text.strip()[:_BODY_PREVIEW]
+            raise MonitoringError(_not_json(url, text), url, exc.status, text) from None
+        if data is None:  # an empty answer
+            raise MonitoringError(_not_json(url, ""), url, status, "")
+        return status, data
 
     async def request(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` in a worker thread; return the decoded JSON."""

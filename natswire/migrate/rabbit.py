@@ -8,8 +8,9 @@ on a free port (``ERL_EPMD_PORT``), so a system broker or a system ``epmd`` is n
 touched. It is stopped by the PIDs it started: SIGTERM to the broker's process group
 (the broker stops gracefully), SIGKILL after a timeout, then its ``epmd``.
 
-:func:`ensure_rabbitmq` installs the ``rabbitmq-server`` package with apt when it is
-missing and the process runs as root (the test setup calls it once per session).
+:func:`ensure_rabbitmq` finds the broker or says how to install it: natswire installs
+no system packages; ``scripts/ensure-rabbitmq`` in the repository does (``make rabbitmq``
+runs it before the tests).
 
 Use::
 
@@ -33,13 +34,16 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ..httpjson import request_json
 from ..server import ManagedProcesses, free_port
 
 #: Where Debian's package puts the scripts (the ``/usr/sbin`` wrappers switch user).
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 PACKAGE = "rabbitmq-server"
+
+_Rabbit = TypeVar("_Rabbit", bound="RabbitMqServer")
 
 
 class RabbitMqNotFoundError(RuntimeError):
@@ -61,43 +65,31 @@ def find_rabbitmq() -> Path | None:
     return None
 
 
-def ensure_rabbitmq(install: bool = True, timeout: float = 900.0) -> Path:
-    """The broker's script directory; install the Debian package first when it is
-    missing (root only: ``apt-get update`` and ``apt-get install -y
-    --no-install-recommends rabbitmq-server``).
+#: The script that installs the broker (run as root; ``make rabbitmq`` runs it).
+INSTALL_SCRIPT = "scripts/ensure-rabbitmq"
 
-    Raises :class:`RabbitMqNotFoundError` saying why when it cannot be had.
+
+def ensure_rabbitmq(install: bool = True) -> Path:
+    """The broker's script directory, or :class:`RabbitMqNotFoundError` saying how to
+    install it.
+
+    natswire does not install system packages: ``scripts/ensure-rabbitmq`` in the
+    repository does (as root, with apt-get), and ``make rabbitmq`` runs it before the
+    tests. ``install`` is accepted for callers of the earlier installing version and has
+    no effect.
     """
     found = find_rabbitmq()
-    if found is not None:
-        return found
-    if not install:
-        raise RabbitMqNotFoundError(f"{PACKAGE} is not installed")
-    if shutil.which("apt-get") is None:
-        raise RabbitMqNotFoundError(f"{PACKAGE} is not installed and there is no apt-get")
-    if hasattr(os, "geteuid") and os.geteuid() != 0:
-        raise RabbitMqNotFoundError(
-            f"{PACKAGE} is not installed and installing it needs root "
-            f"(sudo apt-get install -y {PACKAGE})"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = [
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", PACKAGE],
-    ]
-    for step in steps:
-        done = subprocess.run(
-            step, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
-        if done.returncode != 0:
-            tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-            raise RabbitMqNotFoundError(
-                f"installing {PACKAGE} failed: {' '.join(step)} exited {done.returncode}:\n{tail}"
-            )
-    found = find_rabbitmq()
     if found is None:
-        raise RabbitMqNotFoundError(f"{PACKAGE} was installed but its scripts are not found")
+        raise RabbitMqNotFoundError(_missing_message())
     return found
+
+
+def _missing_message() -> str:
+    return (
+        f"{PACKAGE} is not installed: run `make rabbitmq` (`sh {INSTALL_SCRIPT}`) as root in the "
+        f"natswire repository (or apt-get install -y {PACKAGE}), or point NATSWIRE_RABBITMQ_BIN at "
+        "the directory holding rabbitmq-server and rabbitmqctl"
+    )
 
 
 def _port_open(port: int) -> bool:
@@ -234,16 +226,13 @@ class RabbitMqServer(ManagedProcesses):
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        """Start the node; return once it accepts AMQP (and HTTP) connections."""
+    def start(self: _Rabbit) -> _Rabbit:
+        """Start the node; return it once it accepts AMQP (and HTTP) connections."""
         if self.is_running:
             raise RuntimeError("RabbitMQ is already running")
         self._bin = find_rabbitmq()
         if self._bin is None:
-            raise RabbitMqNotFoundError(
-                f"{PACKAGE} is not installed (apt-get install -y {PACKAGE}, "
-                "or natswire.migrate.rabbit.ensure_rabbitmq())"
-            )
+            raise RabbitMqNotFoundError(_missing_message())
         self._tmp = Path(tempfile.mkdtemp(prefix="natswire-rabbitmq-"))
         self.port = free_port()
         self.dist_port = free_port()
@@ -279,6 +268,7 @@ class RabbitMqServer(ManagedProcesses):
         except BaseException:
             self.stop()
             raise
+        return self
 
     def _read_output(self) -> None:
         proc = self._proc
@@ -321,24 +311,22 @@ class RabbitMqServer(ManagedProcesses):
     # ------------------------------------------------------------------ vhosts
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
-        """Call the management API (``management=True``) as the default user."""
-        import base64
-        import urllib.request
+        """Call the management API (``management=True``) as the default user.
 
+        Returns the decoded JSON (None for an empty answer); an error status raises
+        :class:`natswire.httpjson.HTTPStatusError`.
+        """
         if self.management_port is None:
             raise RuntimeError("the management plugin is not enabled (management=True)")
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
+        _, answer = request_json(
             f"http://127.0.0.1:{self.management_port}/api/{path.lstrip('/')}",
-            data=data,
             method=method,
-            headers={"Content-Type": "application/json"},
+            body=body,
+            timeout=timeout,
+            user=self.user,
+            password=self.password,
         )
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
+        return answer
 
     def add_vhost(self, name: str) -> None:
         """Create a vhost and give the default user all permissions on it."""

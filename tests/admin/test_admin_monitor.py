@@ -4,8 +4,6 @@ filters, unknown fields kept, and clear errors."""
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 
 import pytest
 from support import Connect
@@ -14,15 +12,14 @@ import natswire
 from natswire.admin import Connz, MonitoringError, Varz
 from natswire.admin.monitor import Monitor
 from natswire.errors import MonitoringError as ReexportedMonitoringError
+from natswire.httpjson import get_json
 from natswire.server import NatsServer, free_port
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def raw(server: NatsServer, path: str) -> dict[str, object]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"{server.monitor_url}/{path}", timeout=5) as resp:
-        data = json.loads(resp.read())
+    data = get_json(f"{server.monitor_url}/{path}")
     assert isinstance(data, dict)
     return data
 

@@ -13,14 +13,13 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from natswire import server as server_mod
+from natswire.httpjson import HTTPStatusError, get_json
 from natswire.server import (
     DOCKER_IMAGE,
     NatsCluster,
@@ -28,11 +27,13 @@ from natswire.server import (
     NatsServerError,
     find_nats_server,
     free_port,
+    free_ports,
+    live_servers,
 )
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("no_leaked_servers")]
 
-DOCKER_DIR = Path(__file__).resolve().parent.parent / "docker"
+DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
 COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
 NODES = ("nats-1", "nats-2", "nats-3")
 
@@ -57,12 +58,6 @@ def read_info(port: int) -> dict[str, Any]:
     assert data.startswith(b"INFO {"), data[:40]
     info: dict[str, Any] = json.loads(data.split(b"\r\n", 1)[0][5:])
     return info
-
-
-def http_get_json(url: str) -> Any:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=5) as response:
-        return json.loads(response.read())
 
 
 def refuses(port: int) -> bool:
@@ -175,7 +170,7 @@ def test_config_files_form_a_jetstream_cluster(tmp_path: Path) -> None:
     Every rewrite must apply, so this also pins down the shape of the files.
     """
     count = len(NODES)
-    ports = server_mod._free_ports(3 * count)  # distinct, unlike repeated free_port()
+    ports = free_ports(3 * count)  # distinct, unlike repeated free_port()
     client, http, route = ports[:count], ports[count : 2 * count], ports[2 * count :]
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -211,8 +206,8 @@ def test_config_files_form_a_jetstream_cluster(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                jsz = [http_get_json(f"http://127.0.0.1:{p}/jsz") for p in http]
-                routez = [http_get_json(f"http://127.0.0.1:{p}/routez") for p in http]
+                jsz = [get_json(f"http://127.0.0.1:{p}/jsz") for p in http]
+                routez = [get_json(f"http://127.0.0.1:{p}/routez") for p in http]
                 leaders = {(j.get("meta_cluster") or {}).get("leader") for j in jsz}
                 routed = all(
                     {r.get("remote_name") for r in rz.get("routes") or ()} >= set(NODES) - {node}
@@ -221,7 +216,7 @@ def test_config_files_form_a_jetstream_cluster(tmp_path: Path) -> None:
                 sizes = {(j.get("meta_cluster") or {}).get("cluster_size") for j in jsz}
                 if routed and len(leaders) == 1 and None not in leaders and sizes == {count}:
                     break
-            except OSError:
+            except (OSError, HTTPStatusError):
                 pass
             assert time.monotonic() < deadline, "the cluster did not form within 30 s"
             time.sleep(0.2)
@@ -285,7 +280,7 @@ def test_unreachable_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
         server.start()
     assert not server.is_running
     assert server.store_dir is None  # the temporary directory was removed again
-    assert server not in server_mod._LIVE
+    assert server not in live_servers()
 
 
 # --------------------------------------------------------------------------- in a container
@@ -360,9 +355,9 @@ def test_docker_monitoring_port(docker_backend: Any) -> None:
     with NatsServer(http_port=-1) as server:
         assert server.http_port is not None and server.http_port != server.port
         assert server.monitor_url == f"http://127.0.0.1:{server.http_port}"
-        varz = http_get_json(f"{server.monitor_url}/varz")
+        varz = get_json(f"{server.monitor_url}/varz")
         assert varz["port"] == server.port
-        assert http_get_json(f"{server.monitor_url}/healthz")["status"] == "ok"
+        assert get_json(f"{server.monitor_url}/healthz")["status"] == "ok"
 
 
 def test_docker_kill_and_restart_keep_port_and_jetstream_data(docker_backend: Any) -> None:

