@@ -17,9 +17,9 @@ def no_leaked_servers() -> Iterator[None]:
 
     Servers that were already running (fixtures of a wider scope) are not the test's.
     """
-    before = set(server_mod._LIVE)
+    before = set(server_mod.live_servers())
     yield
-    leaked = [server for server in list(server_mod._LIVE) if server not in before]
+    leaked = [server for server in server_mod.live_servers() if server not in before]
     for server in leaked:
         server.stop(timeout=2.0)
     assert not leaked, f"servers left running or with temp dirs: {leaked}"

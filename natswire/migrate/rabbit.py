@@ -69,14 +69,13 @@ def find_rabbitmq() -> Path | None:
 INSTALL_SCRIPT = "scripts/ensure-rabbitmq"
 
 
-def ensure_rabbitmq(install: bool = True) -> Path:
+def ensure_rabbitmq() -> Path:
     """The broker's script directory, or :class:`RabbitMqNotFoundError` saying how to
     install it.
 
     natswire does not install system packages: ``scripts/ensure-rabbitmq`` in the
     repository does (as root, with apt-get), and ``make rabbitmq`` runs it before the
-    tests. ``install`` is accepted for callers of the earlier installing version and has
-    no effect.
+    tests.
     """
     found = find_rabbitmq()
     if found is None:

@@ -35,12 +35,8 @@ from .cluster import NatsCluster
 from .config import ServerOptions, config_text
 from .container import DOCKER_IMAGE
 from .errors import NatsServerError, NatsServerNotFoundError
-from .managed import LIVE_SERVERS, ManagedProcesses, live_servers
+from .managed import ManagedProcesses, live_servers
 from .nats_server import NatsServer
-
-# Older names, still used by code outside this package (tests/conftest.py reads _LIVE).
-_LIVE = LIVE_SERVERS
-_free_ports = free_ports
 
 __all__ = [
     "DOCKER_IMAGE",

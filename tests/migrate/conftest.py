@@ -2,10 +2,9 @@
 one nats-server with JetStream for the whole session; each test gets its own RabbitMQ
 vhost and its own NATS namespace.
 
-RabbitMQ is Debian's ``rabbitmq-server``: installed when missing (``make unit`` runs
-``scripts/ensure-rabbitmq`` first; this fixture tries again), started on free loopback
-ports with its own directories and epmd, stopped by PID. When it cannot be installed
-the tests skip, saying why."""
+RabbitMQ is Debian's ``rabbitmq-server``, installed by ``scripts/ensure-rabbitmq``
+(``make unit`` runs it first), started on free loopback ports with its own directories
+and epmd, stopped by PID. When it is not installed the tests skip, saying why."""
 
 from __future__ import annotations
 
@@ -31,7 +30,7 @@ _ids = itertools.count(1)
 @pytest.fixture(scope="session")
 def rabbit() -> Iterator[RabbitMqServer]:
     try:
-        ensure_rabbitmq(install=os.environ.get("NATSWIRE_NO_INSTALL") is None)
+        ensure_rabbitmq()
     except RabbitMqNotFoundError as exc:
         pytest.skip(f"RabbitMQ is not available: {exc}")
     server = RabbitMqServer(management=True)
