@@ -332,7 +332,7 @@ class JetStreamContext(JetStreamManager):
         self._async_done.clear()
         try:
             # The reply is this context's own inbox: no validation needed.
-            await self._nc._publish_trusted(
+            await self._nc.publish_trusted(
                 subject, payload, self._async_reply_prefix + token, raw_headers
             )
         except BaseException:

@@ -182,7 +182,7 @@ class JetStreamMessage(Message):
         if self._trusted:
             # The server's own ack subject: no validation, and no room taken in the
             # client's subject caches (every ack subject is unique).
-            await self._js_client._publish_trusted(self._frame.reply or b"", body)
+            await self._js_client.publish_trusted(self._frame.reply or b"", body)
         else:
             await self._js_client.publish(reply, body)
 
@@ -191,7 +191,7 @@ class JetStreamMessage(Message):
         if self._trusted and self._acked is None:
             self._acked = ACK
             try:
-                await self._js_client._publish_trusted(self._frame.reply or b"", ACK)
+                await self._js_client.publish_trusted(self._frame.reply or b"", ACK)
             except BaseException:
                 self._acked = None
                 raise
