@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 import random
 import secrets
@@ -42,6 +41,7 @@ from ..protocol.serializer import (
     subscribe_subject,
 )
 from . import nkeys
+from .callbacks import Callbacks
 from .connection import ServerConnection
 from .errors import (
     BadTimeoutError,
@@ -79,6 +79,7 @@ from .state import (
 )
 from .stats import Counters, Stats
 from .subscription import MessageCallback, Subscription
+from .view import ClientView
 
 __all__ = [
     "CLOSED",
@@ -112,7 +113,7 @@ def _size_line(size: int) -> bytes:
     return line
 
 
-class Client:
+class Client(ClientView):
     """A connection to NATS. Create it with :func:`natswire.connect`.
 
     Besides the nats-py API, it offers the calls natswire's own objects make into it
@@ -140,7 +141,6 @@ class Client:
         self._writable: asyncio.Future[None] | None = None
         self._pongs: deque[asyncio.Future[None] | None] = deque()
         self._closing: asyncio.Task[None] | None = None
-        self._callback_tasks: set[asyncio.Task[Any]] = set()
         self._requests = RequestMultiplexer()
         self._last_error: Exception | None = None
         # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
@@ -149,6 +149,7 @@ class Client:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._new_future: Callable[[], asyncio.Future[Any]] = _create_future
         self._counters = Counters()
+        self._callbacks = Callbacks(self._counters)
         self._out_msgs = 0
         self._out_bytes = 0
         self.stats = Stats(
@@ -620,16 +621,6 @@ class Client:
         requests.metrics.latency.observe(monotonic() - started)
         return msg
 
-    @property
-    def requests(self) -> RequestMultiplexer:
-        """The request multiplexer (pending requests, their deadlines, metrics)."""
-        return self._requests
-
-    @property
-    def pending_requests(self) -> int:
-        """How many requests wait for their reply."""
-        return len(self._requests.waiting)
-
     # ---------------------------------------------------------- frames and events
 
     def on_control_frame(self, conn: ServerConnection, frame: Frame) -> None:
@@ -688,12 +679,7 @@ class Client:
 
     def report_error(self, error: Exception) -> None:
         """Hand an asynchronous error to ``error_cb`` (or the log when there is none)."""
-        self._counters.count_error(error)
-        cb = self.options.error_cb
-        if cb is None:
-            logger.error("natswire: %s", error)
-            return
-        self.fire(cb, error)
+        self._callbacks.report_error(error, self.options.error_cb)
 
     def note_error(self, error: Exception, *, report: bool) -> None:
         """Keep ``error`` as :attr:`last_error`; also :meth:`report_error` it if ``report``."""
@@ -703,24 +689,7 @@ class Client:
 
     def fire(self, cb: Callable[..., Any] | None, *args: Any) -> asyncio.Task[Any] | None:
         """Call a user callback, plain or coroutine function, without blocking on it."""
-        if cb is None:
-            return None
-        try:
-            result = cb(*args)
-        except Exception:
-            logger.exception("natswire: callback %r raised", cb)
-            return None
-        if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            self._callback_tasks.add(task)
-            task.add_done_callback(self._callback_done)
-            return task
-        return None
-
-    def _callback_done(self, task: asyncio.Task[Any]) -> None:
-        self._callback_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("natswire: callback raised", exc_info=task.exception())
+        return self._callbacks.fire(cb, *args)
 
     # For failover: its view of the current connection.
 
@@ -821,79 +790,6 @@ class Client:
         closed_task = self.fire(self.options.closed_cb)
         if closed_task is not None:
             await asyncio.wait({closed_task}, timeout=self.options.connect_timeout)
-
-    # --------------------------------------------------------------- properties
-
-    @property
-    def status(self) -> Status:
-        """``Status.CONNECTING``, ``CONNECTED``, ``RECONNECTING``, ``DRAINING``,
-        ``CLOSING`` or ``CLOSED`` (``DISCONNECTED`` before ``connect()``)."""
-        return self._status
-
-    @property
-    def is_connected(self) -> bool:
-        """Whether a connection is up (draining included)."""
-        return self._status in UP
-
-    @property
-    def is_closed(self) -> bool:
-        return self._status == CLOSED
-
-    @property
-    def is_reconnecting(self) -> bool:
-        return self._status == RECONNECTING
-
-    @property
-    def is_connecting(self) -> bool:
-        return self._status == CONNECTING
-
-    @property
-    def is_draining(self) -> bool:
-        return self._status == DRAINING
-
-    @property
-    def connected_url(self) -> str | None:
-        """The URL of the server connected to, or ``None``."""
-        return self._server.url if self._server is not None and self._conn is not None else None
-
-    @property
-    def servers(self) -> list[str]:
-        """Every server in the pool, explicit and discovered."""
-        return [s.url for s in self._failover.pool.servers] if self._failover else []
-
-    @property
-    def discovered_servers(self) -> list[str]:
-        failover = self._failover
-        return [s.url for s in failover.pool.servers if s.discovered] if failover else []
-
-    @property
-    def max_payload(self) -> int:
-        """The largest message (headers and payload) the server accepts."""
-        return self._max_payload
-
-    @property
-    def client_id(self) -> int | None:
-        """The id the server gave this connection."""
-        value = self._server_info.get("client_id")
-        return value if isinstance(value, int) else None
-
-    @property
-    def connected_server_version(self) -> str:
-        return str(self._server_info.get("version", ""))
-
-    @property
-    def server_info(self) -> dict[str, Any]:
-        """The last INFO received from the server."""
-        return dict(self._server_info)
-
-    @property
-    def last_error(self) -> Exception | None:
-        return self._last_error
-
-    @property
-    def pending_data_size(self) -> int:
-        """Bytes published but not yet handed to the transport."""
-        return len(self._outbound)
 
     def _transport_buffer_size(self) -> int:
         transport = self._transport
