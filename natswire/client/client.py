@@ -40,7 +40,6 @@ from ..protocol.serializer import (
     reply_subject,
     subscribe_subject,
 )
-from . import nkeys
 from .callbacks import Callbacks
 from .connection import ServerConnection
 from .errors import (
@@ -54,7 +53,7 @@ from .errors import (
     TimeoutError,
 )
 from .failover import Failover
-from .handshake import Handshake, apply_info
+from .handshake import Handshake, apply_info, load_credentials, tls_context
 from .message import Message
 from .options import (
     DEFAULT_SUB_PENDING_BYTES_LIMIT,
@@ -188,8 +187,8 @@ class Client(ClientView):
         if self._status not in (DISCONNECTED, CLOSED):
             raise NatsWireError("client is already connected")
         self.options = options
-        self._credentials = _load_credentials(options)
-        self._tls_context = _tls_context(options.tls)
+        self._credentials = load_credentials(options)
+        self._tls_context = tls_context(options.tls)
         self._loop = asyncio.get_running_loop()
         self._new_future = _future_factory(self._loop)
         self._requests.inbox_prefix = f"{options.inbox_prefix}.{secrets.token_hex(11)}".encode()
@@ -816,27 +815,6 @@ def _future_factory(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Fut
     if type(loop).create_future is asyncio.BaseEventLoop.create_future:
         return functools.partial(asyncio.Future, loop=loop)
     return loop.create_future
-
-
-def _tls_context(option: ssl.SSLContext | bool | None) -> ssl.SSLContext | None:
-    if option is True:
-        return ssl.create_default_context()
-    if isinstance(option, ssl.SSLContext):
-        return option
-    if option in (None, False):
-        return None
-    raise TypeError(f"tls must be an ssl.SSLContext or True, not {type(option).__name__}")
-
-
-def _load_credentials(options: ConnectOptions) -> tuple[str, str] | None:
-    """Read nkey credentials once, so a bad file fails at connect, not on each retry."""
-    if options.user_credentials:
-        return nkeys.read_credentials(options.user_credentials)
-    if options.nkeys_seed:
-        seed = nkeys.read_seed(options.nkeys_seed)
-        nkeys.decode_seed(seed)
-        return "", seed
-    return None
 
 
 async def connect(

@@ -220,3 +220,25 @@ def connect_fields(
         fields["auth_token"] = token
     fields.update(options.extra)
     return fields
+
+
+def tls_context(option: ssl.SSLContext | bool | None) -> ssl.SSLContext | None:
+    """The SSL context the ``tls`` option asks for (``True``: the default one)."""
+    if option is True:
+        return ssl.create_default_context()
+    if isinstance(option, ssl.SSLContext):
+        return option
+    if option in (None, False):
+        return None
+    raise TypeError(f"tls must be an ssl.SSLContext or True, not {type(option).__name__}")
+
+
+def load_credentials(options: ConnectOptions) -> tuple[str, str] | None:
+    """Read nkey credentials once, so a bad file fails at connect, not on each retry."""
+    if options.user_credentials:
+        return nkeys.read_credentials(options.user_credentials)
+    if options.nkeys_seed:
+        seed = nkeys.read_seed(options.nkeys_seed)
+        nkeys.decode_seed(seed)
+        return "", seed
+    return None
