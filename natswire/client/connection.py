@@ -3,52 +3,64 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..protocol.errors import RemoteProtocolError
 from ..protocol.frames import HMsg, Msg
 from ..protocol.parser import Parser, Role
 from .message import Message, new_message
+from .stats import Counters
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .ports import ConnectionOwner
     from .subscription import Subscription
 
 # Reads larger than this are parsed and dispatched in windows of this size...
 _DISPATCH_WINDOW = 16 * 1024
 # ...as long as a window completes at least this many frames.
 _FRAMES_PER_WINDOW = 32
+_NO_SUBSCRIPTIONS: Mapping[bytes, Subscription] = {}
 
 
 class ServerConnection(asyncio.Protocol):
     """One transport to one server.
 
     ``data_received`` feeds the parser and dispatches every frame synchronously:
-    messages straight to their subscription, everything else to the client. There
-    is no task and no await per message.
+    messages straight to their subscription, everything else to the owner (the
+    handshake while the connection is set up, then the client). There is no task and
+    no await per message. A connection without an owner (replaced by one to another
+    server) dispatches nothing.
     """
 
-    def __init__(self, client: Client, subscriptions: dict[bytes, Subscription]) -> None:
-        self._client = client
-        self._subscriptions = subscriptions
-        self.parser = Parser(Role.CLIENT, max_control_line=client.options.max_control_line)
+    def __init__(self, max_control_line: int, counters: Counters) -> None:
+        self.parser = Parser(Role.CLIENT, max_control_line=max_control_line)
         self.transport: asyncio.Transport | None = None
-        loop = asyncio.get_running_loop()
-        #: The first INFO's fields.
-        self.info: asyncio.Future[dict[str, Any]] = loop.create_future()
-        #: Resolved by the PONG that answers the handshake's PING.
-        self.handshake: asyncio.Future[None] = loop.create_future()
         #: Resolved when the transport is gone.
-        self.lost: asyncio.Future[None] = loop.create_future()
-        self.handshaking = True
-        #: Replaced by a connection to another server: ignore what still arrives.
-        self.retired = False
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._owner: ConnectionOwner | None = None
+        self._subscriptions = _NO_SUBSCRIPTIONS
+        self._counters = counters
+
+    def attach(
+        self,
+        owner: ConnectionOwner,
+        subscriptions: Mapping[bytes, Subscription] = _NO_SUBSCRIPTIONS,
+    ) -> None:
+        """Dispatch control frames and events to ``owner``, messages to ``subscriptions``."""
+        self._owner = owner
+        self._subscriptions = subscriptions
+
+    def detach(self) -> None:
+        """Dispatch nothing more: what still arrives is dropped."""
+        self._owner = None
+        self._subscriptions = _NO_SUBSCRIPTIONS
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.retired:
+        if self._owner is None:
             return
         length = len(data)
         if length <= _DISPATCH_WINDOW:
@@ -63,9 +75,9 @@ class ServerConnection(asyncio.Protocol):
             end = start + _DISPATCH_WINDOW
             parsed = self._dispatch(data[start:end] if end < length else data[start:])
             start = end
-            if parsed < _FRAMES_PER_WINDOW or self.retired:
+            if parsed < _FRAMES_PER_WINDOW or self._owner is None:
                 break
-        if start < length and parsed >= 0 and not self.retired:
+        if start < length and parsed >= 0 and self._owner is not None:
             self._dispatch(data[start:])
 
     def _dispatch(self, data: bytes) -> int:
@@ -79,7 +91,8 @@ class ServerConnection(asyncio.Protocol):
             error = exc
             frames = list(exc.frames)
         get_subscription = self._subscriptions.get
-        client = self._client
+        owner = self._owner
+        assert owner is not None
         controls = 0
         size = 0
         for frame in frames:
@@ -91,43 +104,45 @@ class ServerConnection(asyncio.Protocol):
                     if callback is not None:
                         # A plain-function callback: called right here, no queue, no task.
                         message = new_message(Message)
+                        # Friend writes: the client builds the messages it delivers.
                         message._frame = frame  # type: ignore[assignment]
                         message.data = frame.payload  # type: ignore[union-attr]
-                        message._sub = subscription
+                        message._sub = subscription  # friend write, as above
                         subscription.delivered += 1
                         try:
                             callback(message)
                         except Exception as exc:
-                            client._report_error(exc)
+                            owner.report_error(exc)
                     else:
-                        subscription._deliver(frame)  # type: ignore[arg-type]
+                        subscription.deliver(frame)  # type: ignore[arg-type]
                 size += len(frame.payload)  # type: ignore[union-attr]
             else:
                 controls += 1
-                client._on_control_frame(self, frame)
+                owner.on_control_frame(self, frame)
         if size or controls < len(frames):
-            client._in_msgs += len(frames) - controls
-            client._in_bytes += size
+            counters = self._counters
+            counters.in_msgs += len(frames) - controls
+            counters.in_bytes += size
         if error is not None:
-            client._on_protocol_error(self, error)
+            owner.on_protocol_error(self, error)
             return -1
         return len(frames)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():
             self.lost.set_result(None)
-        for future in (self.info, self.handshake):
-            if not future.done():
-                future.set_exception(
-                    ConnectionResetError(f"connection lost during the handshake: {exc}")
-                    if exc
-                    else ConnectionResetError("server closed the connection during the handshake")
-                )
-                future.exception()  # the handshake may have stopped waiting already
-        self._client._on_connection_lost(self, exc)
+        if self._owner is not None:
+            self._owner.on_connection_lost(self, exc)
 
     def pause_writing(self) -> None:
-        self._client._on_pause_writing(self)
+        if self._owner is not None:
+            self._owner.on_pause_writing(self)
 
     def resume_writing(self) -> None:
-        self._client._on_resume_writing(self)
+        if self._owner is not None:
+            self._owner.on_resume_writing(self)
+
+    def abort(self) -> None:
+        """Drop the transport at once, unsent bytes included."""
+        if self.transport is not None:
+            self.transport.abort()

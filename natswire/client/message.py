@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from ..protocol.frames import HMsg, Msg
@@ -80,6 +81,12 @@ class Message:
         return None if headers is None else headers.status
 
     @property
+    def frame(self) -> Msg | HMsg:
+        """The parsed ``MSG``/``HMSG`` frame this message wraps (its raw subject, reply,
+        headers block and payload, undecoded)."""
+        return self._frame
+
+    @property
     def subscription(self) -> Subscription | None:
         """The subscription that received the message."""
         return self._sub
@@ -91,7 +98,7 @@ class Message:
             raise ValueError(f"message on {self.subject!r} has no reply subject to respond to")
         if self._sub is None:
             raise ValueError("message is not bound to a connection")
-        await self._sub._client.publish(reply, data, headers=headers)
+        await self._sub.client.publish(reply, data, headers=headers)
 
     def __repr__(self) -> str:
         data = self.data
@@ -111,6 +118,18 @@ class Message:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def share_into(self, other: Message) -> None:
+        """Make ``other`` (built with :data:`new_message`) carry this message: the same
+        frame, payload, subscription and, when already parsed, headers. Nothing is
+        copied or decoded. For natswire's wrappers (a JetStream message)."""
+        # Friend writes into another Message: both are this class's own slots.
+        other._frame = self._frame
+        other.data = self.data
+        other._sub = self._sub  # friend write, as above
+        # Not parsed yet: ``other`` parses them from the frame when first read.
+        with suppress(AttributeError):
+            other._headers = self._headers  # friend write, as above
 
 
 # Builds a Message without running __init__: deliveries are the hot path.

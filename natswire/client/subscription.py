@@ -13,7 +13,7 @@ from .errors import BadTimeoutError, ConnectionClosedError, SlowConsumerError, T
 from .message import Message, new_message
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .ports import SubscriptionOwner
 
 #: A message callback may be a plain function or a coroutine function.
 MessageCallback: TypeAlias = Callable[[Message], "Awaitable[None] | None"]
@@ -30,7 +30,7 @@ class Subscription:
 
     def __init__(
         self,
-        client: Client,
+        client: SubscriptionOwner,
         sid: int,
         subject: str,
         queue: str,
@@ -66,7 +66,7 @@ class Subscription:
             else:
                 self._sync_cb = cb
         #: A plain-function callback that ``data_received`` calls itself, the common case;
-        #: ``None`` when delivery needs :meth:`_deliver` (a queue, a task or a limit).
+        #: ``None`` when delivery needs :meth:`deliver` (a queue, a task or a limit).
         self.direct_callback: Callable[[Message], Any] | None = None
         self._choose_delivery()
 
@@ -93,27 +93,34 @@ class Subscription:
         return self._max_msgs
 
     @property
+    def client(self) -> SubscriptionOwner:
+        """The client this subscription belongs to."""
+        return self._client
+
+    @property
     def is_closed(self) -> bool:
         """Whether the subscription takes no more messages."""
         return self._closed
 
-    def _deliver(self, frame: Msg | HMsg) -> None:
-        """Hand one message to the consumer (inside ``data_received``) when there is no
-        ``direct_callback``: a message limit, a queue, or a task."""
+    def deliver(self, frame: Msg | HMsg) -> None:
+        """Hand one message to the consumer when there is no ``direct_callback`` (a
+        message limit, a queue, or a task). Called by the connection inside
+        ``data_received``; not for applications."""
         msg = new_message(Message)
+        # Friend writes: the client builds the messages it delivers.
         msg._frame = frame
         msg.data = frame.payload
-        msg._sub = self
+        msg._sub = self  # friend write, as above
         self.delivered += 1
         if self._max_msgs and self.delivered >= self._max_msgs:
-            self._client._forget_subscription(self)
+            self._client.forget_subscription(self)
             self._closed = True
         cb = self._sync_cb
         if cb is not None:
             try:
                 cb(msg)
             except Exception as exc:
-                self._client._report_error(exc)
+                self._client.report_error(exc)
             return
         size = len(frame.payload)
         pending = self._pending
@@ -122,10 +129,10 @@ class Subscription:
             or self._pending_bytes + size > self._pending_bytes_limit
         ):
             self.dropped += 1
-            self._client._slow_consumer_drops += 1
+            self._client.count_slow_consumer_drop()
             if not self._slow:
                 self._slow = True
-                self._client._report_error(
+                self._client.report_error(
                     SlowConsumerError(self.subject, self.sid, len(pending), self._pending_bytes)
                 )
             return
@@ -175,7 +182,7 @@ class Subscription:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._client._report_error(exc)
+                self._client.report_error(exc)
             if self._closed and not pending:
                 self._finish_drain()
                 return
@@ -240,10 +247,10 @@ class Subscription:
         if limit and self.delivered < limit:
             self._max_msgs = limit
             self._choose_delivery()
-            self._client._send_unsubscribe(self, limit)
+            self._client.send_unsubscribe(self, limit)
             return
-        self._client._send_unsubscribe(self, 0)
-        self._client._forget_subscription(self)
+        self._client.send_unsubscribe(self, 0)
+        self._client.forget_subscription(self)
         self._close()
 
     async def drain(self) -> None:
@@ -251,8 +258,8 @@ class Subscription:
         if self._closed and not self._pending:
             return
         if not self._closed:
-            self._client._send_unsubscribe(self, 0)
-            self._client._forget_subscription(self)
+            self._client.send_unsubscribe(self, 0)
+            self._client.forget_subscription(self)
         self._draining = True
         self._closed = True
         await self._client.flush()
@@ -275,8 +282,9 @@ class Subscription:
         self._closed = True
         self._wake()
 
-    def _abort(self) -> None:
-        """The connection closed: end iterators and stop the callback task."""
+    def close_with_connection(self) -> None:
+        """The connection closed: end iterators and stop the callback task. Called by
+        the client; not for applications."""
         self._close()
         self._finish_drain()
         if self._task is not None and not self._task.done() and not self._pending:

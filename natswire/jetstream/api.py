@@ -113,13 +113,13 @@ class Base:
     """Conversion between a dataclass and the server's JSON."""
 
     #: Fields in seconds here and nanoseconds on the wire (lists are converted item-wise).
-    _durations: ClassVar[frozenset[str]] = frozenset()
+    duration_fields: ClassVar[frozenset[str]] = frozenset()
     #: Fields holding another :class:`Base` (or a list of them).
     _nested: ClassVar[dict[str, type[Base]]] = {}
     #: Fields holding an enum; a value this client does not know stays a plain string.
     _enums: ClassVar[dict[str, type[enum.Enum]]] = {}
     #: Fields holding a time, sent as RFC 3339 when given a ``datetime``.
-    _times: ClassVar[frozenset[str]] = frozenset()
+    time_fields: ClassVar[frozenset[str]] = frozenset()
 
     #: Fields the server sent that this class does not know, sent back unchanged.
     extra: dict[str, Any] = field(default_factory=dict, kw_only=True, repr=False, compare=False)
@@ -158,7 +158,7 @@ class Base:
                 extra[key] = value
                 continue
             if value is not None:
-                if key in cls._durations:
+                if key in cls.duration_fields:
                     value = (
                         [_from_nanos(v) for v in value]
                         if isinstance(value, list)
@@ -211,9 +211,9 @@ def _encode_value(obj: Base, name: str, value: Any) -> Any:
         return value.as_request()
     if isinstance(value, enum.Enum):
         return value.value
-    if name in obj._durations:
+    if name in obj.duration_fields:
         return [_to_nanos(v) for v in value] if isinstance(value, list) else _to_nanos(value)
-    if name in obj._times:
+    if name in obj.time_fields:
         return _encode_time(value)
     if isinstance(value, list):
         return [v.as_request() if isinstance(v, Base) else v for v in value]
@@ -254,7 +254,7 @@ class StreamSource(Base):
         "external": ExternalStream,
         "subject_transforms": SubjectTransform,
     }
-    _times: ClassVar[frozenset[str]] = frozenset({"opt_start_time"})
+    time_fields: ClassVar[frozenset[str]] = frozenset({"opt_start_time"})
 
 
 @dataclass
@@ -269,7 +269,7 @@ class StreamConsumerLimits(Base):
     inactive_threshold: float | None = None
     max_ack_pending: int | None = None
 
-    _durations: ClassVar[frozenset[str]] = frozenset({"inactive_threshold"})
+    duration_fields: ClassVar[frozenset[str]] = frozenset({"inactive_threshold"})
 
 
 @dataclass
@@ -310,7 +310,7 @@ class StreamConfig(Base):
     consumer_limits: StreamConsumerLimits | None = None
     metadata: dict[str, str] | None = None
 
-    _durations: ClassVar[frozenset[str]] = frozenset(
+    duration_fields: ClassVar[frozenset[str]] = frozenset(
         {"max_age", "duplicate_window", "subject_delete_marker_ttl"}
     )
     _nested: ClassVar[dict[str, type[Base]]] = {
@@ -429,7 +429,7 @@ class ConsumerConfig(Base):
     mem_storage: bool | None = None
     metadata: dict[str, str] | None = None
 
-    _durations: ClassVar[frozenset[str]] = frozenset(
+    duration_fields: ClassVar[frozenset[str]] = frozenset(
         {"ack_wait", "backoff", "idle_heartbeat", "inactive_threshold", "max_expires"}
     )
     _enums: ClassVar[dict[str, type[enum.Enum]]] = {
@@ -437,7 +437,7 @@ class ConsumerConfig(Base):
         "ack_policy": AckPolicy,
         "replay_policy": ReplayPolicy,
     }
-    _times: ClassVar[frozenset[str]] = frozenset({"opt_start_time"})
+    time_fields: ClassVar[frozenset[str]] = frozenset({"opt_start_time"})
 
 
 @dataclass

@@ -23,7 +23,7 @@ from .errors import (
     TooManyStalledMsgsError,
     decode_response,
 )
-from .manager import DEFAULT_PREFIX, JetStreamManager, _check_name
+from .manager import DEFAULT_PREFIX, JetStreamManager, check_name
 from .pull import PullSubscription
 
 #: nats-py's defaults for a pull subscription's pending limits.
@@ -204,7 +204,7 @@ class JetStreamContext(JetStreamManager):
         )
 
     def _on_async_reply(self, msg: Message) -> None:
-        token = msg._frame.subject[len(self._async_reply_prefix) :]
+        token = msg.frame.subject[len(self._async_reply_prefix) :]
         entry = self._async_futures.pop(token, None)
         if entry is None:
             return
@@ -332,7 +332,7 @@ class JetStreamContext(JetStreamManager):
         self._async_done.clear()
         try:
             # The reply is this context's own inbox: no validation needed.
-            await self._nc._publish_trusted(
+            await self._nc.publish_trusted(
                 subject, payload, self._async_reply_prefix + token, raw_headers
             )
         except BaseException:
@@ -378,7 +378,7 @@ class JetStreamContext(JetStreamManager):
         if stream is None:
             stream = await self.find_stream_name_by_subject(subject)
         if durable is not None:
-            _check_name("consumer", durable)
+            check_name("consumer", durable)
             try:
                 await self.consumer_info(stream, durable)
             except ConsumerNotFoundError:
@@ -411,8 +411,8 @@ class JetStreamContext(JetStreamManager):
         pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
     ) -> PullSubscription:
         """Pull from an existing consumer ``durable`` (any consumer name) of ``stream``."""
-        _check_name("stream", stream)
-        _check_name("consumer", durable)
+        check_name("stream", stream)
+        check_name("consumer", durable)
         if inbox_prefix:
             inbox = f"{inbox_prefix.rstrip('.')}.{secrets.token_hex(11)}"
         else:
@@ -434,9 +434,9 @@ class JetStreamContext(JetStreamManager):
     ) -> DeadLetterSubscription:
         """Watch a consumer's (``"*"``: every consumer's) MAX_DELIVERIES and
         MSG_TERMINATED advisories. See :class:`DeadLetterSubscription`."""
-        _check_name("stream", stream)
+        check_name("stream", stream)
         if consumer != "*":
-            _check_name("consumer", consumer)
+            check_name("consumer", consumer)
         watcher = DeadLetterSubscription(self, stream, consumer, cb)
-        await watcher._start()
+        await watcher.start()
         return watcher

@@ -104,8 +104,9 @@ class DeadLetterSubscription:
         self._closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def _start(self) -> None:
-        nc = self._js._nc
+    async def start(self) -> None:
+        """Subscribe to the advisories (:meth:`JetStreamContext.dead_letters` does)."""
+        nc = self._js.client
         for base in (ADVISORY_MAX_DELIVERIES, ADVISORY_MSG_TERMINATED):
             sub = await nc.subscribe(f"{base}.{self.stream}.{self.consumer}", cb=self._on_msg)
             self._subs.append(sub)

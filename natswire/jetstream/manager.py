@@ -32,7 +32,8 @@ C = TypeVar("C", bound=Base)
 _FORBIDDEN_IN_NAME = frozenset(" \t\r\n.*>/\\")
 
 
-def _check_name(what: str, name: object) -> str:
+def check_name(what: str, name: object) -> str:
+    """Return ``name`` if it is a valid stream or consumer name (``what``), else raise."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"{what} name must be a non-empty str, got {name!r}")
     if not _FORBIDDEN_IN_NAME.isdisjoint(name):
@@ -83,6 +84,11 @@ class JetStreamManager:
         self._timeout = float(timeout)
 
     @property
+    def client(self) -> Client:
+        """The core client this context sends through."""
+        return self._nc
+
+    @property
     def prefix(self) -> str:
         """The API subject prefix (``$JS.API`` or ``$JS.<domain>.API``)."""
         return self._prefix
@@ -121,26 +127,26 @@ class JetStreamManager:
     async def add_stream(self, config: StreamConfig | None = None, **params: Any) -> StreamInfo:
         """Create a stream (``add_stream(name="s", subjects=["s.>"])`` or a config)."""
         cfg = _build(StreamConfig, config, params)
-        name = _check_name("stream", cfg.name)
+        name = check_name("stream", cfg.name)
         resp = await self._api_request(f"STREAM.CREATE.{name}", cfg.as_request())
         return StreamInfo.from_response(resp)
 
     async def update_stream(self, config: StreamConfig | None = None, **params: Any) -> StreamInfo:
         """Change a stream's configuration."""
         cfg = _build(StreamConfig, config, params)
-        name = _check_name("stream", cfg.name)
+        name = check_name("stream", cfg.name)
         resp = await self._api_request(f"STREAM.UPDATE.{name}", cfg.as_request())
         return StreamInfo.from_response(resp)
 
     async def stream_info(self, name: str, subjects_filter: str | None = None) -> StreamInfo:
         """A stream's configuration and state (with per-subject counts when filtered)."""
-        _check_name("stream", name)
+        check_name("stream", name)
         body = {"subjects_filter": subjects_filter} if subjects_filter else None
         return StreamInfo.from_response(await self._api_request(f"STREAM.INFO.{name}", body))
 
     async def delete_stream(self, name: str) -> bool:
         """Delete a stream and its messages."""
-        _check_name("stream", name)
+        check_name("stream", name)
         return bool((await self._api_request(f"STREAM.DELETE.{name}")).get("success"))
 
     async def purge_stream(
@@ -152,7 +158,7 @@ class JetStreamManager:
     ) -> bool:
         """Remove messages: all, those on ``subject``, all but the last ``keep``, or
         those below ``seq``."""
-        _check_name("stream", name)
+        check_name("stream", name)
         body: dict[str, Any] = {}
         if subject:
             body["filter"] = subject
@@ -205,7 +211,7 @@ class JetStreamManager:
     ) -> RawStreamMsg:
         """A stored message: by sequence, the last on ``subject``, or (``next=True``)
         the first on ``subject`` at or after ``seq``."""
-        _check_name("stream", stream_name)
+        check_name("stream", stream_name)
         body: dict[str, Any] = {}
         if next:
             if not subject:
@@ -239,7 +245,7 @@ class JetStreamManager:
 
     async def delete_msg(self, stream_name: str, seq: int) -> bool:
         """Delete one message by sequence."""
-        _check_name("stream", stream_name)
+        check_name("stream", stream_name)
         resp = await self._api_request(f"STREAM.MSG.DELETE.{stream_name}", {"seq": seq})
         return bool(resp.get("success"))
 
@@ -253,7 +259,7 @@ class JetStreamManager:
         **params: Any,
     ) -> ConsumerInfo:
         """Create (or update to the same configuration) a consumer on ``stream``."""
-        _check_name("stream", stream)
+        check_name("stream", stream)
         cfg = _build(ConsumerConfig, config, params)
         name = cfg.name or cfg.durable_name
         if cfg.name and cfg.durable_name and cfg.name != cfg.durable_name:
@@ -261,7 +267,7 @@ class JetStreamManager:
                 f"consumer name {cfg.name!r} and durable_name {cfg.durable_name!r} differ"
             )
         if name:
-            _check_name("consumer", name)
+            check_name("consumer", name)
             api = f"CONSUMER.CREATE.{stream}.{name}"
         else:
             api = f"CONSUMER.CREATE.{stream}"
@@ -274,21 +280,21 @@ class JetStreamManager:
         self, stream: str, consumer: str, timeout: float | None = None
     ) -> ConsumerInfo:
         """A consumer's configuration and state."""
-        _check_name("stream", stream)
-        _check_name("consumer", consumer)
+        check_name("stream", stream)
+        check_name("consumer", consumer)
         resp = await self._api_request(f"CONSUMER.INFO.{stream}.{consumer}", None, timeout)
         return ConsumerInfo.from_response(resp)
 
     async def delete_consumer(self, stream: str, consumer: str) -> bool:
         """Delete a consumer."""
-        _check_name("stream", stream)
-        _check_name("consumer", consumer)
+        check_name("stream", stream)
+        check_name("consumer", consumer)
         resp = await self._api_request(f"CONSUMER.DELETE.{stream}.{consumer}")
         return bool(resp.get("success"))
 
     async def consumers_info(self, stream: str, offset: int | None = None) -> list[ConsumerInfo]:
         """Every consumer's info on ``stream`` (all pages)."""
-        _check_name("stream", stream)
+        check_name("stream", stream)
         return [
             ConsumerInfo.from_response(item)
             for item in await self._list(f"CONSUMER.LIST.{stream}", "consumers", {}, offset or 0)
@@ -296,6 +302,6 @@ class JetStreamManager:
 
     async def consumer_names(self, stream: str) -> list[str]:
         """Every consumer's name on ``stream``."""
-        _check_name("stream", stream)
+        check_name("stream", stream)
         items = await self._list(f"CONSUMER.NAMES.{stream}", "consumers", {}, 0)
         return [str(name) for name in items]

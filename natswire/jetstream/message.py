@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass
-from typing import cast
 
 from ..client.client import Client
 from ..client.message import Message, new_message
@@ -28,7 +27,6 @@ WPI = b"+WPI"
 TERM = b"+TERM"
 NXT = b"+NXT"
 
-_UNPARSED = object()
 _V1_TOKENS = 9
 _V2_TOKENS = 12
 
@@ -131,17 +129,15 @@ class JetStreamMessage(Message):
         if cls is not JetStreamMessage:
             return cls(client, msg.subject, msg.data, msg.reply or None, msg.headers)
         jm = new_message(cls)
-        frame = jm._frame = msg._frame
-        jm.data = msg.data
-        headers = getattr(msg, "_headers", _UNPARSED)
-        if headers is not _UNPARSED:  # else parsed from the frame when first read
-            jm._headers = cast("Headers | None", headers)
-        sub = jm._sub = msg._sub
-        jm._js_client = client
-        jm._acked = None
-        jm._meta = None
-        jm._trusted = sub is not None and bool(frame.reply)
+        msg.share_into(jm)
+        jm._bind(client)  # friend call: finishes a message of this class built without __init__
         return jm
+
+    def _bind(self, client: Client) -> None:
+        self._js_client = client
+        self._acked = None
+        self._meta = None
+        self._trusted = self._sub is not None and bool(self._frame.reply)
 
     @property
     def metadata(self) -> MsgMetadata:
@@ -182,7 +178,7 @@ class JetStreamMessage(Message):
         if self._trusted:
             # The server's own ack subject: no validation, and no room taken in the
             # client's subject caches (every ack subject is unique).
-            await self._js_client._publish_trusted(self._frame.reply or b"", body)
+            await self._js_client.publish_trusted(self._frame.reply or b"", body)
         else:
             await self._js_client.publish(reply, body)
 
@@ -191,7 +187,7 @@ class JetStreamMessage(Message):
         if self._trusted and self._acked is None:
             self._acked = ACK
             try:
-                await self._js_client._publish_trusted(self._frame.reply or b"", ACK)
+                await self._js_client.publish_trusted(self._frame.reply or b"", ACK)
             except BaseException:
                 self._acked = None
                 raise

@@ -60,7 +60,7 @@ class PullSubscription:
         consumer: str,
     ) -> None:
         self._js = js
-        self._nc = js._nc
+        self._nc = js.client
         self._sub = sub
         self._inbox = inbox
         self._stream = stream

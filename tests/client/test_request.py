@@ -83,7 +83,7 @@ async def test_request_timeout(connect: Connect) -> None:
     elapsed = loop.time() - start
     assert 0.15 <= elapsed < 1.5
     assert isinstance(info.value, builtins.TimeoutError)
-    assert not nc._responses, "the timed-out request must not leak its future"
+    assert not nc.pending_requests, "the timed-out request must not leak its future"
     assert (await sub.next_msg(timeout=1)).data == b"?"
     # A late reply is ignored, later requests still work.
     await echo_service(silent, "svc.after")
@@ -136,11 +136,11 @@ async def test_each_request_times_out_on_its_own_deadline(connect: Connect) -> N
     while len(held) < 2:
         await asyncio.sleep(0.01)
     assert not before.done() and not after.done()
-    assert len(nc._responses) == 2
+    assert nc.pending_requests == 2
     for msg in held:
         await msg.respond(msg.data.upper())
     assert [(await before).data, (await after).data] == [b"A", b"B"]
-    assert nc._responses == {}
+    assert nc.pending_requests == 0
     assert nc.stats.request_failures == {"TimeoutError": 2}
     assert nc.stats.request_latency.count == 2
 
@@ -150,7 +150,7 @@ async def test_request_that_cannot_be_sent_leaves_nothing_pending(nc: natswire.C
         await nc.request("svc.big", b"x" * (nc.max_payload + 1), timeout=1)
     with pytest.raises(natswire.errors.BadSubjectError):
         await nc.request("svc.bad subject", b"", timeout=1)
-    assert nc._responses == {}
+    assert nc.pending_requests == 0
     assert nc.stats.request_failures == {}
 
 
@@ -176,9 +176,9 @@ async def test_interleaved_timeouts_expire_exactly_the_unanswered(connect: Conne
             assert isinstance(result, natswire.Msg) and result.data == b"%d" % n
         else:
             assert isinstance(result, TimeoutError), (n, result)
-    assert nc._responses == {}
+    assert nc.pending_requests == 0
     assert nc.stats.request_failures == {"TimeoutError": 150}
-    assert nc._deadlines.entries() == 0
+    assert nc.requests.deadlines.entries() == 0
 
 
 async def test_deadlines_of_answered_requests_do_not_pile_up(connect: Connect) -> None:
@@ -192,6 +192,6 @@ async def test_deadlines_of_answered_requests_do_not_pile_up(connect: Connect) -
     most = 0
     for _ in range(30):
         await asyncio.gather(*(nc.request("svc.long", b"x", timeout=600) for _ in range(200)))
-        most = max(most, nc._deadlines.entries())
-    assert nc._responses == {}
+        most = max(most, nc.requests.deadlines.entries())
+    assert nc.pending_requests == 0
     assert deadlines._COMPACT_SLACK < most <= 2 * 200 + deadlines._COMPACT_SLACK + 201

@@ -13,7 +13,7 @@ import uvloop
 from certs import make_tls_files
 
 import natswire
-from natswire.client import Client
+from natswire.client.failover import Backoff
 from natswire.client.servers import ServerPool
 from natswire.errors import AuthorizationError, NoServersError, OutboundBufferFullError
 from natswire.server import NatsServer, free_port
@@ -22,19 +22,18 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_backoff_grows_per_server_and_the_callback_overrides_it() -> None:
-    client = Client()
-    client.options = natswire.ConnectOptions(
+    options = natswire.ConnectOptions(
         reconnect_time_wait=0.1, reconnect_time_wait_max=0.8, reconnect_jitter=0
     )
     server = ServerPool(["nats://127.0.0.1:4222"]).servers[0]
     delays = []
     for attempts in range(6):
         server.attempts = attempts
-        delays.append(client._reconnect_delay(server))
+        delays.append(Backoff(options, random.Random()).delay(server.attempts))
     assert delays == [0.1, 0.2, 0.4, 0.8, 0.8, 0.8]
-    client.options = client.options.with_changes(reconnect_delay_cb=lambda attempt: 0.05 * attempt)
+    options = options.with_changes(reconnect_delay_cb=lambda attempt: 0.05 * attempt)
     server.attempts = 3
-    assert client._reconnect_delay(server) == pytest.approx(0.15)
+    assert Backoff(options, random.Random()).delay(server.attempts) == pytest.approx(0.15)
 
 
 async def test_the_reconnect_buffer_fills_then_publish_raises() -> None:

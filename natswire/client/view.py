@@ -1,0 +1,108 @@
+"""The read-only view of a client: its state, server, limits and pending work."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .state import CLOSED, CONNECTING, DRAINING, RECONNECTING, UP, Status
+
+if TYPE_CHECKING:
+    from .connection import ServerConnection
+    from .failover import Failover
+    from .requests import RequestMultiplexer
+    from .servers import Server
+
+
+class ClientView:
+    """The properties of :class:`~natswire.client.Client` that only read its state."""
+
+    _status: Status
+    _server: Server | None
+    _conn: ServerConnection | None
+    _failover: Failover | None
+    _max_payload: int
+    _server_info: dict[str, Any]
+    _last_error: Exception | None
+    _outbound: bytearray
+    _requests: RequestMultiplexer
+
+    @property
+    def status(self) -> Status:
+        """``Status.CONNECTING``, ``CONNECTED``, ``RECONNECTING``, ``DRAINING``,
+        ``CLOSING`` or ``CLOSED`` (``DISCONNECTED`` before ``connect()``)."""
+        return self._status
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a connection is up (draining included)."""
+        return self._status in UP
+
+    @property
+    def is_closed(self) -> bool:
+        return self._status == CLOSED
+
+    @property
+    def is_reconnecting(self) -> bool:
+        return self._status == RECONNECTING
+
+    @property
+    def is_connecting(self) -> bool:
+        return self._status == CONNECTING
+
+    @property
+    def is_draining(self) -> bool:
+        return self._status == DRAINING
+
+    @property
+    def connected_url(self) -> str | None:
+        """The URL of the server connected to, or ``None``."""
+        return self._server.url if self._server is not None and self._conn is not None else None
+
+    @property
+    def servers(self) -> list[str]:
+        """Every server in the pool, explicit and discovered."""
+        return [s.url for s in self._failover.pool.servers] if self._failover else []
+
+    @property
+    def discovered_servers(self) -> list[str]:
+        failover = self._failover
+        return [s.url for s in failover.pool.servers if s.discovered] if failover else []
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message (headers and payload) the server accepts."""
+        return self._max_payload
+
+    @property
+    def client_id(self) -> int | None:
+        """The id the server gave this connection."""
+        value = self._server_info.get("client_id")
+        return value if isinstance(value, int) else None
+
+    @property
+    def connected_server_version(self) -> str:
+        return str(self._server_info.get("version", ""))
+
+    @property
+    def server_info(self) -> dict[str, Any]:
+        """The last INFO received from the server."""
+        return dict(self._server_info)
+
+    @property
+    def last_error(self) -> Exception | None:
+        return self._last_error
+
+    @property
+    def pending_data_size(self) -> int:
+        """Bytes published but not yet handed to the transport."""
+        return len(self._outbound)
+
+    @property
+    def requests(self) -> RequestMultiplexer:
+        """The request multiplexer (pending requests, their deadlines, metrics)."""
+        return self._requests
+
+    @property
+    def pending_requests(self) -> int:
+        """How many requests wait for their reply."""
+        return len(self._requests.waiting)
