@@ -4,6 +4,7 @@ connect, and the status a client reports (the server pool's order: client/test_s
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
 import time
 from pathlib import Path
