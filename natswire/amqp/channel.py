@@ -247,7 +247,7 @@ class Channel:
             # remembered subject and header block (Connection.publish does the rest).
             encoded = self._encoded_routes.get((exchange, routing_key))
             if encoded is not None:
-                await conn.js._publish_async_encoded(
+                await conn.js.publish_async_encoded(
                     encoded[0], body, encoded[1], None, None, self._confirm_failed
                 )
                 return

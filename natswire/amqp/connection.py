@@ -352,7 +352,7 @@ class Connection:
             cached = self._encoded.get(shape)
             if cached is None:
                 cached = self._encode(shape, headers)
-        await self.js._publish_async_encoded(
+        await self.js.publish_async_encoded(
             cached[0], body, cached[1], on_error=self.confirm_failure_reporter(channel)
         )
 

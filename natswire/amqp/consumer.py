@@ -78,7 +78,7 @@ def ack_numbers(reply: bytes | None) -> tuple[int, int, int] | None:
 def may_expire(msg: Message) -> bool:
     """Whether the message may carry a per-message TTL (``Amqp-Expiration``): a cheap
     look at the raw header block, which is parsed only when it does."""
-    frame = msg._frame
+    frame = msg._frame  # friend: the delivery path reads the frame without a property call
     if isinstance(frame, HMsg):
         return _EXPIRATION in frame.raw_headers.lower()
     headers = msg.headers
@@ -254,7 +254,7 @@ class Consumer:
     # ----------------------------------------------------------------- delivery
 
     async def _handle(self, msg: Message) -> None:
-        reply = msg._frame.reply
+        reply = msg._frame.reply  # friend: as in may_expire, on every delivery
         if reply is None or not reply.startswith(b"$JS.ACK."):
             # Deliveries carry an ack subject; status messages (408, 409, ...) none.
             status = msg.status

@@ -104,10 +104,10 @@ class ServerConnection(asyncio.Protocol):
                     if callback is not None:
                         # A plain-function callback: called right here, no queue, no task.
                         message = new_message(Message)
-                        # Friend writes: the client builds the messages it delivers.
+                        # friend: the client builds the messages it delivers.
                         message._frame = frame  # type: ignore[assignment]
                         message.data = frame.payload  # type: ignore[union-attr]
-                        message._sub = subscription  # friend write, as above
+                        message._sub = subscription  # friend: as above
                         subscription.delivered += 1
                         try:
                             callback(message)

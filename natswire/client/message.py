@@ -123,13 +123,13 @@ class Message:
         """Make ``other`` (built with :data:`new_message`) carry this message: the same
         frame, payload, subscription and, when already parsed, headers. Nothing is
         copied or decoded. For natswire's wrappers (a JetStream message)."""
-        # Friend writes into another Message: both are this class's own slots.
+        # friend: writes into another Message: both are this class's own slots.
         other._frame = self._frame
         other.data = self.data
-        other._sub = self._sub  # friend write, as above
+        other._sub = self._sub  # friend: as above
         # Not parsed yet: ``other`` parses them from the frame when first read.
         with suppress(AttributeError):
-            other._headers = self._headers  # friend write, as above
+            other._headers = self._headers  # friend: as above
 
 
 # Builds a Message without running __init__: deliveries are the hot path.

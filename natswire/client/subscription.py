@@ -107,10 +107,10 @@ class Subscription:
         message limit, a queue, or a task). Called by the connection inside
         ``data_received``; not for applications."""
         msg = new_message(Message)
-        # Friend writes: the client builds the messages it delivers.
+        # friend: the client builds the messages it delivers.
         msg._frame = frame
         msg.data = frame.payload
-        msg._sub = self  # friend write, as above
+        msg._sub = self  # friend: as above
         self.delivered += 1
         if self._max_msgs and self.delivered >= self._max_msgs:
             self._client.forget_subscription(self)

@@ -290,9 +290,9 @@ class JetStreamContext(JetStreamManager):
                 )
             payload = bytes(payload)
         raw = None if hdr is None else encode_headers(hdr)
-        return await self._publish_async_encoded(subject_bytes, payload, raw, wait_stall, timeout)
+        return await self.publish_async_encoded(subject_bytes, payload, raw, wait_stall, timeout)
 
-    async def _publish_async_encoded(
+    async def publish_async_encoded(
         self,
         subject: bytes,
         payload: bytes,

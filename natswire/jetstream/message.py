@@ -130,7 +130,7 @@ class JetStreamMessage(Message):
             return cls(client, msg.subject, msg.data, msg.reply or None, msg.headers)
         jm = new_message(cls)
         msg.share_into(jm)
-        jm._bind(client)  # friend call: finishes a message of this class built without __init__
+        jm._bind(client)  # friend: finishes a message of this class built without __init__
         return jm
 
     def _bind(self, client: Client) -> None:
