@@ -3,7 +3,8 @@
 A drop-in for the common calls of nats-py's ``NATS`` class. Publishing appends
 encoded frames to an outbound buffer that is written once per event-loop iteration
 (or as soon as it passes a threshold); received messages are dispatched inside
-``data_received``. The handshake (:mod:`.handshake`), keeping the connection
+``data_received``. The handshake (:mod:`.handshake`), what a connection reports and
+what its subscriptions ask (:mod:`.supervisor`), keeping the connection
 (:mod:`.failover`), requests (:mod:`.requests`) and the statistics (:mod:`.stats`)
 live in modules of their own; the states and their transitions in :mod:`.state`.
 """
@@ -120,13 +121,13 @@ class Client(ClientView):
         self._counters = Counters()
         self._callbacks = Callbacks(self._counters)
         hooks = ClientHooks(
-            self._move_to,
-            self._connection_up,
-            self._connection_down,
-            self._set_write_paused,
-            self._send_control,
-            self._set_max_payload,
-            self._start_close,
+            move_to=self._move_to,
+            connection_up=self._connection_up,
+            connection_down=self._connection_down,
+            set_write_paused=self._set_write_paused,
+            send_control=self._send_control,
+            set_max_payload=self._set_max_payload,
+            start_close=self._start_close,
         )
         self._supervisor = Supervisor(
             self, self._subscriptions, self._counters, self._callbacks, hooks
