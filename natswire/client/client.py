@@ -3,7 +3,8 @@
 A drop-in for the common calls of nats-py's ``NATS`` class. Publishing appends
 encoded frames to an outbound buffer that is written once per event-loop iteration
 (or as soon as it passes a threshold); received messages are dispatched inside
-``data_received``. The handshake (:mod:`.handshake`), keeping the connection
+``data_received``. The handshake (:mod:`.handshake`), what a connection reports and
+what its subscriptions ask (:mod:`.supervisor`), keeping the connection
 (:mod:`.failover`), requests (:mod:`.requests`) and the statistics (:mod:`.stats`)
 live in modules of their own; the states and their transitions in :mod:`.state`.
 """
@@ -11,29 +12,16 @@ live in modules of their own; the states and their transitions in :mod:`.state`.
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
-import random
 import secrets
-import ssl
-from collections import deque
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
-from ..protocol.errors import (
-    MaxPayloadError,
-    NatsWireError,
-    RemoteProtocolError,
-    ServerError,
-    server_error_from_text,
-)
-from ..protocol.frames import PING, PONG, Err, Frame, Info
+from ..protocol.errors import MaxPayloadError, NatsWireError
 from ..protocol.headers import HeadersLike, encode_headers
 from ..protocol.limits import DEFAULT_MAX_PAYLOAD
 from ..protocol.serializer import (
     PING_BYTES,
-    PONG_BYTES,
     encode_sub,
     encode_unsub,
     publish_subject,
@@ -41,19 +29,15 @@ from ..protocol.serializer import (
     subscribe_subject,
 )
 from .callbacks import Callbacks
-from .connection import ServerConnection
 from .errors import (
     BadTimeoutError,
     ConnectionClosedError,
     ConnectionDrainingError,
     FlushTimeoutError,
     NoRespondersError,
-    NoServersError,
     OutboundBufferFullError,
     TimeoutError,
 )
-from .failover import Failover
-from .handshake import Handshake, apply_info, load_credentials, tls_context
 from .message import Message
 from .options import (
     DEFAULT_SUB_PENDING_BYTES_LIMIT,
@@ -61,8 +45,7 @@ from .options import (
     OPTION_NAMES,
     ConnectOptions,
 )
-from .requests import RequestMultiplexer
-from .servers import Server
+from .requests import RequestMultiplexer, create_future, future_factory
 from .state import (
     CLOSED,
     CLOSING,
@@ -78,6 +61,7 @@ from .state import (
 )
 from .stats import Counters, Stats
 from .subscription import MessageCallback, Subscription
+from .supervisor import ClientHooks, Supervisor
 from .view import ClientView
 
 __all__ = [
@@ -93,8 +77,6 @@ __all__ = [
     "Status",
     "connect",
 ]
-
-logger = logging.getLogger("natswire")
 
 #: Write the outbound buffer at once when it grows past this many bytes.
 WRITE_THRESHOLD = 64 * 1024
@@ -115,20 +97,14 @@ def _size_line(size: int) -> bytes:
 class Client(ClientView):
     """A connection to NATS. Create it with :func:`natswire.connect`.
 
-    Besides the nats-py API, it offers the calls natswire's own objects make into it
-    (its connections, subscriptions, failover and upper layers): ``on_*`` events,
-    ``report_error``, ``send_unsubscribe``, ``forget_subscription``, ``connect_to``,
-    ``publish_trusted`` and the like. Applications do not need them.
+    Its connections and subscriptions report to its :class:`Supervisor`, not to it.
+    Besides the nats-py API it offers ``publish_trusted`` to natswire's upper layers.
     """
 
     def __init__(self) -> None:
         self.options = ConnectOptions()
         self._status = DISCONNECTED
-        self._failover: Failover | None = None
-        self._server: Server | None = None
-        self._conn: ServerConnection | None = None
         self._transport: asyncio.Transport | None = None
-        self._server_info: dict[str, Any] = {}
         self._max_payload = DEFAULT_MAX_PAYLOAD
         self._subscriptions: dict[bytes, Subscription] = {}
         self._next_sid = 1
@@ -138,17 +114,24 @@ class Client(ClientView):
         self._flush_scheduled = False
         self._write_paused = False
         self._writable: asyncio.Future[None] | None = None
-        self._pongs: deque[asyncio.Future[None] | None] = deque()
         self._closing: asyncio.Task[None] | None = None
         self._requests = RequestMultiplexer()
-        self._last_error: Exception | None = None
-        # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
-        self._credentials: tuple[str, str] | None = None
-        self._tls_context: ssl.SSLContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._new_future: Callable[[], asyncio.Future[Any]] = _create_future
+        self._new_future: Callable[[], asyncio.Future[Any]] = create_future
         self._counters = Counters()
         self._callbacks = Callbacks(self._counters)
+        hooks = ClientHooks(
+            move_to=self._move_to,
+            connection_up=self._connection_up,
+            connection_down=self._connection_down,
+            set_write_paused=self._set_write_paused,
+            send_control=self._send_control,
+            set_max_payload=self._set_max_payload,
+            start_close=self._start_close,
+        )
+        self._supervisor = Supervisor(
+            self, self._subscriptions, self._counters, self._callbacks, hooks
+        )
         self._out_msgs = 0
         self._out_bytes = 0
         self.stats = Stats(
@@ -157,7 +140,7 @@ class Client(ClientView):
             self._requests.metrics,
             self._subscriptions,
             lambda: (self._out_msgs, self._out_bytes),
-            self._transport_buffer_size,
+            self._supervisor.transport_buffer_size,
         )
 
     def _move_to(self, status: Status) -> None:
@@ -187,89 +170,44 @@ class Client(ClientView):
         if self._status not in (DISCONNECTED, CLOSED):
             raise NatsWireError("client is already connected")
         self.options = options
-        self._credentials = load_credentials(options)
-        self._tls_context = tls_context(options.tls)
+        self._supervisor.configure(options)
         self._loop = asyncio.get_running_loop()
-        self._new_future = _future_factory(self._loop)
+        self._new_future = future_factory(self._loop)
         self._requests.inbox_prefix = f"{options.inbox_prefix}.{secrets.token_hex(11)}".encode()
-        self._failover = failover = Failover(self, options, options.rng or random.Random())
         self._closing = None
         self._move_to(CONNECTING)
-        errors: list[Exception] = []
-        for server in list(failover.pool.servers):
-            try:
-                await self.connect_to(server)
-            except ServerError as exc:
-                if not options.retry_on_failed_connect:
-                    self._move_to(CLOSED)
-                    raise
-                errors.append(exc)
-            except (OSError, asyncio.TimeoutError, TimeoutError, ssl.SSLError) as exc:
-                errors.append(exc)
-            else:
-                return self
-        if options.retry_on_failed_connect and options.allow_reconnect:
-            self._move_to(RECONNECTING)
-            failover.start_reconnecting()
-            return self
-        self._move_to(CLOSED)
-        raise NoServersError(
-            "could not connect to any server: "
-            + "; ".join(f"{type(exc).__name__}: {exc}" for exc in errors)
-        ) from (errors[-1] if errors else None)
+        await self._supervisor.connect()
+        return self
 
-    async def connect_to(self, server: Server) -> None:
-        """Hand-shake with ``server`` and make it the current connection: resubscribe,
-        send what was buffered, start pinging. A connection it replaces (lame duck)
-        stops dispatching first and is then closed. Raises when the handshake fails."""
-        handshake = Handshake(
-            server, self.options, self._tls_context, self._credentials, self._counters
-        )
-        conn, info = await handshake.run()
-        if self._status in ENDING:
-            conn.abort()
-            raise ConnectionClosedError("the client was closed during the handshake")
-        old_conn = self._conn
-        if old_conn is not None:
-            old_conn.detach()
-        self._conn = conn
-        self._transport = conn.transport
-        self._server = server
-        self._apply_info(conn, info)
-        conn.attach(self, self._subscriptions)
-        self._on_connected()
-        if old_conn is not None and old_conn.transport is not None:
-            old_conn.transport.close()
+    # Hooks for the supervisor (see ClientHooks): the write side of a connection.
 
-    def _apply_info(self, conn: ServerConnection, info: dict[str, Any]) -> None:
-        self._server_info = dict(info)
-        max_payload = apply_info(conn, info)
-        if max_payload is not None:
-            self._max_payload = max_payload
-
-    def _on_connected(self) -> None:
-        """The handshake is done: resubscribe, send what was buffered, start pinging."""
-        assert self._transport is not None and self._failover is not None
-        self._failover.discover_servers(self._server_info)
-        if self._status is not CONNECTED:
-            self._move_to(CONNECTED)
+    def _connection_up(self, transport: asyncio.Transport, head: bytes, tail: bytes) -> None:
         self._write_paused = False
-        transport = self._transport
+        self._transport = transport
         transport.set_write_buffer_limits(high=1024 * 1024)
-        resend = bytearray()
-        for sub in self._subscriptions.values():
-            resend += encode_sub(sub.subject, sub.sid, sub.queue or None)
-            if sub.max_msgs:
-                resend += encode_unsub(sub.sid, max(sub.max_msgs - sub.delivered, 0))
-        resend += self._outbound
-        # Flushes that were waiting when the link went down get a PING of their own.
-        waiting = [f for f in self._pongs if f is not None and not f.done()]
-        self._pongs = deque(waiting)
-        resend += PING_BYTES * len(waiting)
+        resend = head + self._outbound + tail
         self._outbound = bytearray()
         if resend:
             transport.write(resend)
-        self._failover.start_pinging()
+
+    def _connection_down(self) -> None:
+        self._transport = None
+        self._write_paused = False
+        self._wake_writers()
+
+    def _set_write_paused(self, paused: bool) -> None:
+        self._write_paused = paused
+        if not paused:
+            self._write_outbound()
+            self._wake_writers()
+
+    def _set_max_payload(self, size: int) -> None:
+        self._max_payload = size
+
+    def _wake_writers(self) -> None:
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
 
     # ------------------------------------------------------------------ publish
 
@@ -456,33 +394,21 @@ class Client(ClientView):
         self._outbound = bytearray()
         transport.write(data)
 
-    def _send_control(self, data: bytes) -> None:
-        """Queue a control line (SUB, UNSUB, PING) behind what is already buffered."""
+    def _send_control(self, data: bytes, now: bool = False) -> None:
+        """Queue a control line (SUB, UNSUB, PING) behind what is already buffered;
+        write it at once when ``now``."""
         if self._status not in UP:
             return
         self._outbound += data
-        if not self._flush_scheduled:
+        if now:
+            self._write_outbound()
+        elif not self._flush_scheduled:
             self._schedule_flush()
 
     async def _wait_writable(self) -> None:
         if self._writable is None or self._writable.done():
             self._writable = asyncio.get_running_loop().create_future()
         await self._writable
-
-    def on_pause_writing(self, conn: ServerConnection) -> None:
-        """The connection's transport buffer is full: stop writing to it."""
-        if conn is self._conn:
-            self._write_paused = True
-
-    def on_resume_writing(self, conn: ServerConnection) -> None:
-        """The connection's transport buffer drained: write again, wake publishers."""
-        if conn is not self._conn:
-            return
-        self._write_paused = False
-        self._write_outbound()
-        writable = self._writable
-        if writable is not None and not writable.done():
-            writable.set_result(None)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Return once the server has processed everything published before the call.
@@ -497,7 +423,7 @@ class Client(ClientView):
         if self._status in ENDING:
             raise ConnectionClosedError("connection is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pongs.append(future)
+        self._supervisor.pongs.append(future)
         if self._status in UP:
             self._send_control(PING_BYTES)
         try:
@@ -538,25 +464,20 @@ class Client(ClientView):
         subscribe_subject(subject)
         self._next_sid += 1
         sub = Subscription(
-            self, sid, subject, queue, cb, max_msgs, pending_msgs_limit, pending_bytes_limit
+            self._supervisor,
+            sid,
+            subject,
+            queue,
+            cb,
+            max_msgs,
+            pending_msgs_limit,
+            pending_bytes_limit,
         )
         self._subscriptions[str(sid).encode()] = sub
         self._send_control(line)
         if max_msgs:
             self._send_control(encode_unsub(sid, max_msgs))
         return sub
-
-    def send_unsubscribe(self, sub: Subscription, limit: int) -> None:
-        """Send ``UNSUB`` for ``sub`` (after ``limit`` messages in all; 0: now)."""
-        self._send_control(encode_unsub(sub.sid, limit or None))
-
-    def forget_subscription(self, sub: Subscription) -> None:
-        """Deliver nothing more to ``sub``."""
-        self._subscriptions.pop(str(sub.sid).encode(), None)
-
-    def count_slow_consumer_drop(self) -> None:
-        """A subscription dropped a message: its pending limits were reached."""
-        self._counters.slow_consumer_drops += 1
 
     def new_inbox(self) -> str:
         """A unique subject to receive replies on."""
@@ -620,97 +541,6 @@ class Client(ClientView):
         requests.metrics.latency.observe(monotonic() - started)
         return msg
 
-    # ---------------------------------------------------------- frames and events
-
-    def on_control_frame(self, conn: ServerConnection, frame: Frame) -> None:
-        """A PING, PONG, INFO or -ERR from the current connection."""
-        if frame is PING:
-            if conn.transport is not None:
-                conn.transport.write(PONG_BYTES)
-        elif frame is PONG:
-            assert self._failover is not None
-            self._failover.pings.pong()
-            if self._pongs:
-                future = self._pongs.popleft()
-                if future is not None and not future.done():
-                    future.set_result(None)
-        elif isinstance(frame, Info):
-            assert self._failover is not None
-            fields = frame.fields
-            self._apply_info(conn, {**self._server_info, **fields})
-            self._failover.discover_servers(fields)
-            if fields.get("ldm"):
-                self._failover.lame_duck()
-        elif isinstance(frame, Err):
-            self._counters.errors_received += 1
-            error = server_error_from_text(frame.message)
-            self.note_error(error, report=True)
-            if error.fatal and conn.transport is not None:
-                conn.transport.close()
-
-    def on_protocol_error(self, conn: ServerConnection, error: RemoteProtocolError) -> None:
-        """The server sent bytes that are not NATS: report it, drop the connection."""
-        self.note_error(error, report=True)
-        conn.abort()
-
-    def on_connection_lost(self, conn: ServerConnection, exc: Exception | None) -> None:
-        """The current connection is gone: reconnect, or close."""
-        if conn is not self._conn:
-            return
-        self._conn = None
-        self._transport = None
-        assert self._failover is not None
-        self._failover.connection_lost()
-        # Publishers waiting for the old transport to drain now fill the reconnect buffer.
-        self._write_paused = False
-        writable = self._writable
-        if writable is not None and not writable.done():
-            writable.set_result(None)
-        status = self._status
-        if status in ENDING:
-            return
-        self.fire(self.options.disconnected_cb)
-        if self.options.allow_reconnect and status in UP:
-            self._move_to(RECONNECTING)
-            self._failover.start_reconnecting()
-        else:
-            self.start_close()
-
-    def report_error(self, error: Exception) -> None:
-        """Hand an asynchronous error to ``error_cb`` (or the log when there is none)."""
-        self._callbacks.report_error(error, self.options.error_cb)
-
-    def note_error(self, error: Exception, *, report: bool) -> None:
-        """Keep ``error`` as :attr:`last_error`; also :meth:`report_error` it if ``report``."""
-        self._last_error = error
-        if report:
-            self.report_error(error)
-
-    def fire(self, cb: Callable[..., Any] | None, *args: Any) -> asyncio.Task[Any] | None:
-        """Call a user callback, plain or coroutine function, without blocking on it."""
-        return self._callbacks.fire(cb, *args)
-
-    # For failover: its view of the current connection.
-
-    @property
-    def current_server(self) -> Server | None:
-        """The server of the current connection, or ``None`` while there is none."""
-        return self._server if self._conn is not None else None
-
-    def send_ping(self) -> None:
-        """Send a PING now; its PONG resolves no flush."""
-        self._pongs.append(None)
-        self._send_control(PING_BYTES)
-        self._write_outbound()
-
-    def abort_connection(self) -> None:
-        """Drop the current connection at once (a stale link)."""
-        if self._conn is not None:
-            self._conn.abort()
-
-    def count_reconnect(self) -> None:
-        self._counters.reconnects += 1
-
     # ------------------------------------------------------------ drain and close
 
     async def drain(self) -> None:
@@ -735,7 +565,7 @@ class Client(ClientView):
             )
             await self.flush()
         except (asyncio.TimeoutError, TimeoutError) as exc:
-            self.report_error(TimeoutError(f"drain did not finish in time: {exc}"))
+            self._supervisor.report_error(TimeoutError(f"drain did not finish in time: {exc}"))
         finally:
             await self.close()
 
@@ -744,40 +574,25 @@ class Client(ClientView):
         if self._closing is None:
             if self._status == CLOSED:
                 return
-            self.start_close()
+            self._start_close()
         assert self._closing is not None
         await asyncio.shield(self._closing)
 
-    def start_close(self) -> None:
+    def _start_close(self) -> None:
         """Begin closing (``close()`` awaits the end)."""
         if self._closing is None:
             self._move_to(CLOSING)
             self._closing = asyncio.get_running_loop().create_task(self._close())
 
     async def _close(self) -> None:
-        was_connected = self._conn is not None
-        if self._failover is not None:
-            self._failover.stop()
-        conn = self._conn
-        if conn is not None and conn.transport is not None:
-            if self._outbound and not self._write_paused:
-                conn.transport.write(bytes(self._outbound))
-            conn.transport.close()
-            try:
-                await asyncio.wait_for(asyncio.shield(conn.lost), 1.0)
-            except asyncio.TimeoutError:
-                conn.transport.abort()
+        supervisor = self._supervisor
+        last_bytes = bytes(self._outbound) if not self._write_paused else b""
+        was_connected = await supervisor.close_connection(last_bytes)
         self._move_to(CLOSED)
-        self._conn = None
         self._transport = None
         self._outbound = bytearray()
-        closed: Exception = ConnectionClosedError("connection closed")
-        if isinstance(self._last_error, NoServersError):
-            closed = self._last_error
-        while self._pongs:
-            pong = self._pongs.popleft()
-            if pong is not None and not pong.done():
-                pong.set_exception(closed)
+        closed = supervisor.closed_error()
+        supervisor.fail_flushes(closed)
         self._requests.close(closed)
         if self._writable is not None and not self._writable.done():
             self._writable.set_exception(closed)
@@ -785,36 +600,16 @@ class Client(ClientView):
             sub.close_with_connection()
         self._subscriptions.clear()
         if was_connected:
-            self.fire(self.options.disconnected_cb)
-        closed_task = self.fire(self.options.closed_cb)
+            self._callbacks.fire(self.options.disconnected_cb)
+        closed_task = self._callbacks.fire(self.options.closed_cb)
         if closed_task is not None:
             await asyncio.wait({closed_task}, timeout=self.options.connect_timeout)
-
-    def _transport_buffer_size(self) -> int:
-        transport = self._transport
-        if transport is None:
-            return 0
-        try:
-            return int(transport.get_write_buffer_size())
-        except (AttributeError, RuntimeError, NotImplementedError):
-            return 0
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-def _create_future() -> asyncio.Future[Any]:
-    return asyncio.get_running_loop().create_future()
-
-
-def _future_factory(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Future[Any]]:
-    """``loop.create_future``, or the same without its Python frame on the stock loop."""
-    if type(loop).create_future is asyncio.BaseEventLoop.create_future:
-        return functools.partial(asyncio.Future, loop=loop)
-    return loop.create_future
 
 
 async def connect(

@@ -28,9 +28,9 @@ class ServerConnection(asyncio.Protocol):
 
     ``data_received`` feeds the parser and dispatches every frame synchronously:
     messages straight to their subscription, everything else to the owner (the
-    handshake while the connection is set up, then the client). There is no task and
-    no await per message. A connection without an owner (replaced by one to another
-    server) dispatches nothing.
+    handshake while the connection is set up, then the client's supervisor). There
+    is no task and no await per message. A connection without an owner (replaced by
+    one to another server) dispatches nothing.
     """
 
     def __init__(self, max_control_line: int, counters: Counters) -> None:

@@ -3,7 +3,7 @@ server pool, and leaving a server in lame-duck mode.
 
 :class:`PingSchedule` and :class:`Backoff` are pure (they take ``now`` and a random
 source); :class:`Failover` is their asyncio shell, one timer and the reconnect and
-migration tasks, talking to the client through :class:`FailoverHost`.
+migration tasks, talking to the client's supervisor through :class:`FailoverHost`.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ class Backoff:
 
 
 class FailoverHost(Protocol):
-    """The client calls failover makes (public names, for natswire's own use)."""
+    """The calls failover makes into the client's
+    :class:`~natswire.client.supervisor.Supervisor`."""
 
     @property
     def status(self) -> Status: ...

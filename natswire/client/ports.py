@@ -2,8 +2,8 @@
 
 The lower objects (:class:`~natswire.client.connection.ServerConnection`,
 :class:`~natswire.client.subscription.Subscription`) know their owner only through
-these protocols; the client implements them, and while a connection is being set up
-the handshake owns it instead.
+these protocols; the client's :class:`~natswire.client.supervisor.Supervisor`
+implements them, and while a connection is being set up the handshake owns it instead.
 """
 
 from __future__ import annotations
@@ -44,17 +44,8 @@ class ConnectionOwner(ErrorSink, Protocol):
         """The transport's write buffer drained below its low-water mark."""
 
 
-class SubscriptionOwner(ErrorSink, Protocol):
-    """What a :class:`Subscription` (and a message it delivered) asks of its client."""
-
-    def send_unsubscribe(self, sub: Subscription, limit: int) -> None:
-        """Send ``UNSUB`` for ``sub`` (after ``limit`` messages in all, 0: now)."""
-
-    def forget_subscription(self, sub: Subscription) -> None:
-        """Deliver nothing more to ``sub``."""
-
-    def count_slow_consumer_drop(self) -> None:
-        """A message was dropped: ``sub``'s pending limits were reached."""
+class MessageClient(Protocol):
+    """The client as a subscription and the messages it delivers use it."""
 
     async def flush(self, timeout: float | None = None) -> None:
         """Return once the server has processed everything sent so far."""
@@ -67,3 +58,20 @@ class SubscriptionOwner(ErrorSink, Protocol):
         headers: HeadersLike | None = None,
     ) -> None:
         """Publish (used by :meth:`Message.respond`)."""
+
+
+class SubscriptionOwner(ErrorSink, Protocol):
+    """What a :class:`Subscription` asks of whoever owns it for its client."""
+
+    @property
+    def client(self) -> MessageClient:
+        """The client the subscription belongs to."""
+
+    def send_unsubscribe(self, sub: Subscription, limit: int) -> None:
+        """Send ``UNSUB`` for ``sub`` (after ``limit`` messages in all, 0: now)."""
+
+    def forget_subscription(self, sub: Subscription) -> None:
+        """Deliver nothing more to ``sub``."""
+
+    def count_slow_consumer_drop(self) -> None:
+        """A message was dropped: ``sub``'s pending limits were reached."""

@@ -4,8 +4,10 @@ deadline, and old-style requests (an inbox subscription each)."""
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from ..protocol.frames import Msg
 from ..protocol.headers import HeadersLike
@@ -39,6 +41,19 @@ class RequestHost(Protocol):
     ) -> None: ...
 
     def new_inbox(self) -> str: ...
+
+
+def create_future() -> asyncio.Future[Any]:
+    """A future of the running loop."""
+    return asyncio.get_running_loop().create_future()
+
+
+def future_factory(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Future[Any]]:
+    """``loop.create_future``, or the same without its Python frame on the stock loop
+    (a request's future, made on the request fast path)."""
+    if type(loop).create_future is asyncio.BaseEventLoop.create_future:
+        return functools.partial(asyncio.Future, loop=loop)
+    return loop.create_future
 
 
 def is_no_responders(msg: Message) -> bool:

@@ -13,7 +13,7 @@ from .errors import BadTimeoutError, ConnectionClosedError, SlowConsumerError, T
 from .message import Message, new_message
 
 if TYPE_CHECKING:
-    from .ports import SubscriptionOwner
+    from .ports import MessageClient, SubscriptionOwner
 
 #: A message callback may be a plain function or a coroutine function.
 MessageCallback: TypeAlias = Callable[[Message], "Awaitable[None] | None"]
@@ -30,7 +30,7 @@ class Subscription:
 
     def __init__(
         self,
-        client: SubscriptionOwner,
+        owner: SubscriptionOwner,
         sid: int,
         subject: str,
         queue: str,
@@ -39,7 +39,8 @@ class Subscription:
         pending_msgs_limit: int,
         pending_bytes_limit: int,
     ) -> None:
-        self._client = client
+        self._owner = owner
+        self._client = owner.client
         self.sid = sid
         self.subject = subject
         self.queue = queue
@@ -93,7 +94,7 @@ class Subscription:
         return self._max_msgs
 
     @property
-    def client(self) -> SubscriptionOwner:
+    def client(self) -> MessageClient:
         """The client this subscription belongs to."""
         return self._client
 
@@ -113,14 +114,14 @@ class Subscription:
         msg._sub = self  # friend: as above
         self.delivered += 1
         if self._max_msgs and self.delivered >= self._max_msgs:
-            self._client.forget_subscription(self)
+            self._owner.forget_subscription(self)
             self._closed = True
         cb = self._sync_cb
         if cb is not None:
             try:
                 cb(msg)
             except Exception as exc:
-                self._client.report_error(exc)
+                self._owner.report_error(exc)
             return
         size = len(frame.payload)
         pending = self._pending
@@ -129,10 +130,10 @@ class Subscription:
             or self._pending_bytes + size > self._pending_bytes_limit
         ):
             self.dropped += 1
-            self._client.count_slow_consumer_drop()
+            self._owner.count_slow_consumer_drop()
             if not self._slow:
                 self._slow = True
-                self._client.report_error(
+                self._owner.report_error(
                     SlowConsumerError(self.subject, self.sid, len(pending), self._pending_bytes)
                 )
             return
@@ -182,7 +183,7 @@ class Subscription:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._client.report_error(exc)
+                self._owner.report_error(exc)
             if self._closed and not pending:
                 self._finish_drain()
                 return
@@ -247,10 +248,10 @@ class Subscription:
         if limit and self.delivered < limit:
             self._max_msgs = limit
             self._choose_delivery()
-            self._client.send_unsubscribe(self, limit)
+            self._owner.send_unsubscribe(self, limit)
             return
-        self._client.send_unsubscribe(self, 0)
-        self._client.forget_subscription(self)
+        self._owner.send_unsubscribe(self, 0)
+        self._owner.forget_subscription(self)
         self._close()
 
     async def drain(self) -> None:
@@ -258,8 +259,8 @@ class Subscription:
         if self._closed and not self._pending:
             return
         if not self._closed:
-            self._client.send_unsubscribe(self, 0)
-            self._client.forget_subscription(self)
+            self._owner.send_unsubscribe(self, 0)
+            self._owner.forget_subscription(self)
         self._draining = True
         self._closed = True
         await self._client.flush()

@@ -7,22 +7,16 @@ from typing import TYPE_CHECKING, Any
 from .state import CLOSED, CONNECTING, DRAINING, RECONNECTING, UP, Status
 
 if TYPE_CHECKING:
-    from .connection import ServerConnection
-    from .failover import Failover
     from .requests import RequestMultiplexer
-    from .servers import Server
+    from .supervisor import Supervisor
 
 
 class ClientView:
     """The properties of :class:`~natswire.client.Client` that only read its state."""
 
     _status: Status
-    _server: Server | None
-    _conn: ServerConnection | None
-    _failover: Failover | None
+    _supervisor: Supervisor
     _max_payload: int
-    _server_info: dict[str, Any]
-    _last_error: Exception | None
     _outbound: bytearray
     _requests: RequestMultiplexer
 
@@ -56,16 +50,18 @@ class ClientView:
     @property
     def connected_url(self) -> str | None:
         """The URL of the server connected to, or ``None``."""
-        return self._server.url if self._server is not None and self._conn is not None else None
+        server = self._supervisor.current_server
+        return server.url if server is not None else None
 
     @property
     def servers(self) -> list[str]:
         """Every server in the pool, explicit and discovered."""
-        return [s.url for s in self._failover.pool.servers] if self._failover else []
+        failover = self._supervisor.failover
+        return [s.url for s in failover.pool.servers] if failover else []
 
     @property
     def discovered_servers(self) -> list[str]:
-        failover = self._failover
+        failover = self._supervisor.failover
         return [s.url for s in failover.pool.servers if s.discovered] if failover else []
 
     @property
@@ -76,21 +72,21 @@ class ClientView:
     @property
     def client_id(self) -> int | None:
         """The id the server gave this connection."""
-        value = self._server_info.get("client_id")
+        value = self._supervisor.info.get("client_id")
         return value if isinstance(value, int) else None
 
     @property
     def connected_server_version(self) -> str:
-        return str(self._server_info.get("version", ""))
+        return str(self._supervisor.info.get("version", ""))
 
     @property
     def server_info(self) -> dict[str, Any]:
         """The last INFO received from the server."""
-        return dict(self._server_info)
+        return dict(self._supervisor.info)
 
     @property
     def last_error(self) -> Exception | None:
-        return self._last_error
+        return self._supervisor.last_error
 
     @property
     def pending_data_size(self) -> int:

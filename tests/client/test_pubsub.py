@@ -379,7 +379,7 @@ async def test_next_msg_sees_message_delivered_as_it_starts_waiting(nc: natswire
     task = asyncio.ensure_future(sub.next_msg(timeout=1))
     await asyncio.sleep(0)  # next_msg is now inside wait_for; its inner task has not run
     assert not task.done()
-    conn = nc._conn
+    conn = nc._supervisor.conn
     assert conn is not None
     conn.data_received(encode_msg("race.x", sub.sid, b"in between"))
     msg = await asyncio.wait_for(task, 2)
