@@ -109,8 +109,44 @@ class Parser:
         if self._error is not None:
             raise RemoteProtocolError(f"parser stopped after an earlier error: {self._error}")
         frames: list[Frame] = []
+        buffer = self._buffer
+        reader = self._reader
+        # One function, not two: a Python call costs as much as parsing a small frame.
         try:
-            return self._receive(data, frames)
+            if not buffer:
+                if not data:
+                    return frames
+                chunk = data if type(data) is bytes else bytes(data)
+            else:
+                if type(data) is not bytes:
+                    data = bytes(data)
+                needed = reader.needed
+                if needed and len(buffer) + len(data) < needed:
+                    buffer += data
+                    return frames
+                if 0 < needed < framing.LARGE_PENDING_FRAME:
+                    # The waiting frame is complete: one copy joins it to what follows.
+                    chunk = b"".join((buffer, data))
+                else:
+                    buffer += data
+                    if needed:
+                        frames.append(reader.take_pending(buffer))
+                        self._searched = 0
+                        if not buffer:
+                            return frames
+                    elif buffer.find(b"\n", self._searched) < 0:
+                        self._searched = len(buffer)
+                        if len(buffer) > reader.max_control_line:
+                            raise line_too_long(len(buffer), reader.max_control_line)
+                        return frames
+                    chunk = bytes(buffer)
+                buffer.clear()
+            reader.needed = 0
+            pos = reader.parse(chunk, frames)
+            if pos < len(chunk):
+                buffer += memoryview(chunk)[pos:]
+                self._searched = len(buffer)
+            return frames
         except RemoteProtocolError as exc:
             exc.frames = frames
             self._error = exc
@@ -120,41 +156,3 @@ class Parser:
             error.frames = frames
             self._error = error
             raise error from exc
-
-    def _receive(self, data: bytes | bytearray | memoryview, frames: list[Frame]) -> list[Frame]:
-        buffer = self._buffer
-        reader = self._reader
-        if not buffer:
-            if not data:
-                return frames
-            chunk = data if type(data) is bytes else bytes(data)
-        else:
-            if type(data) is not bytes:
-                data = bytes(data)
-            needed = reader.needed
-            if needed and len(buffer) + len(data) < needed:
-                buffer += data
-                return frames
-            if 0 < needed < framing.LARGE_PENDING_FRAME:
-                # The waiting frame is complete: one copy joins it to what follows.
-                chunk = b"".join((buffer, data))
-            else:
-                buffer += data
-                if needed:
-                    frames.append(reader.take_pending(buffer))
-                    self._searched = 0
-                    if not buffer:
-                        return frames
-                elif buffer.find(b"\n", self._searched) < 0:
-                    self._searched = len(buffer)
-                    if len(buffer) > reader.max_control_line:
-                        raise line_too_long(len(buffer), reader.max_control_line)
-                    return frames
-                chunk = bytes(buffer)
-            buffer.clear()
-        reader.needed = 0
-        pos = reader.parse(chunk, frames)
-        if pos < len(chunk):
-            buffer += memoryview(chunk)[pos:]
-            self._searched = len(buffer)
-        return frames
