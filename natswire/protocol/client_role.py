@@ -14,10 +14,12 @@ the frames seen last:
 - Large frames and HMSG: each line end is found and payloads are jumped over, which
   neither scans payload bytes nor cuts header blocks into lines.
 
-Both take the common case inline (MSG and HMSG spelled as the server writes them, with
-a whole payload and a good trailer); every control line's arguments are decoded by the
-one :class:`~natswire.protocol.heads.HeadDecoder`, and anything else goes to the
-general frame parser, which decides and names any error.
+Both take the common case inline: MSG and HMSG spelled as the server writes them (upper
+case, one space, the right number of arguments), with size fields the one
+:class:`~natswire.protocol.heads.HeadDecoder` has accepted before, a whole payload and
+a good trailer. The decoder judges every other MSG and HMSG line (new sizes, other
+spellings, wrong argument counts); the general frame parser builds anything else and
+names any error.
 """
 
 from __future__ import annotations
