@@ -3,13 +3,15 @@
 :class:`HeadDecoder` owns the grammar of a MSG, HMSG, PUB and HPUB line after its
 operation name: how many arguments, sizes that are decimal digits only, a header
 size that never exceeds the total size, and a total size within ``max_payload``.
-Every path of both roles' readers calls it for these lines, so a line is taken or
-refused the same way however the input was cut. The checks run in that order, so a
-line that breaks two rules is refused for the first.
+Every path of both roles' readers leaves these lines to it (but for the common case
+below), so a line is taken or refused the same way however the input was cut. The
+checks run in that order, so a line that breaks two rules is refused for the first.
 
 The operation name itself (any case, then a space or tab) is recognised by the
 caller. Arguments are split with ``bytes.split()``: runs of spaces and tabs count as
-one separator, and a trailing CR is dropped.
+one separator, and a trailing CR is dropped. A CR inside the arguments separates
+them too, as in nats-server; so do VT and FF, which nats-server keeps inside an
+argument.
 
 A Python call costs as much as the rest of a small MSG frame's parse, so the client
 role's loops take the common line inline: MSG or HMSG as the server writes it, with
