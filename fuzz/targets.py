@@ -97,7 +97,7 @@ from natswire.protocol import (
     encode_unsub,
     parse_headers,
 )
-from natswire.protocol import parser as _parser_module
+from natswire.protocol import framing as _framing
 
 #: Parser options to run every input under: the defaults, and limits small inputs reach.
 #: ``large_frame`` lowers the parser's threshold (64 KiB) above which a payload spread
@@ -107,8 +107,8 @@ CONFIGS: tuple[dict[str, int], ...] = (
     {},
     {"max_control_line": 100, "max_payload": 256, "large_frame": 24},
 )
-# A private knob of the parser (see CONFIGS). If it is renamed, update this module.
-_DEFAULT_LARGE_FRAME: int = _parser_module._LARGE_PENDING_FRAME
+# A knob of the parser's readers (see CONFIGS). If it is renamed, update this module.
+_DEFAULT_LARGE_FRAME: int = _framing.LARGE_PENDING_FRAME
 #: Inputs up to this size are also parsed one byte at a time.
 BYTE_BY_BYTE_MAX = 256
 #: The round trip re-parses with no line limit: re-encoding may lengthen a line
@@ -158,7 +158,7 @@ def feed(
     parser = Parser(role, **options)
     frames: list[Frame] = []
     try:
-        _parser_module._LARGE_PENDING_FRAME = threshold
+        _framing.LARGE_PENDING_FRAME = threshold
         for chunk in chunks:
             frames += parser.receive_data(chunk)
     except RemoteProtocolError as exc:
@@ -172,7 +172,7 @@ def feed(
             _check_frames(role, frames)
         return frames, exc, parser.buffered
     finally:
-        _parser_module._LARGE_PENDING_FRAME = _DEFAULT_LARGE_FRAME
+        _framing.LARGE_PENDING_FRAME = _DEFAULT_LARGE_FRAME
     if check:
         _check_frames(role, frames)
     return frames, None, parser.buffered

@@ -151,9 +151,9 @@ def test_no_layering_violations() -> None:
 
 def test_protocol_really_is_checked() -> None:
     """The real protocol modules import json and their siblings, and those are seen."""
-    path = ROOT / "protocol" / "parser.py"
+    path = ROOT / "protocol" / "framing.py"
     module, is_package = module_name(path)
-    assert module == "natswire.protocol.parser" and not is_package
+    assert module == "natswire.protocol.framing" and not is_package
     names = {name for _, name, _ in imported_names(path.read_text(), module, is_package)}
     assert "json" in names
     assert "natswire.protocol.errors" in names

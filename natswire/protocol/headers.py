@@ -46,7 +46,7 @@ class Headers(MutableMapping[str, str]):
         if headers is None:
             return
         if isinstance(headers, Headers):
-            self._pairs = list(headers._pairs)
+            self._pairs = headers.multi_items()
             if status is None:
                 self.status = headers.status
                 self.description = headers.description
@@ -108,7 +108,7 @@ class Headers(MutableMapping[str, str]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
             return (
-                self._pairs == other._pairs
+                self._pairs == other.multi_items()
                 and self.status == other.status
                 and self.description == other.description
             )
@@ -158,6 +158,7 @@ def encode_headers(headers: HeadersLike) -> bytes:
             _check_value("status description", headers.description)
             first += " " + headers.description
     lines = [first]
+    # Friend access (same module): the pairs as they are, without multi_items()'s copy.
     for name, value in headers._pairs:
         if not isinstance(name, str) or not isinstance(value, str):
             raise LocalProtocolError(
@@ -205,6 +206,7 @@ def parse_headers(raw: bytes) -> Headers:
                 raise RemoteProtocolError(f"bad status code in header line: {lines[0]!r}")
             headers.status = int(code)
             headers.description = description.strip()
+    # Friend access (same module): the new Headers' pairs are filled in place.
     pairs = headers._pairs
     for line in lines[1:-2]:
         if line[:1] in (" ", "\t"):

@@ -71,6 +71,21 @@ MALFORMED: dict[str, Bad] = {
     # Header size over total size.
     "hmsg-header-over-total": Bad(C, b"HMSG a 1 13 12\r\n", "header size 13 exceeds total size 12"),
     "hpub-header-over-total": Bad(S, b"HPUB a r 20 12\r\n", "header size 20 exceeds total size 12"),
+    # A line that breaks two rules is refused for the first (digits, header size, limit),
+    # whatever path parses it: the common spelling, another one, or after a MSG.
+    "hmsg-header-over-total-and-limit": Bad(
+        C, b"HMSG a 1 13 12\r\n", "header size 13 exceeds total size 12", {"max_payload": 5}
+    ),
+    "hmsg-lower-header-over-total-and-limit": Bad(
+        C, b"hmsg a 1 13 12\r\n", "header size 13 exceeds total size 12", {"max_payload": 5}
+    ),
+    "hmsg-after-msg-header-over-total-and-limit": Bad(
+        C,
+        b"MSG a 1 2\r\nhi\r\nHMSG a 1 13 12\r\n",
+        "header size 13 exceeds total size 12",
+        {"max_payload": 5},
+    ),
+    "hmsg-bad-size-and-limit": Bad(C, b"HMSG a 1 x 99\r\n", SIZE, {"max_payload": 5}),
     # Header blocks.
     "hmsg-not-nats-1.0": Bad(C, b"HMSG a 1 12 12\r\nNATS/2.0\r\n\r\n\r\n", HEADER_BLOCK),
     "hmsg-no-blank-line": Bad(C, b"HMSG a 1 10 12\r\nNATS/1.0\r\n\r\n\r\n", HEADER_BLOCK),

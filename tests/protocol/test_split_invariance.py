@@ -21,14 +21,15 @@ from natswire.protocol import (
     Parser,
     Pub,
     Role,
+    client_role,
     encode_hmsg,
     encode_hpub,
     encode_info,
     encode_msg,
     encode_ping,
     encode_pub,
+    framing,
 )
-from natswire.protocol import parser as parser_module
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -142,7 +143,7 @@ def test_chunks_with_a_low_large_frame_threshold(
     role, data, expected, cuts = case
     bounds = [0, *cuts, len(data)]
     chunks = [data[start:end] for start, end in itertools.pairwise(bounds)]
-    with mock.patch.object(parser_module, "_LARGE_PENDING_FRAME", threshold):
+    with mock.patch.object(framing, "LARGE_PENDING_FRAME", threshold):
         parser = Parser(role)
         assert feed(parser, chunks) == expected
         assert parser.buffered == 0
@@ -165,7 +166,7 @@ def test_a_big_chunk_split_a_window_at_a_time(
     a window's end, bare-LF lines and the tightest line limit make no difference."""
     role, (data, expected, longest) = case
     limit = {"max_control_line": longest} if tight else {}
-    with mock.patch.object(parser_module, "_SPLIT_WINDOW", window):
+    with mock.patch.object(client_role, "_SPLIT_WINDOW", window):
         stream = data * 3
         parser = Parser(role, **limit)
         assert parser.receive_data(stream) == expected * 3

@@ -1,0 +1,365 @@
+"""The client role's reader: what a server sends (INFO, MSG, HMSG, PING, PONG, +OK, -ERR).
+
+This is the hottest code of the client. A chunk is parsed one of two ways, chosen from
+the frames seen last:
+
+- Small MSG frames: the chunk is split at every CRLF in one C-level pass. A MSG control
+  line is then one piece and, unless its payload holds a CRLF itself, its payload is the
+  next piece: no search, no slicing, one copy made by the split. A control line seen
+  before is looked up instead of decoded again (subject, sid, reply and size are then
+  shared with the earlier frames); the cache is dropped once it is full, as lines with
+  unique reply subjects never repeat. The loop moves a piece index only; byte offsets
+  are summed from piece lengths when a frame needs them. A big chunk is split a window
+  at a time, which keeps the pieces in the CPU cache.
+- Large frames and HMSG: each line end is found and payloads are jumped over, which
+  neither scans payload bytes nor cuts header blocks into lines.
+
+Both take the common case inline: MSG and HMSG spelled as the server writes them (upper
+case, one space, the right number of arguments), with size fields the one
+:class:`~natswire.protocol.heads.HeadDecoder` has accepted before, a whole payload and
+a good trailer. The decoder judges every other MSG and HMSG line (new sizes, other
+spellings, wrong argument counts); the general frame parser builds anything else and
+names any error.
+"""
+
+from __future__ import annotations
+
+from . import framing
+from .frames import OK, PING, PONG, Err, Frame, HMsg, Info, Msg
+from .framing import (
+    CR,
+    HEADER_END,
+    HEADER_PREFIX,
+    LF,
+    NEED_DATA,
+    SPACE,
+    FrameReader,
+    NeedData,
+    complete_frame,
+    error_text,
+    json_object,
+    separated,
+    unknown_operation,
+)
+
+# MSG control lines repeat (one subject, sid and size): remember this many decoded ones.
+_HEAD_CACHE_ENTRIES = 256
+# Average bytes per frame above which a chunk is parsed by offsets rather than split.
+_LARGE_FRAME_AVERAGE = 256
+# Bytes of a large chunk split at a time (see ClientFrameReader._parse_windows).
+_SPLIT_WINDOW = 32 * 1024
+
+
+class ClientFrameReader(FrameReader):
+    """Parses server-to-client frames (see :class:`FrameReader`)."""
+
+    __slots__ = ("_by_offsets", "_heads", "_known_sizes", "_window")
+
+    def __init__(self, max_control_line: int, max_payload: int | None) -> None:
+        super().__init__(max_control_line, max_payload)
+        # The decoder's accepted size fields: a hit is decided (see heads.py).
+        self._known_sizes = self._decoder.known_sizes
+        # MSG control line -> its decoded head; None once lines stopped repeating.
+        self._heads: dict[bytes, tuple[bytes, bytes, bytes | None, int]] | None = {}
+        # Whether recent frames were large or HMSG; None until the first frames are seen.
+        self._by_offsets: bool | None = None
+        # Bytes split at a time: a window must be shorter than the longest line
+        # allowed, or it is not split (see _parse_pieces).
+        self._window = min(_SPLIT_WINDOW, max_control_line - 1)
+
+    @property
+    def max_payload(self) -> int | None:
+        """The largest payload a frame may announce, or None for no limit."""
+        return self._decoder.max_payload
+
+    @max_payload.setter
+    def max_payload(self, value: int | None) -> None:
+        self._decoder.max_payload = value
+        # Remembered heads were checked against the old limit.
+        if self._heads is not None:
+            self._heads.clear()
+
+    def parse(self, chunk: bytes, frames: list[Frame]) -> int:
+        """Append the frames ``chunk`` completes to ``frames``; return the offset of the
+        first byte not used."""
+        before = len(frames)
+        by_offsets = self._by_offsets
+        if by_offsets is None:
+            by_offsets = _opens_with_offsets_frame(chunk)
+        if by_offsets:
+            pos = self._parse_offsets(chunk, 0, frames)
+        elif len(chunk) <= self._window:
+            pos = self._parse_pieces(chunk, frames)
+        else:
+            pos = self._parse_windows(chunk, frames)
+        # Frames in a stream tend to stay alike: the next chunk takes the path that
+        # suited this one.
+        parsed = len(frames) - before
+        if parsed:
+            self._by_offsets = pos > _LARGE_FRAME_AVERAGE * parsed or type(frames[-1]) is HMsg
+        return pos
+
+    def _parse_windows(self, chunk: bytes, frames: list[Frame]) -> int:
+        """Split and parse a chunk a window at a time: splitting a big chunk at once
+        makes two objects per frame before the first frame is built."""
+        length = len(chunk)
+        window = self._window
+        pos = 0
+        while length - pos > window:
+            used = self._parse_pieces(chunk[pos : pos + window], frames)
+            # A frame cut by the window's end starts the next window, not a wait.
+            self.needed = 0
+            if not used:
+                break
+            pos += used
+        return pos + self._parse_pieces(chunk[pos:], frames)
+
+    def _parse_pieces(self, chunk: bytes, frames: list[Frame]) -> int:
+        """Parse a chunk split at CRLF (see the module docstring). A chunk holding a line
+        ended by a lone LF, or long enough to hold an over-long line, is parsed by
+        offsets alone."""
+        pieces = chunk.split(b"\r\n")
+        last = len(pieces) - 1
+        if len(chunk) >= self.max_control_line or chunk.count(b"\n") != last:
+            return self._parse_offsets(chunk, 0, frames)
+        append = frames.append
+        new_msg = Msg.__new__
+        new_hmsg = HMsg.__new__
+        known_sizes = self._known_sizes
+        decode_msg = self._decoder.msg
+        heads = self._heads
+        size: int | None
+        index = 0
+        # Piece ``mark`` starts at byte ``marked``.
+        mark = marked = 0
+        while True:
+            while index < last:
+                line = pieces[index]
+                head = heads.get(line) if heads is not None else None
+                if head is not None:
+                    subject, sid, reply, size = head
+                else:
+                    args = line.split()
+                    nargs = len(args)
+                    # MSG as the server writes it: upper case, one space after the
+                    # operation, 3 or 4 arguments. Any other line leaves this loop.
+                    if nargs == 4 and args[0] == b"MSG" and line[3] == SPACE:
+                        _, subject, sid, size_field = args
+                        reply = None
+                    elif nargs == 5 and args[0] == b"MSG" and line[3] == SPACE:
+                        _, subject, sid, reply, size_field = args
+                    else:
+                        break
+                    size = known_sizes.get(size_field)
+                    if size is None:
+                        # A size not seen before: the decoder judges it.
+                        size = decode_msg(line)[3]
+                    if heads is not None:
+                        if len(heads) < _HEAD_CACHE_ENTRIES:
+                            heads[line] = (subject, sid, reply, size)
+                        else:
+                            # Lines do not repeat (unique reply subjects, say): stop
+                            # looking them up.
+                            heads = self._heads = None
+                payload = pieces[index + 1]
+                if len(payload) != size:
+                    break
+                msg = new_msg(Msg)
+                msg.subject = subject
+                msg.sid = sid
+                msg.reply = reply
+                msg.payload = payload
+                append(msg)
+                index += 2
+            else:
+                if index > last:
+                    # That payload was the unterminated tail: its CRLF has not arrived.
+                    frames.pop()
+                    index -= 2
+                else:
+                    break
+            if mark != index:
+                marked = _offset(pieces, mark, marked, index, len(chunk))
+                mark = index
+            if index == last:
+                break
+            line = pieces[index]
+            start = marked + len(line) + 2
+            if line[:5] == b"HMSG " and (len(args) == 5 or len(args) == 6):
+                # Headers hold CRLFs, so the body spans pieces: cut it by offsets. The
+                # loop above left at this line, so ``args`` holds its arguments.
+                header_size = known_sizes.get(args[-2])
+                size = known_sizes.get(args[-1])
+                if header_size is None or size is None or header_size > size:
+                    _, _, _, header_size, size = self._decoder.hmsg(line)
+                end = start + size
+                if chunk[end : end + 2] == b"\r\n":
+                    split = start + header_size
+                    raw_headers = chunk[start:split]
+                    if raw_headers[:8] == HEADER_PREFIX and raw_headers[-4:] == HEADER_END:
+                        hmsg = new_hmsg(HMsg)
+                        hmsg.subject = args[1]
+                        hmsg.sid = args[2]
+                        hmsg.reply = args[3] if len(args) == 6 else None
+                        hmsg.raw_headers = raw_headers
+                        hmsg.payload = payload = chunk[split:end]
+                        append(hmsg)
+                        # Neither block can share a CRLF with its neighbours, so the
+                        # frame spans this many pieces.
+                        index += 2 + raw_headers.count(b"\r\n") + payload.count(b"\r\n")
+                        marked = end + 2
+                        mark = index
+                        continue
+            following = self._parse_frame(chunk, marked, start - 1, frames)
+            if following is NEED_DATA:
+                return marked
+            while marked < following and mark < last:
+                marked += len(pieces[mark]) + 2
+                mark += 1
+            if marked != following:
+                return self._parse_offsets(chunk, following, frames)
+            index = mark
+        return _offset(pieces, mark, marked, index, len(chunk))
+
+    def _parse_offsets(self, chunk: bytes, pos: int, frames: list[Frame]) -> int:
+        """Parse from ``pos`` line by line, finding each line end and jumping over
+        payloads: cheaper than splitting when payloads are large or frames carry header
+        blocks."""
+        max_line = self.max_control_line
+        known_sizes = self._known_sizes
+        decode_msg = self._decoder.msg
+        decode_hmsg = self._decoder.hmsg
+        append = frames.append
+        new_msg = Msg.__new__
+        new_hmsg = HMsg.__new__
+        find = chunk.find
+        length = len(chunk)
+        while pos < length:
+            eol = find(b"\n", pos)
+            if not 0 <= eol - pos <= max_line:
+                if eol >= 0:
+                    raise self._line_too_long(eol - pos)
+                if length - pos > max_line:
+                    raise self._line_too_long(length - pos)
+                return pos
+            line = chunk[pos:eol]
+            args = line.split()
+            nargs = len(args)
+            # MSG and HMSG as the server writes them, inline; sizes not seen before are
+            # the decoder's to judge. Any other line goes to the general parser.
+            if (nargs == 4 or nargs == 5) and args[0] == b"MSG" and line[3] == SPACE:
+                size = known_sizes.get(args[-1])
+                if size is None:
+                    size = decode_msg(line)[3]
+                start = eol + 1
+                end = start + size
+                if end + 2 > length:
+                    if end + 2 - pos < framing.LARGE_PENDING_FRAME:
+                        # Parsed again once complete: only a large frame keeps its
+                        # head (see FrameReader.take_pending).
+                        self.needed = end + 2 - pos
+                        return pos
+                elif chunk[end] == CR and chunk[end + 1] == LF:
+                    msg = new_msg(Msg)
+                    msg.subject = args[1]
+                    msg.sid = args[2]
+                    msg.reply = args[3] if nargs == 5 else None
+                    msg.payload = chunk[start:end]
+                    append(msg)
+                    pos = end + 2
+                    continue
+            elif (nargs == 5 or nargs == 6) and args[0] == b"HMSG" and line[4] == SPACE:
+                header_size = known_sizes.get(args[-2])
+                size = known_sizes.get(args[-1])
+                if header_size is None or size is None or header_size > size:
+                    _, _, _, header_size, size = decode_hmsg(line)
+                start = eol + 1
+                end = start + size
+                if end + 2 > length:
+                    if end + 2 - pos < framing.LARGE_PENDING_FRAME:
+                        # Parsed again once complete, as a small MSG is.
+                        self.needed = end + 2 - pos
+                        return pos
+                elif chunk[end] == CR:
+                    split = start + header_size
+                    raw_headers = chunk[start:split]
+                    if (
+                        chunk[end + 1] == LF
+                        and raw_headers[:8] == HEADER_PREFIX
+                        and raw_headers[-4:] == HEADER_END
+                    ):
+                        hmsg = new_hmsg(HMsg)
+                        hmsg.subject = args[1]
+                        hmsg.sid = args[2]
+                        hmsg.reply = args[3] if nargs == 6 else None
+                        hmsg.raw_headers = raw_headers
+                        hmsg.payload = chunk[split:end]
+                        append(hmsg)
+                        pos = end + 2
+                        continue
+            following = self._parse_frame(chunk, pos, eol, frames)
+            if following is NEED_DATA:
+                return pos
+            pos = following
+        return pos
+
+    def _parse_frame(self, chunk: bytes, pos: int, eol: int, frames: list[Frame]) -> int | NeedData:
+        """Parse the frame whose control line spans ``pos`` to the LF at ``eol``, in any
+        spelling the grammar allows; return the offset after it, or :data:`NEED_DATA`
+        if its payload is incomplete."""
+        line = chunk[pos:eol]
+        op = line[:4].upper()
+        frame: Msg | HMsg
+        if op == b"HMSG" and separated(line, 4):
+            subject, sid, reply, header_size, size = self._decoder.hmsg(line)
+            frame = HMsg(subject, sid, reply, b"", b"")
+        elif op[:3] == b"MSG" and separated(line, 3):
+            subject, sid, reply, size = self._decoder.msg(line)
+            header_size = 0
+            frame = Msg(subject, sid, reply, b"")
+        else:
+            frames.append(_frame_without_payload(line, op))
+            return eol + 1
+        end = eol + 1 + size
+        if end + 2 > len(chunk):
+            self._wait_for_payload(frame, header_size, end + 2 - pos)
+            return NEED_DATA
+        complete_frame(frame, header_size, chunk, eol + 1, end, line)
+        frames.append(frame)
+        return end + 2
+
+
+def _frame_without_payload(line: bytes, op: bytes) -> Frame:
+    """PING, PONG, +OK, -ERR or INFO; ``op`` is the line's first four bytes, upper case."""
+    if op == b"PING":
+        return PING
+    if op == b"PONG":
+        return PONG
+    if op[:3] == b"+OK":
+        return OK
+    if op == b"-ERR" and separated(line, 4):
+        return Err(error_text(line[5:]))
+    if op == b"INFO":
+        return Info(json_object(line[4:], line))
+    raise unknown_operation(line)
+
+
+def _offset(pieces: list[bytes], mark: int, marked: int, index: int, length: int) -> int:
+    """The offset of ``pieces[index]`` in the bytes of ``length`` that were split at
+    CRLF into ``pieces``, given that ``pieces[mark]`` starts at ``marked``: summed
+    from the mark or back from the end, whichever spans fewer pieces."""
+    last = len(pieces) - 1
+    if index - mark <= last - index:
+        return marked + sum(map(len, pieces[mark:index])) + 2 * (index - mark)
+    return length - sum(map(len, pieces[index:])) - 2 * (last - index)
+
+
+def _opens_with_offsets_frame(chunk: bytes) -> bool:
+    """Whether the chunk opens with an HMSG, or a MSG whose payload is over the
+    large-frame average: frames the offsets path parses for less. A guess only: it
+    decides which path parses, never what is accepted."""
+    if chunk[:5] == b"HMSG ":
+        return True
+    args = chunk[: chunk.find(b"\n", 0, 1024)].split()
+    size = args[-1] if len(args) in (4, 5) and args[0] == b"MSG" else b""
+    return size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE)
