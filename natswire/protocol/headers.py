@@ -158,7 +158,7 @@ def encode_headers(headers: HeadersLike) -> bytes:
             _check_value("status description", headers.description)
             first += " " + headers.description
     lines = [first]
-    # Friend access (same module): the pairs as they are, without multi_items()'s copy.
+    # friend: same module; the pairs as they are, without multi_items()'s copy.
     for name, value in headers._pairs:
         if not isinstance(name, str) or not isinstance(value, str):
             raise LocalProtocolError(
@@ -206,7 +206,7 @@ def parse_headers(raw: bytes) -> Headers:
                 raise RemoteProtocolError(f"bad status code in header line: {lines[0]!r}")
             headers.status = int(code)
             headers.description = description.strip()
-    # Friend access (same module): the new Headers' pairs are filled in place.
+    # friend: same module; the new Headers' pairs are filled in place.
     pairs = headers._pairs
     for line in lines[1:-2]:
         if line[:1] in (" ", "\t"):
