@@ -30,7 +30,6 @@ from .errors import RemoteProtocolError
 from .frames import Frame
 from .framing import FrameReader, line_too_long
 from .limits import DEFAULT_CLIENT_MAX_CONTROL_LINE, DEFAULT_MAX_CONTROL_LINE
-from .server_role import ServerFrameReader
 
 
 class Role(enum.Enum):
@@ -71,6 +70,9 @@ class Parser:
                 max_payload,
             )
         else:
+            # Only tests and fuzzers read as a server: a client never loads that reader.
+            from .server_role import ServerFrameReader
+
             self._reader = ServerFrameReader(
                 DEFAULT_MAX_CONTROL_LINE if max_control_line is None else max_control_line,
                 max_payload,
