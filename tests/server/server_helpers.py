@@ -20,6 +20,16 @@ def read_info(port: int, host: str = "127.0.0.1") -> dict[str, Any]:
     return info
 
 
+def receive_until(sock: socket.socket, marker: bytes, what: str) -> bytes:
+    """Read from ``sock`` until ``marker`` has arrived; fail naming ``what`` on close."""
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before {what}: {data!r}"
+        data += chunk
+    return data
+
+
 class RawClient:
     """Just enough of the NATS protocol over a blocking socket to make requests."""
 

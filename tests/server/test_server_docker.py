@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_helpers import read_info, receive_until
 
 from natswire.httpjson import HTTPStatusError, get_json
 from natswire.server import (
@@ -45,19 +46,6 @@ def binary_version() -> str:
     match = re.search(r"v(\d+\.\d+\.\d+)", out)
     assert match, out
     return match.group(1)
-
-
-def read_info(port: int) -> dict[str, Any]:
-    """Connect with a raw socket; the first bytes must be ``INFO {``; return the JSON."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        data = b""
-        while b"\r\n" not in data:
-            chunk = sock.recv(65536)
-            assert chunk, "server closed before sending INFO"
-            data += chunk
-    assert data.startswith(b"INFO {"), data[:40]
-    info: dict[str, Any] = json.loads(data.split(b"\r\n", 1)[0][5:])
-    return info
 
 
 def refuses(port: int) -> bool:
@@ -392,17 +380,9 @@ def test_docker_lame_duck_mode(docker_backend: Any) -> None:
         try:
             assert sock.recv(65536).startswith(b"INFO {")
             sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n')
-            data = b""
-            while b"PONG\r\n" not in data:
-                chunk = sock.recv(65536)
-                assert chunk, data
-                data += chunk
+            receive_until(sock, b"PONG\r\n", "the PONG")  # an INFO may come first
             server.enter_lame_duck_mode()
-            data = b""
-            while b'"ldm":true' not in data:
-                chunk = sock.recv(65536)
-                assert chunk, f"closed before the lame duck INFO: {data!r}"
-                data += chunk
+            receive_until(sock, b'"ldm":true', "the lame duck INFO")
         finally:
             sock.close()
     assert not server.is_running

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import json
 import socket
 import ssl
@@ -12,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from server_helpers import RawClient, read_info, refuses
+from certs import make_tls_files
+from server_helpers import RawClient, read_info, receive_until, refuses
 
 from natswire.httpjson import get_json
 from natswire.server import NatsServer, NatsServerError, live_servers
@@ -126,17 +125,9 @@ def test_lame_duck_mode() -> None:
             # Async INFO (such as the lame duck notice) only goes to clients that sent
             # CONNECT with protocol >= 1.
             sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n')
-            data = b""
-            while b"PONG\r\n" not in data:  # an INFO may follow CONNECT; skip it
-                chunk = sock.recv(65536)
-                assert chunk, data
-                data += chunk
+            receive_until(sock, b"PONG\r\n", "the PONG")  # an INFO may come first
             server.enter_lame_duck_mode()
-            data = b""
-            while b'"ldm":true' not in data:
-                chunk = sock.recv(65536)
-                assert chunk, f"closed before the lame duck INFO: {data!r}"
-                data += chunk
+            receive_until(sock, b'"ldm":true', "the lame duck INFO")
         finally:
             sock.close()
         deadline = time.monotonic() + 5
@@ -205,72 +196,18 @@ async def test_cancelled_astart_does_not_leak_the_process() -> None:
 # --------------------------------------------------------------------------- TLS
 
 
-def _make_certs(directory: Path) -> tuple[Path, Path, Path]:
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "natswire-test-ca")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    ca_path, cert_path, key_path = (
-        directory / "ca.pem",
-        directory / "server.pem",
-        directory / "key.pem",
-    )
-    ca_path.write_bytes(ca_cert.public_bytes(pem))
-    cert_path.write_bytes(cert.public_bytes(pem))
-    key_path.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return ca_path, cert_path, key_path
-
-
 def test_tls_server(tmp_path: Path) -> None:
-    ca, cert, key = _make_certs(tmp_path)
-    with NatsServer(tls_cert=cert, tls_key=key, tls_ca=ca) as server:
+    files = make_tls_files(tmp_path)
+    with NatsServer(
+        tls_cert=files.server_cert, tls_key=files.server_key, tls_ca=files.ca
+    ) as server:
         assert server.url == f"tls://127.0.0.1:{server.port}"
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         try:
             first = sock.recv(65536)
             assert first.startswith(b"INFO {")
             assert json.loads(first.split(b"\r\n", 1)[0][5:])["tls_required"] is True
-            context = ssl.create_default_context(cafile=str(ca))
+            context = ssl.create_default_context(cafile=str(files.ca))
             with context.wrap_socket(sock, server_hostname="localhost") as tls:
                 tls.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nPING\r\n')
                 assert tls.recv(64) == b"PONG\r\n"
