@@ -148,7 +148,8 @@ class Service:
 
     async def add_endpoint(self, config: EndpointConfig | None = None, **kwargs: Any) -> None:
         """Add an endpoint: an :class:`EndpointConfig`, or its fields as keywords
-        (``name``, ``handler``, ``queue_group``, ``subject``, ``metadata``)."""
+        (``name``, ``handler``, ``queue_group``, ``subject``, ``metadata``). It takes
+        requests when the call returns (the server has its subscription)."""
         if self._stopping:
             raise ServiceStoppedError(f"service {self.name!r} has been stopped")
         config = _endpoint_config(config, kwargs)
@@ -165,6 +166,7 @@ class Service:
             self._config.pending_bytes_limit_by_endpoint,
         )
         self._endpoints.append(endpoint)
+        await self._client.flush()
 
     def add_group(self, config: GroupConfig | None = None, **kwargs: Any) -> Group:
         """A group of endpoints under the subject prefix ``name``."""
