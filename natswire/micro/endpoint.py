@@ -55,7 +55,8 @@ class Endpoint:
         handler: Handler,
         metadata: dict[str, str] | None,
     ) -> None:
-        self._client = client
+        #: The connection the endpoint receives on and answers through.
+        self.client = client
         self.name = name
         self.subject = subject
         self.queue_group = queue_group
@@ -67,11 +68,6 @@ class Endpoint:
         self.last_error: str | None = None
         self._subscription: Subscription | None = None
 
-    @property
-    def client(self) -> Client:
-        """The connection the endpoint receives on and answers through."""
-        return self._client
-
     async def start(self, pending_msgs_limit: int | None, pending_bytes_limit: int | None) -> None:
         """Subscribe in the endpoint's queue group."""
         limits: dict[str, int] = {}
@@ -80,7 +76,7 @@ class Endpoint:
         if pending_bytes_limit is not None:
             limits["pending_bytes_limit"] = pending_bytes_limit
         callback = self._handle_async if is_coroutine_handler(self.handler) else self._handle
-        self._subscription = await self._client.subscribe(
+        self._subscription = await self.client.subscribe(
             self.subject, queue=self.queue_group, cb=callback, **limits
         )
 
