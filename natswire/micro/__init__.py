@@ -14,6 +14,19 @@ nats CLI (``nats micro ls``), ``natswire micro ls`` and every other client::
 
 A handler may also be a plain function (``req.respond(...)`` without ``await``): it runs
 on the client's receive path, with no task at all.
+
+Where it differs from nats-py (code written for nats-py still works):
+
+- ``Request.respond``/``respond_error`` and ``Service.reset`` do their work in the call
+  and return an awaitable, so both ``req.respond(b"")`` and ``await req.respond(b"")``
+  work; ``reset`` zeroes the counters (nats-py's only restarts ``started``).
+- ``respond_error`` counts in ``num_errors``/``last_error`` (``"<code>:<description>"``),
+  as nats.go does, besides handlers that raise.
+- ``stop()`` drains: requests already received are answered (nats-py drops them).
+- ``add_endpoint`` returns once the server has the endpoint's subscription.
+- Stats' ``started`` is an aware UTC datetime, sent with microseconds.
+- ``ServiceConfig`` also takes ``pending_msgs_limit_by_endpoint`` and
+  ``pending_bytes_limit_by_endpoint`` (each endpoint subscription's pending limits).
 """
 
 from __future__ import annotations
