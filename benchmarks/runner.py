@@ -37,6 +37,7 @@ WORKLOADS = (
     "recv",
     "reqreply",
     "inflight",
+    "service",
     "fanout",
     "queue",
     "parse",
@@ -60,6 +61,7 @@ FULL_N: dict[str, dict[int, int]] = {
     "recv": {16: 500_000, 128: 300_000, 1024: 150_000},
     "reqreply": {16: 5_000},
     "inflight": {16: 20_000},
+    "service": {16: 20_000},
     "fanout": {16: 100_000},
     "queue": {16: 300_000},
     "parse": {16: 100_000},
@@ -76,6 +78,7 @@ QUICK_N: dict[str, int] = {
     "recv": 10_000,
     "reqreply": 200,
     "inflight": 1_000,
+    "service": 1_000,
     "fanout": 2_000,
     "queue": 5_000,
     "parse": 10_000,
@@ -93,6 +96,7 @@ LABELS = {
     "recv": "receive-only",
     "reqreply": "req-reply seq",
     "inflight": "req-reply 100 in flight",
+    "service": "service endpoint 100 in flight",
     "fanout": "fan-out 1→4",
     "queue": "queue group 4",
     "parse": "parser",
@@ -209,6 +213,31 @@ def rows_for(workload: str, size: int) -> list[Row]:
         ]
     if workload == "inflight":
         return [Row(workload, size, "rate", f"{label}", "req/s", True, 2.0, 0.7)]
+    if workload == "service":
+        # The service under test in each column; the caller is one process for both.
+        return [
+            Row(
+                workload,
+                size,
+                "rate",
+                label,
+                "req/s",
+                True,
+                sources={"natswire": "service", "nats-py": "service"},
+                ratios=[Ratio(("", "natswire"), ("", "nats-py"), 3.0), None],
+            ),
+            Row(
+                workload,
+                size,
+                "cpu_us",
+                "service CPU per request",
+                "µs",
+                False,
+                key="cpu",
+                sources={"natswire": "service", "nats-py": "service"},
+                ratios=[Ratio(("", "natswire"), ("", "nats-py")), None],
+            ),
+        ]
     if workload in ("fanout", "queue"):
         return [Row(workload, size, "rate", f"{label} {size} B", "msg/s", True)]
     if workload == "parse":

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import resource
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import nats
+import nats.micro
 
 import natswire
+import natswire.micro
 
 from .common import (
     BIG_PENDING_BYTES,
@@ -35,6 +40,7 @@ from .common import (
     QUEUE_SUBJECT,
     RECV_SUBJECT,
     REQ_SUBJECT,
+    SERVICE_SUBJECT,
     Counter,
     js_settled,
     now,
@@ -59,6 +65,9 @@ class Flavour:
     #: natswire calls a plain-function callback inside data_received; nats-py only
     #: takes coroutine functions (one task per subscription awaits them).
     plain_callbacks: bool
+    #: The service API (natswire.micro, nats.micro): handlers are plain functions where
+    #: ``plain_callbacks`` says so, coroutine functions otherwise.
+    micro: Any
     #: nats-py's flush() may write its PING ahead of PUB bytes still queued: the second
     #: PING is queued behind all of them, so its PONG is the real barrier. natswire's
     #: PING always goes behind pending data.
@@ -66,8 +75,8 @@ class Flavour:
 
 
 FLAVOURS = {
-    "natswire": Flavour(natswire, plain_callbacks=True, barrier_flushes=1),
-    "nats-py": Flavour(nats, plain_callbacks=False, barrier_flushes=2),
+    "natswire": Flavour(natswire, plain_callbacks=True, micro=natswire.micro, barrier_flushes=1),
+    "nats-py": Flavour(nats, plain_callbacks=False, micro=nats.micro, barrier_flushes=2),
 }
 
 
@@ -244,6 +253,56 @@ async def inflight(
     _check(errors)
     return {
         "metrics": {"rate": n / elapsed},
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
+async def service(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """A service endpoint (the service API of the client under test) echoing each request,
+    called with 100 requests in flight by ``benchmarks.svccaller``, a separate process
+    that is the same for both clients; the caller times the requests. ``cpu_us``: this
+    process's CPU time per request while the caller runs (warm-up included)."""
+    errors: list[str] = []
+    nc = await _connect(client, url, errors)
+    svc = await client.micro.add_service(nc, name="bench", version="1.0.0")
+
+    if client.plain_callbacks:
+
+        def handler(req: Any) -> None:
+            req.respond(req.data)
+    else:
+
+        async def handler(req: Any) -> None:  # type: ignore[misc]
+            await req.respond(req.data)
+
+    await svc.add_endpoint(name="echo", subject=SERVICE_SUBJECT, handler=handler)
+    await nc.flush()
+    cpu = time.process_time()
+    caller = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.svccaller",
+        *("--url", url, "--subject", SERVICE_SUBJECT),
+        *("--size", str(size), "--n", str(n), "--warmup", str(warmup)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await wait(caller.communicate(), timeout_for(n, 2_000.0), "the caller")
+    cpu = time.process_time() - cpu
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    if "error" in result:
+        raise RuntimeError(f"caller: {result['error']}")
+    endpoint = svc.stats().endpoints[0]
+    await svc.stop()
+    await nc.close()
+    _check(errors)
+    if (endpoint.num_requests, endpoint.num_errors) != (warmup + n, 0):
+        raise RuntimeError(
+            f"service counted {endpoint.num_requests} requests, {endpoint.num_errors} errors; "
+            f"expected {warmup + n}, 0"
+        )
+    return {
+        "metrics": {"rate": result["rate"], "cpu_us": cpu / (warmup + n) * 1e6},
         "expect_in": 2 * (warmup + n),
         "expect_out": 2 * (warmup + n),
     }

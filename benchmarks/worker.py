@@ -24,6 +24,7 @@ WORKLOADS = (
     "recv",
     "reqreply",
     "inflight",
+    "service",
     "fanout",
     "queue",
     "memory",

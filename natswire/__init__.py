@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from . import client as client
     from . import errors as errors
     from . import jetstream as jetstream
+    from . import micro as micro
     from . import protocol as protocol
     from ._client import Client, connect
     from .client import ConnectOptions, Message, Stats, Subscription
@@ -57,6 +58,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "client": (".client", None),
     "errors": (".errors", None),
     "jetstream": (".jetstream", None),
+    "micro": (".micro", None),
     "protocol": (".protocol", None),
 }
 

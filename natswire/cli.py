@@ -1,5 +1,5 @@
-"""The ``natswire`` command line: pub, sub, req, reply, an embedded server, and the demo
-of the AMQP adapter."""
+"""The ``natswire`` command line: pub, sub, req, reply, an embedded server, the demo of
+the AMQP adapter; ``admin``, ``stats``, ``migrate`` and ``micro`` come from their packages."""
 
 from __future__ import annotations
 
@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .migrate.cli import add_parsers as add_migrate_parsers
 
     add_migrate_parsers(commands)  # ``migrate plan|apply|shovel|bridge``
+    from .micro.cli import add_parsers as add_micro_parsers
+
+    add_micro_parsers(commands, _connection_args)  # ``micro ls|info|stats``
     return parser
 
 
@@ -261,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .migrate.cli import run as run_migrate
 
         return run_migrate(args)
+    if args.command == "micro":
+        from .micro.cli import run as run_micro
+
+        return run_micro(args, _connect)
     if args.command in ("admin", "stats"):
         from .admin.cli import run as run_admin
 

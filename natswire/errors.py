@@ -98,6 +98,12 @@ if TYPE_CHECKING:
         WrongLastMsgIdError,
         WrongLastSequenceError,
     )
+    from .micro.errors import (
+        ConfigValidationError,
+        MicroError,
+        ServiceError,
+        ServiceStoppedError,
+    )
 
 #: The layers whose errors load on first use: ``module -> names``.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
@@ -134,6 +140,12 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "WrongExpectedStreamError",
         "WrongLastMsgIdError",
         "WrongLastSequenceError",
+    ),
+    ".micro.errors": (
+        "ConfigValidationError",
+        "MicroError",
+        "ServiceError",
+        "ServiceStoppedError",
     ),
     ".amqp.errors": (
         "AmqpAdapterError",
@@ -193,6 +205,7 @@ __all__ = [
     "ChannelClosedError",
     "ChannelError",
     "ClientError",
+    "ConfigValidationError",
     "ConnectionClosedError",
     "ConnectionDrainingError",
     "ConnectionNotFoundError",
@@ -212,6 +225,7 @@ __all__ = [
     "MaxPayloadError",
     "MaxPayloadViolationError",
     "MaxSubscriptionsExceededError",
+    "MicroError",
     "MonitoringError",
     "MsgAlreadyAckedError",
     "NatsWireError",
@@ -234,6 +248,8 @@ __all__ = [
     "ResourceLockedError",
     "SecureConnectionRequiredError",
     "ServerError",
+    "ServiceError",
+    "ServiceStoppedError",
     "ServiceUnavailableError",
     "SlowConsumerError",
     "StaleConnection",

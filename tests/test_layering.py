@@ -7,9 +7,10 @@ statement, including those inside functions and ``if TYPE_CHECKING:`` blocks, pl
 - ``natswire/protocol`` imports asyncio, socket, ssl, time, random or logging, or any
   natswire module outside ``natswire.protocol`` (the ``natswire`` package itself
   included, and relative imports that climb out of the package);
-- a layer imports a layer above it: client must not import jetstream, amqp, migrate or
-  admin; jetstream must not import amqp, migrate or admin; amqp must not import
-  migrate or admin.
+- a layer imports a layer above it: client must not import jetstream, micro, amqp,
+  migrate or admin; jetstream must not import micro (its sibling over the client), amqp,
+  migrate or admin; micro must not import jetstream, amqp, migrate or admin; amqp must
+  not import migrate or admin.
 
 The second holds the rule for what loads at run time: each layer is imported in a fresh
 interpreter and ``sys.modules`` must hold nothing above it. The root package and
@@ -36,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 PROTOCOL_FORBIDDEN_STDLIB = frozenset({"asyncio", "socket", "ssl", "time", "random", "logging"})
 #: For each layer, the natswire subpackages it must not import.
 FORBIDDEN_LAYERS: dict[str, frozenset[str]] = {
-    "client": frozenset({"jetstream", "amqp", "migrate", "admin"}),
-    "jetstream": frozenset({"amqp", "migrate", "admin"}),
+    "client": frozenset({"jetstream", "micro", "amqp", "migrate", "admin"}),
+    "jetstream": frozenset({"micro", "amqp", "migrate", "admin"}),
+    "micro": frozenset({"jetstream", "amqp", "migrate", "admin"}),
     "amqp": frozenset({"migrate", "admin"}),
 }
 
@@ -205,6 +207,11 @@ BAD: dict[str, tuple[str, str, bool]] = {
     "jetstream-amqp": ("from natswire.amqp import x", "natswire.jetstream.api", False),
     "jetstream-migrate": ("from ..migrate.plan import Plan", "natswire.jetstream.api", False),
     "jetstream-admin": ("from .. import admin", "natswire.jetstream", True),
+    "client-micro": ("from ..micro import add_service", "natswire.client.conn", False),
+    "jetstream-micro": ("import natswire.micro", "natswire.jetstream.api", False),
+    "micro-jetstream": ("from ..jetstream import api", "natswire.micro.service", False),
+    "micro-amqp": ("from natswire.amqp import x", "natswire.micro", True),
+    "micro-admin-lazy": ("def f():\n    import natswire.admin\n", "natswire.micro.cli", False),
     "amqp-migrate": ("import natswire.migrate", "natswire.amqp.queue", False),
     "amqp-admin": ("from natswire.admin import RabbitMqAdmin", "natswire.amqp.queue", False),
     "anywhere-climbs-out": ("from .... import x", "natswire.client.conn", False),
@@ -245,6 +252,11 @@ GOOD: dict[str, tuple[str, str, bool]] = {
     "migrate-anything": (
         "from natswire.amqp import x\nimport natswire.admin",
         "natswire.migrate.p",
+        False,
+    ),
+    "micro-client": (
+        "from ..client import Client\nfrom ..protocol.headers import Headers",
+        "natswire.micro.service",
         False,
     ),
     "admin-client": ("from natswire.client import Client", "natswire.admin.monitor", False),
@@ -305,6 +317,13 @@ ALLOWED_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "natswire.jetstream",
         "natswire.amqp",
     ),
+    "natswire.micro": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.micro",
+    ),
     "natswire.errors": ("natswire", "natswire._version", "natswire.protocol", "natswire.errors"),
 }
 
@@ -362,6 +381,16 @@ def test_errors_load_their_layer_on_first_use() -> None:
     assert not [m for m in loaded if layer_of(m) in ("jetstream", "amqp", "admin")], loaded
     loaded = modules_loaded_by("import natswire.errors as e\ne.AdminError")
     assert "natswire.admin.errors" in loaded
+    loaded = modules_loaded_by("from natswire.errors import ServiceError")
+    assert "natswire.micro.errors" in loaded
+    assert not [m for m in loaded if layer_of(m) in ("jetstream", "amqp", "admin")], loaded
+
+
+def test_micro_loads_over_the_client_only() -> None:
+    """Not vacuous: the service modules and the client are loaded, nothing beside them."""
+    loaded = modules_loaded_by("import natswire\nnatswire.micro.add_service")
+    assert "natswire.micro.service" in loaded and "natswire.client.client" in loaded
+    assert not [m for m in loaded if layer_of(m) in ("jetstream", "amqp", "admin", "migrate")]
 
 
 def test_checker_catches_an_upward_load() -> None:

@@ -46,6 +46,7 @@ from .options import (
     ConnectOptions,
 )
 from .requests import RequestMultiplexer, create_future, future_factory
+from .scatter import ScatterGather, Sentinel
 from .state import (
     CLOSED,
     CLOSING,
@@ -253,7 +254,7 @@ class Client(ClientView):
         else:
             self._append_publish(subject, payload, reply, headers)
         if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
-            await self._wait_writable()
+            await self._writable_future()
 
     def _append_publish(
         self,
@@ -301,11 +302,10 @@ class Client(ClientView):
         if raw_headers is None:
             if size > self._max_payload:
                 raise self._too_large(size)
+            # One formatting makes the frame (%b takes any buffer; typeshed says bytes).
             if reply:
-                head = b"PUB %b %b %d\r\n" % (subject, reply, size)
-            else:
-                head = b"PUB %b %d\r\n" % (subject, size)
-            return b"".join((head, payload, b"\r\n"))
+                return b"PUB %b %b %d\r\n%b\r\n" % (subject, reply, size, payload)  # type: ignore[str-format]
+            return b"PUB %b %d\r\n%b\r\n" % (subject, size, payload)  # type: ignore[str-format]
         total = len(raw_headers) + size
         if total > self._max_payload:
             raise self._too_large(total)
@@ -342,17 +342,25 @@ class Client(ClientView):
     ) -> None:
         """Publish to a subject this client or the server made, for natswire's own layers.
 
-        ``subject`` and ``reply`` are bytes that are not validated and not remembered in
-        the subject caches: a JetStream ack subject as received in a ``MSG`` frame, the
-        client's own inbox, or a subject already checked with
-        :func:`natswire.protocol.serializer.publish_subject`. ``raw_headers`` is an encoded
-        ``NATS/1.0`` block (:func:`natswire.protocol.encode_headers`). Otherwise it
-        behaves as :meth:`publish` (payload limit, reconnect buffer, counters, write
-        batching and back-pressure); user subjects go through :meth:`publish`.
+        ``subject`` and ``reply`` are bytes that are not validated and not remembered in the
+        subject caches: a JetStream ack subject as received in a ``MSG`` frame, the client's
+        own inbox, or a subject already checked with :func:`natswire.protocol.serializer.
+        publish_subject`. ``raw_headers`` is an encoded ``NATS/1.0`` block
+        (:func:`natswire.protocol.encode_headers`). Otherwise it behaves as :meth:`publish`
+        (payload limit, reconnect buffer, counters, write batching and back-pressure).
         """
+        writable = self.publish_trusted_nowait(subject, payload, reply, raw_headers)
+        if writable is not None:
+            await writable
+
+    def publish_trusted_nowait(
+        self, subject: bytes, payload: bytes, reply: bytes = b"", raw_headers: bytes | None = None
+    ) -> asyncio.Future[None] | None:
+        """:meth:`publish_trusted` now, for plain functions; returns what to await, if any."""
         self._enqueue(self._frame(subject, payload, reply, raw_headers), len(payload))
         if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
-            await self._wait_writable()
+            return self._writable_future()
+        return None
 
     def _too_large(self, size: int) -> MaxPayloadError:
         return MaxPayloadError(
@@ -405,10 +413,10 @@ class Client(ClientView):
         elif not self._flush_scheduled:
             self._schedule_flush()
 
-    async def _wait_writable(self) -> None:
+    def _writable_future(self) -> asyncio.Future[None]:
         if self._writable is None or self._writable.done():
             self._writable = asyncio.get_running_loop().create_future()
-        await self._writable
+        return self._writable
 
     async def flush(self, timeout: float | None = None) -> None:
         """Return once the server has processed everything published before the call.
@@ -540,6 +548,19 @@ class Client(ClientView):
         # on_response has removed the entry.
         requests.metrics.latency.observe(monotonic() - started)
         return msg
+
+    def request_many(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float = 1.0,
+        max_msgs: int | None = None,
+        stall: float | None = None,
+        sentinel: Sentinel | bool | None = None,
+        headers: HeadersLike | None = None,
+    ) -> ScatterGather:
+        """Gather the replies to one request (ADR-47): see :class:`.scatter.ScatterGather`."""
+        return ScatterGather(self, subject, payload, timeout, max_msgs, stall, sentinel, headers)
 
     # ------------------------------------------------------------ drain and close
 

@@ -258,12 +258,19 @@ class Subscription:
         """Stop receiving, let the consumer take what is pending, then finish."""
         if self._closed and not self._pending:
             return
-        if not self._closed:
+        if not self._closed and not self._draining:
+            self._draining = True
             self._owner.send_unsubscribe(self, 0)
-            self._owner.forget_subscription(self)
-        self._draining = True
-        self._closed = True
-        await self._client.flush()
+            try:
+                # Messages the server routed here before it processed the UNSUB are still
+                # on their way: they are delivered until the flush's PONG says none are left.
+                await self._client.flush()
+            finally:
+                self._owner.forget_subscription(self)
+                self._close()
+        else:
+            self._draining = True
+            await self._client.flush()
         if not self._pending and (self._task is None or self._task.done()):
             self._finish_drain()
             return

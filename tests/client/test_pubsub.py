@@ -384,3 +384,17 @@ async def test_next_msg_sees_message_delivered_as_it_starts_waiting(nc: natswire
     conn.data_received(encode_msg("race.x", sub.sid, b"in between"))
     msg = await asyncio.wait_for(task, 2)
     assert msg.data == b"in between"
+
+
+async def test_sub_drain_delivers_what_the_server_sent_before_the_unsub(
+    nc: natswire.Client,
+) -> None:
+    """The PUB goes out before the UNSUB, so the server routes the message to the
+    subscription and then removes it: the message is still on its way when drain starts."""
+    sub = await nc.subscribe("drain.inflight")
+    await nc.flush()
+    await nc.publish("drain.inflight", b"in flight")
+    drain = asyncio.ensure_future(sub.drain())
+    msg = await sub.next_msg(timeout=2)
+    assert msg.data == b"in flight"
+    await asyncio.wait_for(drain, 5)
