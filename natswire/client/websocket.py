@@ -36,6 +36,9 @@ from .servers import Server
 
 WebSocketHeaders = Mapping[str, "str | Sequence[str]"]
 
+#: Writes larger than this are sent as several binary messages.
+MAX_FRAME_PAYLOAD = 1024 * 1024
+
 
 class WebSocketTransport(asyncio.Protocol, asyncio.Transport):
     """The WebSocket framing between one socket and ``conn``; see the module docs.
@@ -127,8 +130,19 @@ class WebSocketTransport(asyncio.Protocol, asyncio.Transport):
     # --------------------------------------------- the connection's transport
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if data and self._socket is not None:
-            self._socket.write(encode_frame(OP_BINARY, data, os.urandom(4)))
+        socket = self._socket
+        if not data or socket is None:
+            return
+        size = len(data)
+        if size <= MAX_FRAME_PAYLOAD:
+            socket.write(encode_frame(OP_BINARY, data, os.urandom(4)))
+            return
+        # A large write (a reconnect buffer) goes out in several messages: masking one
+        # frame is a few copies of it.
+        view = memoryview(data)
+        for start in range(0, size, MAX_FRAME_PAYLOAD):
+            chunk = view[start : start + MAX_FRAME_PAYLOAD]
+            socket.write(encode_frame(OP_BINARY, chunk, os.urandom(4)))
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))

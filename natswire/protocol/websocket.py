@@ -157,6 +157,10 @@ class UpgradeResponse:
     def receive_data(self, data: bytes) -> bytes | None:
         searched = max(len(self._buffer) - 3, 0)
         self._buffer += data
+        start = bytes(self._buffer[:5])
+        if not b"HTTP/".startswith(start) and not start.startswith(b"HTTP/"):
+            line = bytes(self._buffer[:80]).split(b"\r\n", 1)[0]
+            raise UpgradeError(f"not an HTTP response to the WebSocket upgrade: {line!r}")
         end = self._buffer.find(b"\r\n\r\n", searched)
         if end < 0:
             if len(self._buffer) > MAX_UPGRADE_RESPONSE:

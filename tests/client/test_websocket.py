@@ -1,0 +1,259 @@
+"""NATS over WebSocket (``ws://``, ``wss://``) against a real nats-server's websocket
+listener: messaging, JetStream, TLS, reconnect, nats-py on TCP as the peer, the upgrade
+headers, refused upgrades, and the fault proxy splitting and freezing the link."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from certs import make_tls_files
+from faultproxy import FaultProxy
+
+import natswire
+from natswire.errors import NoServersError, StaleConnectionError
+from natswire.server import NatsServer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def ws_server() -> Iterator[NatsServer]:
+    with NatsServer(websocket_port=-1, jetstream=True, http_port=-1) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def ws_client(ws_server: NatsServer) -> AsyncIterator[natswire.Client]:
+    nc = await natswire.connect(ws_server.websocket_url, reconnect_time_wait=0.05)
+    yield nc
+    await nc.close()
+
+
+async def test_publish_subscribe_and_request(ws_client: natswire.Client) -> None:
+    sub = await ws_client.subscribe("ws.echo")
+    await ws_client.publish("ws.echo", b"one", headers={"K": ["a", "b"]})
+    msg = await sub.next_msg(timeout=2)
+    assert msg.data == b"one"
+    assert msg.headers is not None and msg.headers.get_all("K") == ["a", "b"]
+
+    async def respond(msg: natswire.Message) -> None:
+        await msg.respond(b"re:" + msg.data)
+
+    await ws_client.subscribe("ws.service", cb=respond)
+    reply = await ws_client.request("ws.service", b"q", timeout=2)
+    assert reply.data == b"re:q"
+    assert ws_client.server_info.get("max_payload", 0) > 0
+
+
+async def test_many_small_and_one_large_message_arrive_in_order(
+    ws_client: natswire.Client,
+) -> None:
+    sub = await ws_client.subscribe("ws.bulk")
+    count = 5000
+    for index in range(count):
+        await ws_client.publish("ws.bulk", b"%d" % index)
+    large = bytes(range(256)) * 3500  # 896000 bytes: frames with a 64-bit length
+    await ws_client.publish("ws.bulk", large)
+    for index in range(count):
+        assert (await sub.next_msg(timeout=5)).data == b"%d" % index
+    assert (await sub.next_msg(timeout=5)).data == large
+
+
+async def test_jetstream_over_websocket(ws_client: natswire.Client) -> None:
+    js = ws_client.jetstream()
+    await js.add_stream(name="WSSTREAM", subjects=["wsjs.>"])
+    for index in range(10):
+        ack = await js.publish("wsjs.item", b"%d" % index)
+        assert ack.stream == "WSSTREAM"
+    psub = await js.pull_subscribe("wsjs.item", durable="wsworker")
+    messages = await psub.fetch(10, timeout=5)
+    assert [m.data for m in messages] == [b"%d" % i for i in range(10)]
+    for message in messages:
+        await message.ack()
+
+
+async def test_interop_with_nats_py_on_tcp(
+    ws_server: NatsServer, ws_client: natswire.Client
+) -> None:
+    peer = await nats.connect(ws_server.url)
+    try:
+        from_peer = await ws_client.subscribe("interop.to_ws")
+        to_peer = await peer.subscribe("interop.to_tcp")
+        await ws_client.flush()
+        await peer.publish("interop.to_ws", b"from nats-py", headers={"H": "1"})
+        await ws_client.publish("interop.to_tcp", b"from natswire")
+        msg = await from_peer.next_msg(timeout=2)
+        assert msg.data == b"from nats-py" and msg.headers is not None
+        assert msg.headers["H"] == "1"
+        assert (await to_peer.next_msg(timeout=2)).data == b"from natswire"
+
+        async def respond(msg: natswire.Message) -> None:
+            await msg.respond(msg.data.upper())
+
+        await ws_client.subscribe("interop.svc", cb=respond)
+        await ws_client.flush()
+        reply = await peer.request("interop.svc", b"shout", timeout=2)
+        assert reply.data == b"SHOUT"
+    finally:
+        await peer.close()
+
+
+async def test_reconnects_after_a_server_restart() -> None:
+    async with NatsServer(websocket_port=-1) as server:
+        reconnected = asyncio.Event()
+        disconnected = asyncio.Event()
+        nc = await natswire.connect(
+            server.websocket_url,
+            reconnect_time_wait=0.05,
+            max_reconnect_attempts=-1,
+            reconnected_cb=reconnected.set,
+            disconnected_cb=disconnected.set,
+        )
+        try:
+            sub = await nc.subscribe("ws.restart")
+            await nc.flush()
+            await asyncio.to_thread(server.restart)
+            await asyncio.wait_for(disconnected.wait(), 10)
+            await asyncio.wait_for(reconnected.wait(), 10)
+            await nc.publish("ws.restart", b"after")
+            assert (await sub.next_msg(timeout=5)).data == b"after"
+            assert nc.stats.reconnects == 1
+            assert nc.connected_url is not None
+            assert nc.connected_url.startswith("ws://")
+        finally:
+            await nc.close()
+
+
+async def test_wss_with_the_tls_option(tmp_path: Path) -> None:
+    files = make_tls_files(tmp_path)
+    async with NatsServer(
+        tls_cert=files.server_cert, tls_key=files.server_key, websocket_port=-1
+    ) as server:
+        assert server.websocket_url.startswith("wss://")
+        context = ssl.create_default_context(cafile=str(files.ca))
+        nc = await natswire.connect(server.websocket_url, tls=context)
+        try:
+            sub = await nc.subscribe("wss.topic")
+            await nc.publish("wss.topic", b"secret")
+            assert (await sub.next_msg(timeout=2)).data == b"secret"
+        finally:
+            await nc.close()
+        # A certificate the client does not trust fails the connection.
+        untrusted = ssl.create_default_context(cafile=str(files.other_ca))
+        with pytest.raises(NoServersError):
+            await natswire.connect(server.websocket_url, tls=untrusted, connect_timeout=2)
+
+
+async def test_connection_headers_are_sent_with_the_upgrade(ws_server: NatsServer) -> None:
+    assert ws_server.websocket_port is not None
+    requests: list[bytes] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        requests.append(head)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", ws_server.websocket_port)
+        up_writer.write(head)
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+            sink.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = relay_server.sockets[0].getsockname()[1]
+    try:
+        nc = await natswire.connect(
+            f"ws://127.0.0.1:{port}/nats",
+            ws_connection_headers={"Authorization": "Bearer t0k", "X-Many": ["1", "2"]},
+        )
+        try:
+            await nc.flush()
+        finally:
+            await nc.close()
+    finally:
+        relay_server.close()
+    request = requests[0].decode()
+    assert request.startswith("GET /nats HTTP/1.1\r\n")
+    assert "\r\nAuthorization: Bearer t0k\r\n" in request
+    assert "\r\nX-Many: 1\r\nX-Many: 2\r\n" in request
+    assert "\r\nSec-WebSocket-Version: 13\r\n" in request
+
+
+async def test_a_server_that_does_not_upgrade_is_not_connected_to(ws_server: NatsServer) -> None:
+    # The NATS port answers with INFO, the monitoring port with 404: neither upgrades.
+    for port in (ws_server.port, ws_server.http_port):
+        with pytest.raises(NoServersError, match="WebSocket upgrade"):
+            await natswire.connect(f"ws://127.0.0.1:{port}", connect_timeout=2)
+
+
+async def test_websocket_and_other_urls_do_not_mix(ws_server: NatsServer) -> None:
+    with pytest.raises(ValueError, match="mixing of websocket and non websocket URLs"):
+        await natswire.connect([ws_server.websocket_url, ws_server.url])
+
+
+async def test_server_stream_split_into_single_bytes(ws_server: NatsServer) -> None:
+    assert ws_server.websocket_port is not None
+    async with FaultProxy("127.0.0.1", ws_server.websocket_port) as proxy:
+        proxy.split_server_stream = True
+        url = f"ws://127.0.0.1:{proxy.port}"
+        nc = await natswire.connect(url)
+        publisher = await natswire.connect(url)
+        try:
+            sub = await nc.subscribe("ws.split")
+            await nc.flush()
+            count = 300
+            for index in range(count):
+                await publisher.publish(
+                    "ws.split", b"payload %d \r\n MSG end" % index, headers={"I": str(index)}
+                )
+            await publisher.flush()
+            for index in range(count):
+                msg = await sub.next_msg(timeout=10)
+                assert msg.data == b"payload %d \r\n MSG end" % index
+                assert msg.headers is not None and msg.headers["I"] == str(index)
+        finally:
+            await nc.close()
+            await publisher.close()
+
+
+async def test_frozen_link_is_detected_within_the_ping_bound(ws_server: NatsServer) -> None:
+    assert ws_server.websocket_port is not None
+    ping_interval, max_outstanding = 0.4, 2
+    errors: list[Exception] = []
+    disconnected = asyncio.Event()
+    async with FaultProxy("127.0.0.1", ws_server.websocket_port) as proxy:
+        nc = await natswire.connect(
+            f"ws://127.0.0.1:{proxy.port}",
+            ping_interval=ping_interval,
+            max_outstanding_pings=max_outstanding,
+            reconnect_time_wait=0.1,
+            error_cb=errors.append,
+            disconnected_cb=disconnected.set,
+        )
+        try:
+            proxy.freeze()
+            frozen_at = time.monotonic()
+            payload = b"y" * 4096
+            while not disconnected.is_set() and time.monotonic() - frozen_at < 10:
+                # Bursts within one event-loop pass fill the write buffer until publish
+                # waits for it to drain, which it never does.
+                for _ in range(100):
+                    await nc.publish("ws.heavy", payload)
+                await asyncio.sleep(0)
+            detected_after = time.monotonic() - frozen_at
+            assert disconnected.is_set()
+            assert detected_after <= ping_interval * (max_outstanding + 1) + 0.5
+            assert any(isinstance(error, StaleConnectionError) for error in errors)
+            proxy.thaw()
+            await nc.flush(timeout=5)
+            assert nc.is_connected
+        finally:
+            await nc.close()
