@@ -9,7 +9,8 @@ import sys
 import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports(include=["natswire"]):
-    import natswire.protocol  # noqa: F401
+    import natswire.protocol
+    import natswire.protocol.websocket  # noqa: F401
 
 from fuzz.targets import TARGETS
 

@@ -269,3 +269,20 @@ def test_upgrade_response_in_any_pieces_returns_what_follows(cuts: list[int]) ->
 def test_bad_upgrade_responses(answer: bytes, message: str) -> None:
     with pytest.raises(UpgradeError, match=message):
         UpgradeResponse(KEY).receive_data(answer)
+
+
+def test_the_fuzz_target_passes_its_seeds_and_catches_a_broken_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fuzz import websocket_target
+    from fuzz.targets import TARGETS, run_seeds
+
+    assert TARGETS["websocket"] is websocket_target.check_websocket
+    assert run_seeds("websocket", websocket_target.seeds().values()) == 7
+
+    def broken(self: FrameReader, data: bytes) -> list[Event]:
+        raise IndexError("a bug")
+
+    monkeypatch.setattr(FrameReader, "receive_data", broken)
+    with pytest.raises(websocket_target.InvariantError, match="IndexError escaped"):
+        websocket_target.check_websocket(b"\x82\x00")
