@@ -14,10 +14,11 @@ import nats
 import pytest
 from certs import make_tls_files
 from faultproxy import FaultProxy
+from support import eventually
 
 import natswire
 from natswire.errors import NoServersError, StaleConnectionError
-from natswire.server import NatsServer
+from natswire.server import NatsCluster, NatsServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -257,3 +258,52 @@ async def test_frozen_link_is_detected_within_the_ping_bound(ws_server: NatsServ
             assert nc.is_connected
         finally:
             await nc.close()
+
+
+async def test_failover_and_lame_duck_across_a_cluster_over_websocket() -> None:
+    extra = 'lame_duck_duration: "30s"\nlame_duck_grace_period: "1s"\n'
+    with NatsCluster(size=3, websocket_port=-1, config_extra=extra) as cluster:
+        node_a, node_b, node_c = cluster.servers
+        ws_urls = {node.websocket_url for node in cluster.servers}
+        events: list[str] = []
+        reconnected = asyncio.Event()
+
+        def on_reconnect() -> None:
+            events.append("reconnected")
+            reconnected.set()
+
+        nc = await natswire.connect(
+            node_a.websocket_url,
+            reconnect_time_wait=0.05,
+            lame_duck_mode_cb=lambda: events.append("lame duck"),
+            reconnected_cb=on_reconnect,
+            disconnected_cb=lambda: events.append("disconnected"),
+        )
+        publisher = await natswire.connect(node_c.url)
+        try:
+            # The cluster tells a WebSocket client its nodes' WebSocket addresses.
+            await eventually(lambda: set(nc.servers) == ws_urls, timeout=10)
+            sub = await nc.subscribe("ws.cluster")
+            await nc.flush()
+            node_a.enter_lame_duck_mode()
+            await asyncio.wait_for(reconnected.wait(), 10)
+            assert node_a.is_running, "the client moved only after the node closed"
+            assert events[:2] == ["lame duck", "reconnected"]
+            assert "disconnected" not in events
+            moved_to = nc.connected_url
+            assert moved_to in ws_urls - {node_a.websocket_url}
+
+            reconnected.clear()
+            (node_b if moved_to == node_b.websocket_url else node_c).kill()
+            await asyncio.wait_for(reconnected.wait(), 10)
+            assert nc.connected_url is not None and nc.connected_url.startswith("ws://")
+            await asyncio.sleep(0.3)  # let the interest reach the publisher's node
+            if node_c.is_running:
+                await publisher.publish("ws.cluster", b"after failover")
+                await publisher.flush()
+            else:
+                await nc.publish("ws.cluster", b"after failover")
+            assert (await sub.next_msg(timeout=5)).data == b"after failover"
+        finally:
+            await nc.close()
+            await publisher.close()
