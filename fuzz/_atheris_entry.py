@@ -10,7 +10,8 @@ import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports(include=["natswire"]):
     import natswire.protocol
-    import natswire.protocol.websocket  # noqa: F401
+    import natswire.protocol.websocket
+    import natswire.protocol.websocket_upgrade  # noqa: F401
 
 from fuzz.targets import TARGETS
 

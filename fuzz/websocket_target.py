@@ -36,13 +36,11 @@ from natswire.protocol.websocket import (
     FrameReader,
     Ping,
     Pong,
-    UpgradeError,
-    UpgradeResponse,
     WebSocketError,
-    accept_value,
     encode_close,
     encode_frame,
 )
+from natswire.protocol.websocket_upgrade import UpgradeError, UpgradeResponse, accept_value
 
 BYTE_BY_BYTE_MAX = 256
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="

@@ -6,7 +6,7 @@ the HTTP upgrade, then unwraps the server's frames into the connection's
 ``data_received`` and wraps what the connection writes into masked binary frames. It
 answers pings and close frames itself. Everything above it (handshake, supervisor,
 failover, stale detection) is the same as over TCP; the framing is
-:mod:`natswire.protocol.websocket`.
+:mod:`natswire.protocol.websocket` and :mod:`natswire.protocol.websocket_upgrade`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ from ..protocol.websocket import (
     Close,
     FrameReader,
     Ping,
-    UpgradeResponse,
     WebSocketError,
     encode_close,
     encode_frame,
-    new_key,
-    upgrade_request,
 )
+from ..protocol.websocket_upgrade import UpgradeResponse, new_key, upgrade_request
 from .connection import ServerConnection
 from .servers import Server
 

@@ -23,13 +23,15 @@ from natswire.protocol.websocket import (
     FrameReader,
     Ping,
     Pong,
-    UpgradeError,
-    UpgradeResponse,
     WebSocketError,
-    accept_value,
     encode_close,
     encode_frame,
     mask_payload,
+)
+from natswire.protocol.websocket_upgrade import (
+    UpgradeError,
+    UpgradeResponse,
+    accept_value,
     new_key,
     upgrade_request,
 )
