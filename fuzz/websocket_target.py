@@ -3,12 +3,16 @@
 
 Invariants:
 
+Every input is read three ways: plain, and with permessage-deflate negotiated (the
+server's context reset per message, or kept).
+
 1. The input gives events (payload ``bytes``, ``MESSAGE_END``, ``Ping``, ``Pong``,
    ``Close``) or raises :class:`WebSocketError`; nothing else escapes, and after an
    error the reader refuses more input.
 2. Fed whole, in chunks cut at points derived from the input, and byte by byte (inputs
    up to 256 bytes), the input gives the same events (payload bytes compared as the
-   stream they form between other events), or the same error after the same events.
+   stream they form between other events), or the same error after the same events
+   (with compression: the same error; what zlib inflated in the failing call is lost).
 3. Round trip: the events re-encoded as unmasked server frames read back as the same
    events (close frames compared by code: a reason is decoded with replacement
    characters and cut to fit, so it need not survive).
@@ -37,6 +41,7 @@ from natswire.protocol.websocket import (
     Ping,
     Pong,
     WebSocketError,
+    deflate_message,
     encode_close,
     encode_frame,
 )
@@ -78,8 +83,17 @@ def _normalize(events: list[Event]) -> list[object]:
     return out
 
 
-def read(chunks: list[bytes]) -> Outcome:
-    reader = FrameReader()
+#: The readers every input goes through: plain, and with permessage-deflate negotiated
+#: (the server resetting its context per message, or keeping it).
+READERS: tuple[dict[str, bool], ...] = (
+    {},
+    {"compressed": True},
+    {"compressed": True, "server_context_takeover": True},
+)
+
+
+def read(chunks: list[bytes], **options: bool) -> Outcome:
+    reader = FrameReader(**options)
     events: list[Event] = []
     for chunk in chunks:
         try:
@@ -131,12 +145,23 @@ def _encode(events: list[object]) -> bytes:
 
 
 def check_frames(data: bytes) -> None:
-    whole = read([data])
+    for options in READERS:
+        _check_frames(data, options)
+
+
+def _check_frames(data: bytes, options: dict[str, bool]) -> None:
+    whole = read([data], **options)
     for chunks in _chunkings(data):
-        if read(chunks) != whole:
+        chunked = read(chunks, **options)
+        if options and whole[1] is not None:
+            # zlib drops what a call inflated when it finds bad data, so with
+            # compression only the error itself must agree.
+            if chunked[1] != whole[1]:
+                _fail(f"chunked reading ({len(chunks)} pieces) fails differently ({options})")
+        elif chunked != whole:
             _fail(f"chunked reading ({len(chunks)} pieces) differs from reading whole")
     events = _without_reasons(whole[0])
-    again, error = read([_encode(events)])
+    again, error = read([_encode(events)], **options)
     if error is not None:
         _fail(f"re-encoded events do not read back: {error}")
     if _without_reasons(again) != events:
@@ -191,4 +216,8 @@ def seeds() -> dict[str, bytes]:
         "close": encode_close(1001, "Server Shutdown", None),
         "upgrade-then-frame": VALID_UPGRADE + encode_frame(OP_BINARY, b"PONG\r\n"),
         "not-found": b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        "deflated": encode_frame(
+            OP_BINARY, deflate_message(b"MSG a 1 5\r\nhello\r\n" * 3), compressed=True
+        )
+        + encode_frame(OP_BINARY, b"PING\r\n"),
     }

@@ -90,7 +90,9 @@ class Handshake:
         hostname = options.tls_hostname or server.tls_name or server.host
         if server.websocket:
             # TLS, if any, wraps the WebSocket: the NATS exchange itself never upgrades.
-            adapter = WebSocketTransport(conn, server, options.ws_connection_headers)
+            adapter = WebSocketTransport(
+                conn, server, options.ws_connection_headers, options.ws_compression
+            )
             secure = (context or ssl.create_default_context()) if wants_tls else None
             await loop.create_connection(
                 lambda: adapter,

@@ -25,6 +25,7 @@ from ..protocol.websocket import (
     FrameReader,
     Ping,
     WebSocketError,
+    deflate_message,
     encode_close,
     encode_frame,
 )
@@ -43,18 +44,27 @@ class WebSocketTransport(asyncio.Protocol, asyncio.Transport):
 
     ``headers`` (``ws_connection_headers``) are sent with the upgrade request; a header
     that cannot be sent raises :class:`~natswire.protocol.LocalProtocolError` here,
-    before anything connects.
+    before anything connects. ``compression`` (``ws_compression``) offers
+    permessage-deflate; when the server takes it, both directions are compressed.
     """
 
     def __init__(
-        self, conn: ServerConnection, server: Server, headers: WebSocketHeaders | None = None
+        self,
+        conn: ServerConnection,
+        server: Server,
+        headers: WebSocketHeaders | None = None,
+        compression: bool = False,
     ) -> None:
         super().__init__()
         self._conn = conn
         key = new_key(os.urandom(16))
-        self._request = upgrade_request(server.host, server.port, server.path, key, headers)
-        self._response: UpgradeResponse | None = UpgradeResponse(key)
+        self._request = upgrade_request(
+            server.host, server.port, server.path, key, headers, compression=compression
+        )
+        self._response: UpgradeResponse | None = UpgradeResponse(key, compression)
         self._reader = FrameReader()
+        #: Whether permessage-deflate was negotiated.
+        self.compressed = False
         self._socket: asyncio.Transport | None = None
         self._stopped = False  # closed or aborted: nothing more goes up
         self._close_sent = False
@@ -79,6 +89,9 @@ class WebSocketTransport(asyncio.Protocol, asyncio.Transport):
                 return
             if rest is None:
                 return
+            if self._response.compression:
+                self.compressed = True
+                self._reader = FrameReader(True, self._response.server_context_takeover)
             self._response = None
             if not rest:
                 return
@@ -132,7 +145,7 @@ class WebSocketTransport(asyncio.Protocol, asyncio.Transport):
         if not data or socket is None:
             return
         size = len(data)
-        if size <= MAX_FRAME_PAYLOAD:
+        if size <= MAX_FRAME_PAYLOAD and not self.compressed:
             socket.write(encode_frame(OP_BINARY, data, os.urandom(4)))
             return
         # A large write (a reconnect buffer) goes out in several messages: masking one
@@ -140,7 +153,13 @@ class WebSocketTransport(asyncio.Protocol, asyncio.Transport):
         view = memoryview(data)
         for start in range(0, size, MAX_FRAME_PAYLOAD):
             chunk = view[start : start + MAX_FRAME_PAYLOAD]
-            socket.write(encode_frame(OP_BINARY, chunk, os.urandom(4)))
+            if self.compressed:
+                frame = encode_frame(
+                    OP_BINARY, deflate_message(chunk), os.urandom(4), compressed=True
+                )
+            else:
+                frame = encode_frame(OP_BINARY, chunk, os.urandom(4))
+            socket.write(frame)
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))

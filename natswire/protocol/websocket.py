@@ -16,6 +16,7 @@ Any input either gives frames or raises :class:`WebSocketError` (a
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass
 
 from .errors import RemoteProtocolError
@@ -35,6 +36,12 @@ CLOSE_NO_STATUS = 1005
 
 #: Control frames carry at most this many payload bytes.
 MAX_CONTROL_PAYLOAD = 125
+#: A compressed message may not inflate past this many bytes.
+MAX_INFLATED_MESSAGE = 64 * 1024 * 1024
+
+_RSV1 = 0x40
+#: What RFC 7692 has the sender strip from the end of each compressed message.
+_DEFLATE_TAIL = b"\x00\x00\xff\xff"
 _LENGTH_16 = struct.Struct("!H")
 _LENGTH_64 = struct.Struct("!Q")
 
@@ -99,10 +106,12 @@ def encode_frame(
     mask: bytes | None = None,
     *,
     fin: bool = True,
+    compressed: bool = False,
 ) -> bytes:
-    """One frame; masked with the 4-byte ``mask`` (a client's frames), else not."""
+    """One frame; masked with the 4-byte ``mask`` (a client's frames), else not.
+    ``compressed`` marks the first frame of a message made by :func:`deflate_message`."""
     size = len(payload)
-    first = (0x80 if fin else 0) | opcode
+    first = (0x80 if fin else 0) | (_RSV1 if compressed else 0) | opcode
     mask_bit = 0x80 if mask is not None else 0
     if size < 126:
         header = bytes((first, mask_bit | size))
@@ -115,6 +124,14 @@ def encode_frame(
     if len(mask) != 4:
         raise ValueError("a WebSocket mask is 4 bytes")
     return header + mask + mask_payload(payload, mask)
+
+
+def deflate_message(payload: bytes | bytearray | memoryview) -> bytes:
+    """``payload`` compressed as one permessage-deflate message (RFC 7692), with no
+    context kept from earlier messages."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return data[:-4] if data.endswith(_DEFLATE_TAIL) else data
 
 
 def encode_close(code: int, reason: str, mask: bytes | None) -> bytes:
@@ -132,9 +149,13 @@ class FrameReader:
     :meth:`receive_data` returns, in order, payload bytes of data frames (as soon as
     they arrive), :data:`MESSAGE_END` after a message's last frame, and the control
     frames. Nothing is returned after a :class:`Close`.
+
+    ``compressed``: permessage-deflate was negotiated, so messages may come compressed
+    (their payload bytes are returned inflated); ``server_context_takeover``: the server
+    did not agree to ``server_no_context_takeover``, so its messages share one context.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, compressed: bool = False, server_context_takeover: bool = False) -> None:
         self._header = bytearray()  # the start of a header not complete yet
         self._remaining = 0  # payload bytes of the current frame still to come
         self._in_frame = False
@@ -144,6 +165,11 @@ class FrameReader:
         self._in_message = False  # a fragmented message waits for its continuations
         self._closed = False
         self._failed = False
+        self._compressed = compressed
+        self._context_takeover = server_context_takeover
+        self._inflating = False  # the current message is compressed
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        self._inflated = 0  # bytes the current message inflated to
 
     @property
     def closed(self) -> bool:
@@ -178,7 +204,10 @@ class FrameReader:
                 pos += take
                 self._remaining -= take
                 if self._opcode < OP_CLOSE:
-                    out.append(chunk)
+                    if not self._inflating:
+                        out.append(chunk)
+                    elif inflated := self._inflate(chunk):
+                        out.append(inflated)
                 else:
                     self._control += chunk
                 if self._remaining:
@@ -202,7 +231,10 @@ class FrameReader:
         first = buf[start]
         second = buf[start + 1]
         opcode = first & 0x0F
-        if first & 0x70:
+        reserved = first & 0x70
+        if reserved and (
+            reserved != _RSV1 or not self._compressed or opcode not in (OP_TEXT, OP_BINARY)
+        ):
             raise WebSocketError(f"WebSocket frame with reserved bits set (0x{first:02x})")
         if second & 0x80:
             raise WebSocketError("the server sent a masked WebSocket frame")
@@ -220,6 +252,8 @@ class FrameReader:
         fin = bool(first & 0x80)
         self._check_frame(opcode, fin, length)
         self._header.clear()
+        if opcode in (OP_TEXT, OP_BINARY):
+            self._inflating = bool(reserved)
         self._opcode = opcode
         self._fin = fin
         self._remaining = length
@@ -251,6 +285,8 @@ class FrameReader:
         if opcode < OP_CLOSE:
             self._in_message = not self._fin
             if self._fin:
+                if self._inflating:
+                    self._end_inflating(out)
                 out.append(MESSAGE_END)
             return
         payload = bytes(self._control)
@@ -262,6 +298,32 @@ class FrameReader:
         else:
             out.append(_close(payload))
             self._closed = True
+
+    def _inflate(self, chunk: bytes) -> bytes:
+        inflater = self._inflater
+        room = MAX_INFLATED_MESSAGE - self._inflated
+        try:
+            data = inflater.decompress(chunk, room + 1)
+        except zlib.error as exc:
+            raise WebSocketError(f"bad compressed WebSocket message: {exc}") from None
+        if inflater.unused_data:
+            raise WebSocketError("data after the end of a compressed WebSocket message")
+        self._inflated += len(data)
+        if self._inflated > MAX_INFLATED_MESSAGE or inflater.unconsumed_tail:
+            raise WebSocketError(
+                f"compressed WebSocket message inflates past {MAX_INFLATED_MESSAGE} bytes"
+            )
+        return data
+
+    def _end_inflating(self, out: list[Event]) -> None:
+        if not self._inflater.eof:
+            tail = self._inflate(_DEFLATE_TAIL)
+            if tail:
+                out.append(tail)
+        if not self._context_takeover or self._inflater.eof:
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        self._inflating = False
+        self._inflated = 0
 
 
 def _close(payload: bytes) -> Close:

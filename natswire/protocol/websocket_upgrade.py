@@ -19,6 +19,11 @@ MAX_UPGRADE_RESPONSE = 16 * 1024
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+#: What the client offers when it asks for compression (RFC 7692): neither side keeps a
+#: compression context from one message to the next.
+DEFLATE_OFFER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+_NO_CONTEXT_TAKEOVER = ("server_no_context_takeover", "client_no_context_takeover")
+
 
 class UpgradeError(WebSocketError):
     """The server did not switch to WebSocket (wrong status, missing or wrong headers)."""
@@ -43,10 +48,13 @@ def upgrade_request(
     path: str,
     key: str,
     headers: Mapping[str, str | Sequence[str]] | None = None,
+    *,
+    compression: bool = False,
 ) -> bytes:
     """The HTTP request that asks ``host:port`` to switch ``path`` to WebSocket.
 
-    ``headers`` are added to it (a name may carry several values). Raises
+    ``compression`` offers permessage-deflate (:data:`DEFLATE_OFFER`). ``headers`` are
+    added to it (a name may carry several values). Raises
     :class:`LocalProtocolError` for a header name or value that would break the request.
     """
     authority = f"[{host}]" if ":" in host else host
@@ -58,6 +66,8 @@ def upgrade_request(
         f"Sec-WebSocket-Key: {key}",
         "Sec-WebSocket-Version: 13",
     ]
+    if compression:
+        lines.append(f"Sec-WebSocket-Extensions: {DEFLATE_OFFER}")
     for name, values in (headers or {}).items():
         if not name or any(c in name for c in ":\r\n \t") or not name.isascii():
             raise LocalProtocolError(f"invalid WebSocket header name {name!r}")
@@ -76,10 +86,16 @@ class UpgradeResponse:
 
     :meth:`receive_data` returns ``None`` until the headers are complete, then the
     bytes that followed them (the first frames), or raises :class:`UpgradeError`.
+    ``compression_offered``: the request offered permessage-deflate; whether the server
+    took it is then :attr:`compression` (and :attr:`server_context_takeover` whether it
+    keeps its context across messages).
     """
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, compression_offered: bool = False) -> None:
         self._expected_accept = accept_value(key)
+        self._compression_offered = compression_offered
+        self.compression = False
+        self.server_context_takeover = False
         self._buffer = bytearray()
         self.status_line = ""
         #: Header names (lower case) and their values, once complete.
@@ -134,11 +150,31 @@ class UpgradeResponse:
                 f"wrong Sec-WebSocket-Accept in the upgrade response: {accept!r} "
                 f"(expected {self._expected_accept!r})"
             )
-        if self.headers.get("sec-websocket-extensions"):
+        extensions = self.headers.get("sec-websocket-extensions")
+        if extensions:
+            self._check_extensions(extensions)
+
+    def _check_extensions(self, value: str) -> None:
+        chosen = [part.strip() for part in value.split(",")]
+        name, *params = [param.strip() for param in chosen[0].split(";")]
+        if not self._compression_offered or len(chosen) > 1 or name != "permessage-deflate":
             raise UpgradeError(
-                "the server chose a WebSocket extension the client did not offer: "
-                f"{self.headers['sec-websocket-extensions']!r}"
+                f"the server chose a WebSocket extension the client did not offer: {value!r}"
             )
+        seen: set[str] = set()
+        for param in params:
+            key, _, setting = (part.strip() for part in param.partition("="))
+            key = key.lower()
+            bad = key in seen
+            seen.add(key)
+            if key == "server_max_window_bits":
+                bad = bad or not (setting.isdigit() and 8 <= int(setting) <= 15)
+            else:
+                bad = bad or setting != "" or key not in _NO_CONTEXT_TAKEOVER
+            if bad:
+                raise UpgradeError(f"unacceptable permessage-deflate parameter {param!r}")
+        self.compression = True
+        self.server_context_takeover = "server_no_context_takeover" not in seen
 
 
 def _tokens(value: str) -> list[str]:

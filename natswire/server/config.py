@@ -46,6 +46,7 @@ class ServerOptions:
             listener, ``-1`` for a free one. With ``tls_cert`` the listener uses the same
             certificate (``wss://``), else none (``ws://``, ``no_tls``). Not with the
             docker backend.
+        websocket_compression: let WebSocket clients compress (``compression: true``).
         cluster_name, cluster_port, routes: cluster settings; ``cluster_port=None`` with a
             cluster name or routes means a free port. Route URLs without a scheme get
             ``nats-route://``.
@@ -75,6 +76,7 @@ class ServerOptions:
     tls_verify: bool = False
     tls_handshake_first: bool = False
     websocket_port: int | None = None
+    websocket_compression: bool = False
     cluster_name: str | None = None
     cluster_port: int | None = None
     routes: tuple[str, ...] = ()
@@ -105,6 +107,8 @@ class ServerOptions:
                 f"unknown nats-server backend {self.backend!r} "
                 "(NATSWIRE_SERVER must be 'process', 'docker' or unset)"
             )
+        if self.websocket_compression and self.websocket_port is None:
+            raise ValueError("websocket_compression needs websocket_port")
         if self.backend == "docker" and self.websocket_port is not None:
             raise ValueError(
                 "websocket_port is not supported with the docker backend (NATSWIRE_SERVER=docker)"
@@ -259,6 +263,8 @@ def websocket_block(
         ]
     else:
         lines.append("  no_tls: true")
+    if options.websocket_compression:
+        lines.append("  compression: true")
     lines.append("}")
     return lines
 

@@ -5,6 +5,7 @@ headers, refused upgrades, and the fault proxy splitting and freezing the link."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -151,15 +152,20 @@ async def test_wss_with_the_tls_option(tmp_path: Path) -> None:
             await natswire.connect(server.websocket_url, tls=untrusted, connect_timeout=2)
 
 
-async def test_connection_headers_are_sent_with_the_upgrade(ws_server: NatsServer) -> None:
-    assert ws_server.websocket_port is not None
-    requests: list[bytes] = []
+@contextlib.asynccontextmanager
+async def upgrade_recorder(target_port: int) -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A relay to ``target_port`` that records each upgrade request and the head of its
+    answer: yields its port and the list they are appended to."""
+    heads: list[bytes] = []
 
     async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        requests.append(head)
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", ws_server.websocket_port)
-        up_writer.write(head)
+        request = await reader.readuntil(b"\r\n\r\n")
+        heads.append(request)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        up_writer.write(request)
+        answer = await up_reader.readuntil(b"\r\n\r\n")
+        heads.append(answer)
+        writer.write(answer)
 
         async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             while data := await source.read(65536):
@@ -169,8 +175,15 @@ async def test_connection_headers_are_sent_with_the_upgrade(ws_server: NatsServe
         await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
 
     relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
-    port = relay_server.sockets[0].getsockname()[1]
     try:
+        yield relay_server.sockets[0].getsockname()[1], heads
+    finally:
+        relay_server.close()
+
+
+async def test_connection_headers_are_sent_with_the_upgrade(ws_server: NatsServer) -> None:
+    assert ws_server.websocket_port is not None
+    async with upgrade_recorder(ws_server.websocket_port) as (port, heads):
         nc = await natswire.connect(
             f"ws://127.0.0.1:{port}/nats",
             ws_connection_headers={"Authorization": "Bearer t0k", "X-Many": ["1", "2"]},
@@ -179,13 +192,43 @@ async def test_connection_headers_are_sent_with_the_upgrade(ws_server: NatsServe
             await nc.flush()
         finally:
             await nc.close()
-    finally:
-        relay_server.close()
-    request = requests[0].decode()
+    request = heads[0].decode()
     assert request.startswith("GET /nats HTTP/1.1\r\n")
     assert "\r\nAuthorization: Bearer t0k\r\n" in request
     assert "\r\nX-Many: 1\r\nX-Many: 2\r\n" in request
     assert "\r\nSec-WebSocket-Version: 13\r\n" in request
+    assert "Sec-WebSocket-Extensions" not in request  # no compression unless asked
+
+
+@pytest.mark.parametrize("server_compresses", [True, False])
+async def test_compression_when_asked_for_and_the_server_allows_it(
+    server_compresses: bool,
+) -> None:
+    async with NatsServer(websocket_port=-1, websocket_compression=server_compresses) as server:
+        assert server.websocket_port is not None
+        async with upgrade_recorder(server.websocket_port) as (port, heads):
+            nc = await natswire.connect(f"ws://127.0.0.1:{port}", ws_compression=True)
+            peer = await natswire.connect(server.url)
+            try:
+                sub = await nc.subscribe("ws.packed")
+                from_ws = await peer.subscribe("ws.packed.back")
+                await nc.flush()
+                text = b"MSG-like text that compresses well. " * 20_000
+                for index in range(300):
+                    await peer.publish("ws.packed", b"%d" % index)
+                await peer.publish("ws.packed", text)
+                await nc.publish("ws.packed.back", text)
+                await nc.publish("ws.packed.back", b"small")
+                for index in range(300):
+                    assert (await sub.next_msg(timeout=5)).data == b"%d" % index
+                assert (await sub.next_msg(timeout=5)).data == text
+                assert (await from_ws.next_msg(timeout=5)).data == text
+                assert (await from_ws.next_msg(timeout=5)).data == b"small"
+            finally:
+                await nc.close()
+                await peer.close()
+        assert b"Sec-WebSocket-Extensions: permessage-deflate" in heads[0]
+        assert (b"permessage-deflate" in heads[1]) is server_compresses
 
 
 async def test_a_server_that_does_not_upgrade_is_not_connected_to(ws_server: NatsServer) -> None:

@@ -34,6 +34,7 @@ def test_invalid_arguments() -> None:
         ({"backend": "podman"}, "NATSWIRE_SERVER must be"),
         ({"backend": "docker", "routes": ("nats-route://h:1",)}, "docker-compose"),
         ({"backend": "docker", "websocket_port": -1}, "websocket_port is not supported"),
+        ({"websocket_compression": True}, "websocket_compression needs websocket_port"),
     ],
 )
 def test_options_reject_bad_combinations(options: dict[str, object], message: str) -> None:
@@ -140,6 +141,10 @@ def test_websocket_block_only_with_a_websocket_port() -> None:
     assert config_text(plain) is None
     assert config_text(plain, websocket_port=-1) == (
         'websocket {\n  listen: "127.0.0.1:-1"\n  no_tls: true\n}\n'
+    )
+    packed = ServerOptions(websocket_port=-1, websocket_compression=True)
+    assert config_text(packed, websocket_port=-1) == (
+        'websocket {\n  listen: "127.0.0.1:-1"\n  no_tls: true\n  compression: true\n}\n'
     )
     secure = ServerOptions(
         tls_cert=Path("/t/cert.pem"), tls_key=Path("/t/key.pem"), websocket_port=8443
