@@ -45,6 +45,7 @@ WORKLOADS = (
     "jspub",
     "jsfetch",
     "amqp",
+    "ws",
 )
 #: Workloads measured once, not per event loop (the parser runs no loop; RSS per pending
 #: message does not depend on it).
@@ -71,6 +72,8 @@ FULL_N: dict[str, dict[int, int]] = {
     "jsfetch": {16: 100_000},
     "jsflow": {16: 30_000},
     "amqp": {16: 30_000},
+    "wspub": {16: 300_000},
+    "wspubsub": {16: 100_000},
 }
 QUICK_N: dict[str, int] = {
     "pub": 20_000,
@@ -88,6 +91,8 @@ QUICK_N: dict[str, int] = {
     "jsfetch": 2_000,
     "jsflow": 1_000,
     "amqp": 1_000,
+    "wspub": 5_000,
+    "wspubsub": 2_000,
 }
 
 LABELS = {
@@ -104,6 +109,7 @@ LABELS = {
     "jspub": "JS publish+ack",
     "jsfetch": "JS fetch+ack",
     "amqp": "pub→consume→ack",
+    "ws": "over WebSocket",
 }
 PARSE_VARIANTS = ("msg16", "msg16u", "msg1k", "hmsg")
 PARSE_LABELS = {
@@ -175,7 +181,7 @@ def _js_row(
     ratios: list[Ratio | None],
     clients: tuple[str, ...],
 ) -> Row:
-    """A JetStream or adapter row: 16 B, msg/s, no raw column."""
+    """A JetStream, adapter or WebSocket row: 16 B, msg/s, no raw column."""
     return Row(
         workload,
         16,
@@ -314,6 +320,19 @@ def rows_for(workload: str, size: int) -> list[Row]:
                 ("natswire",),
             ),
         ]
+    if workload == "ws":
+        # nats-py speaks WebSocket through aiohttp; raw has no WebSocket client.
+        return [
+            _js_row(
+                workload,
+                kind,
+                kind,
+                f"{what} {label} {size} B",
+                [Ratio(("", "natswire"), ("", "nats-py"), 3.0), None],
+                nw_py,
+            )
+            for kind, what in (("wspub", "publish"), ("wspubsub", "pub→sub"))
+        ]
     raise ValueError(workload)
 
 
@@ -406,7 +425,8 @@ class Harness:
             "--warmup",
             str(warmup),
             "--url",
-            self.server.url,
+            # The ws* workloads connect to the WebSocket listener.
+            self.server.websocket_url if workload.startswith("ws") else self.server.url,
             "--loop",
             loop,
         ]
@@ -807,6 +827,8 @@ def main(argv: list[str] | None = None) -> int:
         # Room for the slowest subscriber to fall behind a fast publisher without the server
         # cutting it off as a slow consumer (losses would be caught, but would fail the row).
         config_extra='max_pending: 1073741824\nwrite_deadline: "120s"',
+        # The WebSocket rows (ws) connect here.
+        websocket_port=-1,
     )
     server.start()
     harness = Harness(server, sys.executable, args.trial_timeout, args.verbose)
@@ -861,9 +883,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{', QUICK (smoke) N' if args.quick else ''}\n"
         "nw/py, nw/raw: natswire's advantage (>1 = natswire better; for µs and B/msg "
         "the inverse ratio); targets apply to 16 B rows\n"
-        "JetStream (JS) and adapter rows: no raw client (-); a ratio that names its pair "
-        "compares those figures (nw win/py seq: natswire windowed over nats-py sequential; "
-        "amqp/nw JS, amqp/py JS: the adapter over the JS flow row's natswire, nats-py)"
+        "JetStream (JS), adapter and WebSocket rows: no raw client (-); a ratio that names "
+        "its pair compares those figures (nw win/py seq: natswire windowed over nats-py "
+        "sequential; amqp/nw JS, amqp/py JS: the adapter over the JS flow row's natswire, nats-py)"
     )
     print(header)
     for loop, rows in tables:

@@ -172,6 +172,16 @@ async def pubsub(client: Flavour, url: str, size: int, n: int, warmup: int) -> d
     return await _spread(client, url, size, n, warmup, PUBSUB_SUBJECT, 1, "")
 
 
+async def wspub(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """:func:`pub` over WebSocket: ``url`` is a ``ws://`` one (nats-py: through aiohttp)."""
+    return await pub(client, url, size, n, warmup)
+
+
+async def wspubsub(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """:func:`pubsub` over WebSocket (both connections): ``url`` is a ``ws://`` one."""
+    return await pubsub(client, url, size, n, warmup)
+
+
 async def fanout(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     return await _spread(client, url, size, n, warmup, FAN_SUBJECT, 4, "")
 

@@ -5,7 +5,8 @@
 ``{"metrics": {...}, "expect_in": int, "expect_out": int}`` or ``{"error": "..."}``.
 Workloads that need the plain-socket sender print ``READY`` first. ``amqp`` (the
 natswire.amqp adapter, wl_amqp.py) runs with ``--client natswire`` only; the JetStream
-workloads (``js*``) with natswire and nats-py.
+workloads (``js*``) and the WebSocket ones (``ws*``, given a ``ws://`` URL) with natswire
+and nats-py.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ WORKLOADS = (
     "jsfetch",
     "jsflow",
     "amqp",
+    "wspub",
+    "wspubsub",
 )
 
 

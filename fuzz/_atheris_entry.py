@@ -9,7 +9,9 @@ import sys
 import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports(include=["natswire"]):
-    import natswire.protocol  # noqa: F401
+    import natswire.protocol
+    import natswire.protocol.websocket
+    import natswire.protocol.websocket_upgrade  # noqa: F401
 
 from fuzz.targets import TARGETS
 

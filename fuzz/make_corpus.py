@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fuzz.websocket_target import seeds as websocket_seeds
 from natswire.protocol import (
     Headers,
     encode_connect,
@@ -212,7 +213,12 @@ def write(directory: Path, seeds: dict[str, bytes]) -> None:
 
 
 def main() -> int:
-    corpora = {"client": client_seeds(), "server": server_seeds(), "headers": header_seeds()}
+    corpora = {
+        "client": client_seeds(),
+        "server": server_seeds(),
+        "headers": header_seeds(),
+        "websocket": websocket_seeds(),
+    }
     for target, seeds in corpora.items():
         write(CORPUS_DIR / target, seeds)
         print(f"{target}: {len(seeds)} seeds, {sum(map(len, seeds.values()))} bytes")

@@ -26,7 +26,7 @@ from pathlib import Path
 FUZZ_DIR = Path(__file__).resolve().parent
 REPO_ROOT = FUZZ_DIR.parent
 CORPUS_DIR = FUZZ_DIR / "corpus"
-TARGET_NAMES = ("client", "server", "headers")
+TARGET_NAMES = ("client", "server", "headers", "websocket")
 ENGINES = ("atheris", "hypothesis")
 RSS_LIMIT_MB = 2048
 #: libFuzzer reports an input that takes longer than this as a hang (a failure).

@@ -1,4 +1,5 @@
-"""Fuzz targets: the client-role parser, the server-role parser and the headers parser.
+"""Fuzz targets: the client-role parser, the server-role parser and the headers parser
+(and, registered here from :mod:`fuzz.websocket_target`, the WebSocket framer).
 
 Each target takes one input (``bytes``) and raises on a broken invariant; returning
 means the input was handled correctly. The same functions serve both engines
@@ -98,6 +99,8 @@ from natswire.protocol import (
     parse_headers,
 )
 from natswire.protocol import framing as _framing
+
+from .websocket_target import check_websocket
 
 #: Parser options to run every input under: the defaults, and limits small inputs reach.
 #: ``large_frame`` lowers the parser's threshold (64 KiB) above which a payload spread
@@ -426,6 +429,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "client": check_client,
     "server": check_server,
     "headers": check_headers,
+    "websocket": check_websocket,
 }
 
 

@@ -128,6 +128,12 @@ class ServerConnection(asyncio.Protocol):
             return -1
         return len(frames)
 
+    def fail(self, error: RemoteProtocolError) -> None:
+        """Report bytes a layer below the parser could not read (WebSocket framing) as
+        the parser's own errors are reported; the owner then drops the connection."""
+        if self._owner is not None:
+            self._owner.on_protocol_error(self, error)
+
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():
             self.lost.set_result(None)

@@ -231,7 +231,11 @@ class Failover:
         if not isinstance(urls, list):
             return
         server = self._host.current_server
-        if self.pool.add_discovered([str(url) for url in urls], tls=bool(server and server.tls)):
+        if self.pool.add_discovered(
+            [str(url) for url in urls],
+            tls=bool(server and server.tls),
+            websocket=bool(server and server.websocket),
+        ):
             self._host.fire(self._options.discovered_server_cb)
 
     def lame_duck(self) -> None:

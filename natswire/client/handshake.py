@@ -27,6 +27,7 @@ from .errors import TimeoutError
 from .options import ConnectOptions
 from .servers import Server
 from .stats import Counters
+from .websocket import WebSocketTransport
 
 logger = logging.getLogger("natswire")
 
@@ -87,7 +88,21 @@ class Handshake:
         server, options, context = self.server, self.options, self.tls_context
         wants_tls = server.tls or context is not None
         hostname = options.tls_hostname or server.tls_name or server.host
-        if options.tls_handshake_first:
+        if server.websocket:
+            # TLS, if any, wraps the WebSocket: the NATS exchange itself never upgrades.
+            adapter = WebSocketTransport(
+                conn, server, options.ws_connection_headers, options.ws_compression
+            )
+            secure = (context or ssl.create_default_context()) if wants_tls else None
+            await loop.create_connection(
+                lambda: adapter,
+                server.host,
+                server.port,
+                ssl=secure,
+                server_hostname=hostname if secure is not None else None,
+            )
+            info = await self._info
+        elif options.tls_handshake_first:
             await loop.create_connection(
                 lambda: conn,
                 server.host,

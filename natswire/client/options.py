@@ -56,6 +56,12 @@ class ConnectOptions:
     tls: ssl.SSLContext | bool | None = None
     tls_hostname: str | None = None
     tls_handshake_first: bool = False
+    #: Headers sent with the HTTP upgrade to a ``ws://``/``wss://`` server: a name maps
+    #: to a value or a list of values.
+    ws_connection_headers: Mapping[str, str | Sequence[str]] | None = None
+    #: Offer permessage-deflate to a ``ws://``/``wss://`` server (natswire's; nats.go's
+    #: ``Compression``): used when the server's websocket block has ``compression: true``.
+    ws_compression: bool = False
     #: An nkey seed (``SU...``) or the path of a file holding one.
     nkeys_seed: str | None = None
     #: The path of a ``.creds`` file (user JWT and nkey seed).

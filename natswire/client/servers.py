@@ -7,15 +7,25 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_PORT = 4222
+#: A ``ws://`` URL without a port means 80, ``wss://`` 443 (as in nats.go).
+DEFAULT_WEBSOCKET_PORTS = {"ws": 80, "wss": 443}
+MIXED_SCHEMES_ERROR = "nats: mixing of websocket and non websocket URLs is not allowed"
 
 
 @dataclass
 class Server:
-    """One server address, with the credentials its URL carried."""
+    """One server address, with the credentials its URL carried.
+
+    ``websocket`` servers (``ws://``, ``wss://``: ``tls`` too) are reached through an
+    HTTP upgrade of ``path``.
+    """
 
     host: str
     port: int
     tls: bool = False
+    websocket: bool = False
+    #: The HTTP path a WebSocket server is upgraded on.
+    path: str = "/"
     user: str | None = None
     password: str | None = None
     token: str | None = None
@@ -33,8 +43,11 @@ class Server:
 
     @property
     def url(self) -> str:
-        scheme = "tls" if self.tls else "nats"
         host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.websocket:
+            path = "" if self.path == "/" else self.path
+            return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}{path}"
+        scheme = "tls" if self.tls else "nats"
         return f"{scheme}://{host}:{self.port}"
 
     def same_address(self, other: Server) -> bool:
@@ -42,7 +55,8 @@ class Server:
 
 
 def parse_server_url(url: str) -> Server:
-    """Parse ``nats://[user:pass@|token@]host[:port]``, ``tls://...`` or ``host:port``."""
+    """Parse ``nats://[user:pass@|token@]host[:port]``, ``tls://...``, ``ws://...[/path]``,
+    ``wss://...`` or ``host:port``."""
     text = url.strip()
     if "://" not in text:
         text = "nats://" + text
@@ -50,10 +64,9 @@ def parse_server_url(url: str) -> Server:
     scheme = parts.scheme.lower()
     if scheme not in ("nats", "tls", "ws", "wss"):
         raise ValueError(f"unsupported scheme {parts.scheme!r} in server URL {url!r}")
-    if scheme in ("ws", "wss"):
-        raise ValueError(f"websocket URLs are not supported: {url!r}")
+    websocket = scheme in ("ws", "wss")
     try:
-        port = parts.port or DEFAULT_PORT
+        port = parts.port or DEFAULT_WEBSOCKET_PORTS.get(scheme, DEFAULT_PORT)
     except ValueError:
         raise ValueError(f"bad port in server URL {url!r}") from None
     host = parts.hostname
@@ -64,13 +77,26 @@ def parse_server_url(url: str) -> Server:
     token = None
     if user is not None and password is None:
         token, user = user, None
+    path = "/"
+    if websocket:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Server(
-        host=host, port=port, tls=scheme == "tls", user=user, password=password, token=token
+        host=host,
+        port=port,
+        tls=scheme in ("tls", "wss"),
+        websocket=websocket,
+        path=path,
+        user=user,
+        password=password,
+        token=token,
     )
 
 
 class ServerPool:
-    """The servers to try, in order; explicit ones stay, discovered ones come and go."""
+    """The servers to try, in order; explicit ones stay, discovered ones come and go.
+
+    The URLs are all WebSocket ones or none is (nats-py's rule): a ``ValueError`` says so.
+    """
 
     def __init__(
         self,
@@ -82,6 +108,8 @@ class ServerPool:
         self._rng = rng or random.Random()
         self._randomize = randomize
         self.servers = [parse_server_url(url) for url in urls]
+        if len({server.websocket for server in self.servers}) > 1:
+            raise ValueError(MIXED_SCHEMES_ERROR)
         if randomize:
             self._rng.shuffle(self.servers)
 
@@ -97,8 +125,12 @@ class ServerPool:
                 return server
         return None
 
-    def add_discovered(self, connect_urls: list[str], tls: bool) -> bool:
-        """Merge INFO ``connect_urls``; return whether any server was added."""
+    def add_discovered(self, connect_urls: list[str], tls: bool, websocket: bool = False) -> bool:
+        """Merge INFO ``connect_urls``; return whether any server was added.
+
+        They are reached as the current server is: with TLS or not, over WebSocket or not
+        (a server tells WebSocket clients its WebSocket addresses).
+        """
         listed: list[Server] = []
         for url in connect_urls:
             try:
@@ -106,6 +138,7 @@ class ServerPool:
             except ValueError:
                 continue
             server.tls = tls
+            server.websocket = websocket
             server.discovered = True
             listed.append(server)
         kept = [

@@ -42,6 +42,11 @@ class ServerOptions:
         tls_ca: CA file used to verify client certificates.
         tls_verify: require client certificates (mutual TLS).
         tls_handshake_first: expect the TLS handshake before INFO (``handshake_first``).
+        websocket_port: listen for WebSocket clients on this port: ``None`` for no
+            listener, ``-1`` for a free one. With ``tls_cert`` the listener uses the same
+            certificate (``wss://``), else none (``ws://``, ``no_tls``). Not with the
+            docker backend.
+        websocket_compression: let WebSocket clients compress (``compression: true``).
         cluster_name, cluster_port, routes: cluster settings; ``cluster_port=None`` with a
             cluster name or routes means a free port. Route URLs without a scheme get
             ``nats-route://``.
@@ -70,6 +75,8 @@ class ServerOptions:
     tls_ca: Path | None = None
     tls_verify: bool = False
     tls_handshake_first: bool = False
+    websocket_port: int | None = None
+    websocket_compression: bool = False
     cluster_name: str | None = None
     cluster_port: int | None = None
     routes: tuple[str, ...] = ()
@@ -100,6 +107,12 @@ class ServerOptions:
                 f"unknown nats-server backend {self.backend!r} "
                 "(NATSWIRE_SERVER must be 'process', 'docker' or unset)"
             )
+        if self.websocket_compression and self.websocket_port is None:
+            raise ValueError("websocket_compression needs websocket_port")
+        if self.backend == "docker" and self.websocket_port is not None:
+            raise ValueError(
+                "websocket_port is not supported with the docker backend (NATSWIRE_SERVER=docker)"
+            )
         if self.backend == "docker" and self.clustered:
             raise ValueError(
                 "clustering (cluster_name, cluster_port, routes) is not supported with the "
@@ -120,18 +133,29 @@ class ServerOptions:
 
 @dataclass(frozen=True)
 class Ports:
-    """Ports asked of a server: ``-1`` for a free one; ``None`` for no monitoring or routes."""
+    """Ports asked of a server: ``-1`` for a free one; ``None`` for no monitoring, routes
+    or WebSocket listener."""
 
     client: int
     http: int | None
     cluster: int | None
+    websocket: int | None = None
 
     @classmethod
     def to_ask(
-        cls, options: ServerOptions, client: int | None, http: int | None, cluster: int | None
+        cls,
+        options: ServerOptions,
+        client: int | None,
+        http: int | None,
+        cluster: int | None,
+        websocket: int | None = None,
     ) -> Ports:
         """The ports in use (kept from an earlier start; None if not known), else those in
         ``options``; a clustered server without a cluster port asks for a free one."""
+        if options.websocket_port is None:
+            websocket = None
+        elif websocket is None:
+            websocket = options.websocket_port
         if not options.clustered:
             cluster = None
         elif cluster is None:
@@ -140,6 +164,7 @@ class Ports:
             client=client if client is not None else options.port,
             http=http if http is not None else options.http_port,
             cluster=cluster,
+            websocket=websocket,
         )
 
 
@@ -165,13 +190,15 @@ def config_text(
     *,
     store_dir: Path | None = None,
     cluster_port: int | None = None,
+    websocket_port: int | None = None,
     path_of: Callable[[Path], str] = str,
 ) -> str | None:
     """The configuration file for ``options``, or None when nothing needs one.
 
     The addresses (``-a``, ``-p``, ``-m``) are command-line arguments, not part of it.
     ``store_dir`` is the JetStream store (needed with ``jetstream``); ``cluster_port`` the
-    route port to listen on (None: not clustered); ``path_of`` maps host paths to the ones
+    route port to listen on (None: not clustered); ``websocket_port`` the WebSocket port
+    (None: no listener); ``path_of`` maps host paths to the ones
     the server sees (inside a container).
     """
     lines: list[str] = []
@@ -204,6 +231,8 @@ def config_text(
         if options.tls_handshake_first:
             lines.append("  handshake_first: true")
         lines.append("}")
+    if websocket_port is not None:
+        lines += websocket_block(options, websocket_port, path_of)
     if cluster_port is not None:
         lines.append("cluster {")
         if options.cluster_name is not None:
@@ -217,6 +246,27 @@ def config_text(
     if options.config_extra:
         lines.append(options.config_extra)
     return "\n".join(lines) + "\n" if lines else None
+
+
+def websocket_block(
+    options: ServerOptions, port: int, path_of: Callable[[Path], str] = str
+) -> list[str]:
+    """The ``websocket {}`` block: a listener on ``port``, with the server's TLS
+    certificate when it has one, else without TLS."""
+    lines = ["websocket {", f"  listen: {quote(bind_addr(options.host, port))}"]
+    if options.tls_cert is not None and options.tls_key is not None:
+        lines += [
+            "  tls {",
+            f"    cert_file: {quote(path_of(options.tls_cert))}",
+            f"    key_file: {quote(path_of(options.tls_key))}",
+            "  }",
+        ]
+    else:
+        lines.append("  no_tls: true")
+    if options.websocket_compression:
+        lines.append("  compression: true")
+    lines.append("}")
+    return lines
 
 
 def quote(value: str) -> str:

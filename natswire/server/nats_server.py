@@ -67,6 +67,8 @@ class NatsServer(managed.ManagedProcesses):
         tls_ca: StrPath | None = None,
         tls_verify: bool = False,
         tls_handshake_first: bool = False,
+        websocket_port: int | None = None,
+        websocket_compression: bool = False,
         cluster_name: str | None = None,
         cluster_port: int | None = None,
         routes: Iterable[str] = (),
@@ -92,6 +94,8 @@ class NatsServer(managed.ManagedProcesses):
             tls_ca=resolved_path(tls_ca),
             tls_verify=tls_verify,
             tls_handshake_first=tls_handshake_first,
+            websocket_port=websocket_port,
+            websocket_compression=websocket_compression,
             cluster_name=cluster_name,
             cluster_port=cluster_port,
             routes=route_urls(routes),
@@ -111,6 +115,7 @@ class NatsServer(managed.ManagedProcesses):
         self._port: int | None = None
         self._http_port: int | None = None
         self._cluster_port: int | None = None
+        self._websocket_port: int | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -190,6 +195,19 @@ class NatsServer(managed.ManagedProcesses):
         return self._cluster_port
 
     @property
+    def websocket_port(self) -> int | None:
+        """The WebSocket port in use, or None without a WebSocket listener."""
+        return self._websocket_port
+
+    @property
+    def websocket_url(self) -> str:
+        """``ws://host:websocket_port``, or ``wss://...`` when TLS is configured."""
+        if self._websocket_port is None:
+            raise RuntimeError("nats-server has no WebSocket listener (or was not started)")
+        scheme = "wss" if self._options.tls else "ws"
+        return f"{scheme}://{host_port(self.host, self._websocket_port)}"
+
+    @property
     def server_name(self) -> str | None:
         """The configured server name, if any."""
         return self._options.server_name
@@ -253,6 +271,7 @@ class NatsServer(managed.ManagedProcesses):
             self._port = run.client_port
             self._http_port = run.http_port
             self._cluster_port = run.cluster_port
+            self._websocket_port = run.websocket_port
             return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -319,7 +338,9 @@ class NatsServer(managed.ManagedProcesses):
     def _launch(self) -> ServerRun:
         """Start the configured backend on the ports to use now; return the ready run."""
         options = self._options
-        ports = Ports.to_ask(options, self._port, self._http_port, self._cluster_port)
+        ports = Ports.to_ask(
+            options, self._port, self._http_port, self._cluster_port, self._websocket_port
+        )
         launch: Callable[..., ServerRun]
         if options.backend == "docker":
             if self._docker is None:
@@ -363,7 +384,7 @@ class NatsServer(managed.ManagedProcesses):
 
     def _cleanup_after_stop(self) -> None:
         self._remove_tmpdir()
-        self._port = self._http_port = self._cluster_port = None
+        self._port = self._http_port = self._cluster_port = self._websocket_port = None
         if self._docker is not None:
             with contextlib.suppress(Exception):
                 self._docker.close()

@@ -88,7 +88,9 @@ def launch_process(
     The configuration file (if one is needed) goes into ``workdir()``; ``adopt`` receives
     the run as soon as the process exists, so the caller can stop it if waiting fails.
     """
-    config = config_text(options, store_dir=store_dir, cluster_port=ports.cluster)
+    config = config_text(
+        options, store_dir=store_dir, cluster_port=ports.cluster, websocket_port=ports.websocket
+    )
     config_file: Path | None = None
     if config is not None:
         config_file = workdir() / CONFIG_NAME
@@ -106,5 +108,6 @@ def launch_process(
         timeout=options.startup_timeout,
         need_http=ports.http is not None,
         need_cluster=options.clustered,
+        need_websocket=ports.websocket is not None,
     )
     return run

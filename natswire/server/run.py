@@ -22,6 +22,7 @@ CONFIG_NAME = "nats-server.conf"
 _CLIENT_RE = re.compile(r"Listening for client connections on (\S+)")
 _HTTP_RE = re.compile(r"Starting https? monitor on (\S+)")
 _ROUTE_RE = re.compile(r"Listening for route connections on (\S+)")
+_WEBSOCKET_RE = re.compile(r"Listening for websocket clients on wss?://(\S+)")
 _READY_TEXT = "Server is ready"
 
 
@@ -59,6 +60,7 @@ class ServerRun:
         self.client_port: int | None = None
         self.http_port: int | None = None
         self.cluster_port: int | None = None
+        self.websocket_port: int | None = None
         self.lame_duck = False
 
     @property
@@ -95,6 +97,8 @@ class ServerRun:
                 self.http_port = split_addr(match.group(1))[1]
             elif self.cluster_port is None and (match := _ROUTE_RE.search(line)):
                 self.cluster_port = split_addr(match.group(1))[1]
+            elif self.websocket_port is None and (match := _WEBSOCKET_RE.search(line)):
+                self.websocket_port = split_addr(match.group(1))[1]
             else:
                 return
             self.cond.notify_all()
@@ -133,6 +137,7 @@ def wait_ready(
     timeout: float,
     need_http: bool,
     need_cluster: bool,
+    need_websocket: bool = False,
 ) -> None:
     """Wait until ``run`` is ready and has reported the ports asked for.
 
@@ -147,6 +152,7 @@ def wait_ready(
                 and run.client_port is not None
                 and (run.http_port is not None or not need_http)
                 and (run.cluster_port is not None or not need_cluster)
+                and (run.websocket_port is not None or not need_websocket)
             ):
                 return
             if run.eof:

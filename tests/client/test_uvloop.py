@@ -88,3 +88,11 @@ def test_reconnect_on_uvloop() -> None:
 
     with NatsServer() as srv, asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(asyncio.wait_for(main(srv), 25))
+
+
+def test_scenario_over_websocket_on_uvloop() -> None:
+    with (
+        NatsServer(websocket_port=-1) as srv,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        runner.run(asyncio.wait_for(scenario(srv.websocket_url), 25))

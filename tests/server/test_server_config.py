@@ -33,6 +33,8 @@ def test_invalid_arguments() -> None:
         ({"startup_timeout": 0}, "startup_timeout must be positive"),
         ({"backend": "podman"}, "NATSWIRE_SERVER must be"),
         ({"backend": "docker", "routes": ("nats-route://h:1",)}, "docker-compose"),
+        ({"backend": "docker", "websocket_port": -1}, "websocket_port is not supported"),
+        ({"websocket_compression": True}, "websocket_compression needs websocket_port"),
     ],
 )
 def test_options_reject_bad_combinations(options: dict[str, object], message: str) -> None:
@@ -134,6 +136,32 @@ def test_cluster_block_only_with_a_cluster_port() -> None:
     )
 
 
+def test_websocket_block_only_with_a_websocket_port() -> None:
+    plain = ServerOptions(websocket_port=-1)
+    assert config_text(plain) is None
+    assert config_text(plain, websocket_port=-1) == (
+        'websocket {\n  listen: "127.0.0.1:-1"\n  no_tls: true\n}\n'
+    )
+    packed = ServerOptions(websocket_port=-1, websocket_compression=True)
+    assert config_text(packed, websocket_port=-1) == (
+        'websocket {\n  listen: "127.0.0.1:-1"\n  no_tls: true\n  compression: true\n}\n'
+    )
+    secure = ServerOptions(
+        tls_cert=Path("/t/cert.pem"), tls_key=Path("/t/key.pem"), websocket_port=8443
+    )
+    text = config_text(secure, websocket_port=8443)
+    assert text is not None
+    assert text.endswith(
+        "websocket {\n"
+        '  listen: "127.0.0.1:8443"\n'
+        "  tls {\n"
+        '    cert_file: "/t/cert.pem"\n'
+        '    key_file: "/t/key.pem"\n'
+        "  }\n"
+        "}\n"
+    )
+
+
 def test_extra_text_comes_last_verbatim() -> None:
     text = config_text(ServerOptions(max_payload=10, config_extra="debug: true"))
     assert text == "max_payload: 10\ndebug: true\n"
@@ -155,6 +183,10 @@ def test_ports_to_ask() -> None:
     assert Ports.to_ask(clustered, None, None, None) == Ports(client=-1, http=None, cluster=-1)
     assert Ports.to_ask(clustered, 1, None, 6222).cluster == 6222
     assert Ports.to_ask(ServerOptions(cluster_port=7000), None, None, None).cluster == 7000
+    websocket = ServerOptions(websocket_port=-1)
+    assert Ports.to_ask(plain, None, None, None, 5003).websocket is None
+    assert Ports.to_ask(websocket, None, None, None).websocket == -1
+    assert Ports.to_ask(websocket, 1, None, None, 5003).websocket == 5003
 
 
 def test_backend_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

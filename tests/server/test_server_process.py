@@ -213,3 +213,27 @@ def test_tls_server(tmp_path: Path) -> None:
                 assert tls.recv(64) == b"PONG\r\n"
         finally:
             sock.close()
+
+
+def test_websocket_listener_reports_its_port_and_keeps_it_across_restarts() -> None:
+    with NatsServer(websocket_port=-1) as server:
+        port = server.websocket_port
+        assert port is not None and port != server.port
+        assert server.websocket_url == f"ws://127.0.0.1:{port}"
+        request = (
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request)
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 101")
+        assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in answer
+        server.restart()
+        assert server.websocket_port == port
+    assert server.websocket_port is None
+    with NatsServer() as plain:
+        assert plain.websocket_port is None
+        with pytest.raises(RuntimeError, match="no WebSocket listener"):
+            _ = plain.websocket_url
