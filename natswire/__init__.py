@@ -10,6 +10,8 @@ an import::
     await nc.publish("greet.joe", b"hello")
     msg = await sub.next_msg()
 
+The blocking client, for code without an event loop, is ``natswire.sync.connect``.
+
 Every name here except ``__version__`` loads on first use (PEP 562), so importing one
 layer (``natswire.protocol``, ``natswire.client``, ...) loads nothing above it.
 """
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from . import errors as errors
     from . import jetstream as jetstream
     from . import protocol as protocol
+    from . import sync as sync
     from ._client import Client, connect
     from .client import ConnectOptions, Message, Stats, Subscription
     from .jetstream import JetStreamContext as JetStreamContext
@@ -58,6 +61,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "errors": (".errors", None),
     "jetstream": (".jetstream", None),
     "protocol": (".protocol", None),
+    "sync": (".sync", None),
 }
 
 

@@ -45,9 +45,9 @@ class Message(MessageFields):
         """The message for a ``MSG``/``HMSG`` frame ``client`` received: built without
         ``__init__``, so headers stay undecoded until read."""
         msg = cls.__new__(cls)
-        msg._frame = frame
         msg.data = frame.payload
-        msg._client = client
+        # friend: a message of this class, built here without __init__ (the hot path).
+        msg._frame, msg._client = frame, client
         return msg
 
     def respond(self, data: bytes = b"", headers: HeadersLike | None = None) -> None:
