@@ -40,7 +40,7 @@ from ..client.options import (
     ConnectOptions,
 )
 from ..client.servers import ServerPool
-from ..client.state import CLOSED, CONNECTED, CONNECTING, DISCONNECTED, DRAINING, ENDING, Status
+from ..client.state import CLOSED, CONNECTED, CONNECTING, DISCONNECTED, DRAINING, ENDING, UP, Status
 from ..protocol.errors import NatsWireError, ServerError
 from ..protocol.headers import HeadersLike
 from ..protocol.serializer import encode_sub, encode_unsub, subscribe_subject
@@ -75,6 +75,7 @@ class Client:
         self._reader: Reader | None = None
         self._delivery: DeliveryThread | None = None
         self._close_lock = threading.Lock()
+        self._closing = False
         self._closed = threading.Event()
         self._sub_hooks = SubscriptionHooks(
             responder=self,
@@ -203,7 +204,7 @@ class Client:
     # Hooks for the reader thread (see ReaderHooks).
 
     def _is_ending(self) -> bool:
-        return self._writer.status in ENDING
+        return self._writer.close_requested or self._writer.status in ENDING
 
     def _link_up(self, link: Any, info: dict[str, Any]) -> bool:
         self._control.apply_info(info)
@@ -216,7 +217,7 @@ class Client:
 
     def _link_down(self, error: Exception | None) -> bool:
         reconnect = self._writer.link_down(self.options.allow_reconnect)
-        if self._writer.status in ENDING:
+        if self._is_ending():
             return False
         self._control.fire(self.options.disconnected_cb)
         if not reconnect:
@@ -396,16 +397,25 @@ class Client:
         """Close: write what is buffered (a second at most), stop the threads. Idempotent,
         callable from any thread (a callback included); never hangs."""
         with self._close_lock:
-            if not self._writer.start_closing():
-                if not self._closed.is_set() and not self._on_own_thread():
-                    self._closed.wait(self.options.connect_timeout + 2.0)
-                return
+            first = not self._closing
+            self._closing = True
+        if not first:
+            if not self._closed.is_set() and not self._on_own_thread():
+                self._closed.wait(self.options.connect_timeout + 2.0)
+            return
+        # No lock first: a publisher may hold the writer's lock, blocked on a dead link;
+        # shutting the link down releases it.
+        was_up = self._writer.status in UP
+        self._writer.request_close()
         reader = self._reader
         if reader is not None:
             reader.stopping.set()
         self._writer.close_link(1.0)
+        self._writer.start_closing()
         if reader is not None and not self._on_own_thread():
             reader.join(self.options.connect_timeout + 1.0)
+        if was_up:
+            self._control.fire(self.options.disconnected_cb)
         self._finish_close(None)
 
     def _on_own_thread(self) -> bool:
@@ -421,8 +431,10 @@ class Client:
         with self._close_lock:
             if self._closed.is_set():
                 return
-            self._writer.start_closing()
+            self._closing = True
+            self._writer.request_close()
             self._writer.close_link(0.0)
+            self._writer.start_closing()
             self._writer.move_to(CLOSED)
             self._closed.set()
         closed: Exception = (

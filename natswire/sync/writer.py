@@ -66,6 +66,8 @@ class Writer:
         self.pongs: deque[Future[None] | None] = deque()
         self._wake = threading.Event()
         self._stopped = False
+        #: Set (without the lock) when the client begins to close: no new link is taken.
+        self.close_requested = False
         self._flusher: threading.Thread | None = None
 
     def configure(self, options: ConnectOptions) -> None:
@@ -284,7 +286,7 @@ class Writer:
         and a PING for each flush still waiting; go CONNECTED. ``False`` when the client
         is closing."""
         with self._lock:
-            if self.status in ENDING:
+            if self.status in ENDING or self.close_requested:
                 return False
             if max_payload is not None:
                 self.max_payload = max_payload
@@ -307,7 +309,7 @@ class Writer:
         with self._lock:
             self._link = None
             status = self.status
-            if status in ENDING:
+            if status in ENDING or self.close_requested:
                 return False
             if allow_reconnect and status in UP:
                 self.status = check_transition(status, RECONNECTING)
@@ -327,6 +329,10 @@ class Writer:
                 return False
             self.status = check_transition(self.status, DRAINING)
             return True
+
+    def request_close(self) -> None:
+        """The client begins to close: take no new link (no lock needed)."""
+        self.close_requested = True
 
     def start_closing(self) -> bool:
         """Go CLOSING; ``False`` when closing had already begun."""
