@@ -40,16 +40,17 @@ from ..client.options import (
     ConnectOptions,
 )
 from ..client.servers import ServerPool
-from ..client.state import CLOSED, CONNECTED, CONNECTING, DISCONNECTED, DRAINING, ENDING, UP, Status
-from ..protocol.errors import NatsWireError, ServerError
+from ..client.state import CLOSED, CONNECTING, DISCONNECTED, DRAINING, ENDING, UP, Status
+from ..protocol.errors import NatsWireError
 from ..protocol.headers import HeadersLike
-from ..protocol.serializer import encode_sub, encode_unsub, subscribe_subject
+from ..protocol.serializer import encode_unsub
 from .control import ControlPlane
 from .delivery import DeliveryThread
 from .message import Message
 from .reader import Reader, ReaderHooks
 from .requests import Requests
-from .subscription import MessageCallback, Subscription, SubscriptionHooks
+from .subscription import MessageCallback, Subscription, SubscriptionHooks, SubscriptionTable
+from .view import ClientView
 from .writer import Writer
 
 if TYPE_CHECKING:
@@ -58,17 +59,17 @@ if TYPE_CHECKING:
 __all__ = ["Client", "connect"]
 
 
-class Client:
+class Client(ClientView):
     """A blocking connection to NATS; make one with :func:`natswire.sync.connect`.
 
     Thread-safe: any thread may publish, request, subscribe, flush or close.
+    ``publish(subject, payload=b"", reply="", headers=None)`` buffers a message (see
+    :meth:`natswire.sync.writer.Writer.publish`).
     """
 
     def __init__(self) -> None:
         self.options = ConnectOptions()
-        self._subscriptions: dict[bytes, Subscription] = {}
-        self._next_sid = 1
-        self._sid_lock = threading.Lock()
+        self._subscriptions = SubscriptionTable()
         self._writer = Writer()
         self._control = ControlPlane(self._writer)
         self._requests = Requests()
@@ -82,47 +83,10 @@ class Client:
             send_unsubscribe=self._send_unsubscribe,
             forget_subscription=self._forget_subscription,
             run_callback=self._run_callback,
-            report_error=self._report_error,
+            report_error=self._control.report_error,
         )
         #: Publish: the writer's entry point, bound once.
         self.publish = self._writer.publish
-
-    # ------------------------------------------------------------------ status
-
-    @property
-    def status(self) -> Status:
-        return self._writer.status
-
-    @property
-    def is_connected(self) -> bool:
-        return self._writer.status is CONNECTED
-
-    @property
-    def is_closed(self) -> bool:
-        return self._writer.status is CLOSED
-
-    @property
-    def is_reconnecting(self) -> bool:
-        return self._writer.status.name == "RECONNECTING"
-
-    @property
-    def server_info(self) -> dict[str, Any]:
-        """The last INFO the server sent."""
-        return dict(self._control.info)
-
-    @property
-    def connected_url(self) -> str | None:
-        reader = self._reader
-        link = reader.link if reader is not None else None
-        return link.server.url if link is not None and self.is_connected else None
-
-    @property
-    def last_error(self) -> Exception | None:
-        return self._control.last_error
-
-    @property
-    def max_payload(self) -> int:
-        return self._writer.max_payload
 
     # ------------------------------------------------------------------ connect
 
@@ -157,12 +121,12 @@ class Client:
             link_down=self._link_down,
             give_up=self._give_up,
             note_error=self._control.note_error,
-            reconnected=self._reconnected,
+            reconnected=self._control.count_reconnect,
         )
         reader = self._reader = Reader(
             hooks,
             options,
-            self._subscriptions,
+            self._subscriptions.by_sid,
             pool,
             tls_context(options.tls),
             load_credentials(options),
@@ -171,33 +135,21 @@ class Client:
         self._writer.configure(options)
         self._requests.configure(f"{options.inbox_prefix}.{secrets.token_hex(11)}")
         self._writer.move_to(CONNECTING)
-        errors: list[Exception] = []
-        for server in list(pool.servers):
-            try:
-                link, info = reader.connect(server)
-            except ServerError as exc:
-                if not options.retry_on_failed_connect:
-                    self._abandon()
-                    raise
-                errors.append(exc)
-            except (OSError, TimeoutError) as exc:
-                errors.append(exc)
-            else:
-                self._link_up(link, info)
-                reader.start(link)
-                return self
-        if options.retry_on_failed_connect and options.allow_reconnect:
+        try:
+            link, info = reader.connect_first()
+        except BaseException:
+            self._abandon()
+            raise
+        if link is not None:
+            self._link_up(link, info)
+        else:
             self._writer.move_to(Status.RECONNECTING)
-            reader.start(None)
-            return self
-        self._abandon()
-        raise NoServersError(
-            "could not connect to any server: "
-            + "; ".join(f"{type(exc).__name__}: {exc}" for exc in errors)
-        ) from (errors[-1] if errors else None)
+        reader.start(link)
+        return self
 
     def _abandon(self) -> None:
         self._writer.move_to(CLOSED)
+        self._writer.stop()
         if self._delivery is not None:
             self._delivery.stop(1.0)
 
@@ -208,12 +160,8 @@ class Client:
 
     def _link_up(self, link: Any, info: dict[str, Any]) -> bool:
         self._control.apply_info(info)
-        head = bytearray()
-        for sub in self._subscriptions.values():
-            head += encode_sub(sub.subject, sub.sid, sub.queue or None)
-            if sub.max_msgs:
-                head += encode_unsub(sub.sid, max(sub.max_msgs - sub.delivered, 0))
-        return self._writer.link_up(link, bytes(head), self._control.max_payload(info))
+        head = self._subscriptions.resubscribe_lines()
+        return self._writer.link_up(link, head, self._control.max_payload(info))
 
     def _link_down(self, error: Exception | None) -> bool:
         reconnect = self._writer.link_down(self.options.allow_reconnect)
@@ -228,23 +176,17 @@ class Client:
         self._control.note_error(error, False)
         self._finish_close(error)
 
-    def _reconnected(self) -> None:
-        self._control.count_reconnect()
-
     # Hooks for subscriptions (see SubscriptionHooks).
 
     def _send_unsubscribe(self, sid: int, limit: int) -> None:
         self._writer.send_control(encode_unsub(sid, limit or None))
 
     def _forget_subscription(self, sid: int) -> None:
-        self._subscriptions.pop(str(sid).encode(), None)
+        self._subscriptions.forget(sid)
 
     def _run_callback(self, sub: Subscription) -> None:
         assert self._delivery is not None
         self._delivery.submit(sub.run_next_callback)
-
-    def _report_error(self, error: Exception) -> None:
-        self._control.report_error(error)
 
     # ------------------------------------------------------------------ publish
 
@@ -279,20 +221,6 @@ class Client:
         ``cb`` (a plain function) runs on the client's delivery thread for each message,
         in order; without it, read with ``sub.next_msg(timeout)`` or ``for msg in sub``.
         """
-        return self._subscribe(
-            subject, queue, cb, max_msgs, pending_msgs_limit, pending_bytes_limit
-        )
-
-    def _subscribe(
-        self,
-        subject: str,
-        queue: str,
-        cb: MessageCallback | None,
-        max_msgs: int,
-        pending_msgs_limit: int,
-        pending_bytes_limit: int,
-        direct: Any = None,
-    ) -> Subscription:
         status = self._writer.status
         if status in ENDING:
             raise ConnectionClosedError("connection is closed")
@@ -306,25 +234,15 @@ class Client:
             raise ValueError("pending limits must be positive")
         if cb is not None and not callable(cb):
             raise TypeError("cb must be callable")
-        subscribe_subject(subject)
-        with self._sid_lock:
-            sid = self._next_sid
-            self._next_sid += 1
-        line = encode_sub(subject, sid, queue or None)
-        sub = Subscription(
+        sub, line = self._subscriptions.add(
             self._sub_hooks,
-            sid,
             subject,
             queue,
             cb,
             max_msgs,
-            pending_msgs_limit,
-            pending_bytes_limit,
-            direct,
+            (pending_msgs_limit, pending_bytes_limit),
+            None,
         )
-        self._subscriptions[str(sid).encode()] = sub
-        if max_msgs:
-            line += encode_unsub(sid, max_msgs)
         self._writer.send_control(line)
         return sub
 
@@ -357,15 +275,11 @@ class Client:
             requests.forget(reply)
 
     def _start_inbox(self, subject: str) -> None:
-        self._subscribe(
-            subject,
-            "",
-            None,
-            0,
-            DEFAULT_SUB_PENDING_MSGS_LIMIT,
-            DEFAULT_SUB_PENDING_BYTES_LIMIT,
-            self._requests.on_reply,
+        limits = (DEFAULT_SUB_PENDING_MSGS_LIMIT, DEFAULT_SUB_PENDING_BYTES_LIMIT)
+        _, line = self._subscriptions.add(
+            self._sub_hooks, subject, "", None, 0, limits, self._requests.on_reply
         )
+        self._writer.send_control(line)
 
     # ------------------------------------------------------------ drain and close
 
@@ -379,7 +293,7 @@ class Client:
             return
         deadline = monotonic() + (timeout or self.options.drain_timeout)
         inbox = self._requests.inbox_subject
-        subs = [s for s in list(self._subscriptions.values()) if s.subject != inbox]
+        subs = [s for s in self._subscriptions.all() if s.subject != inbox]
         try:
             for sub in subs:
                 self._send_unsubscribe(sub.sid, 0)
@@ -389,7 +303,7 @@ class Client:
                 if not sub.wait_drained(deadline):
                     raise TimeoutError("callbacks still running")
         except (TimeoutError, ConnectionClosedError) as exc:
-            self._report_error(TimeoutError(f"drain did not finish in time: {exc}"))
+            self._control.report_error(TimeoutError(f"drain did not finish in time: {exc}"))
         finally:
             self.close()
 
@@ -444,9 +358,7 @@ class Client:
         )
         self._writer.fail_pings(closed)
         self._requests.close(closed)
-        for sub in list(self._subscriptions.values()):
-            sub.close()
-        self._subscriptions.clear()
+        self._subscriptions.close_all()
         self._writer.stop()
         delivery = self._delivery
         if delivery is not None:

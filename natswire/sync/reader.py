@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
-from ..client.errors import NoServersError
+from ..client.errors import NoServersError, TimeoutError
 from ..client.failover import Backoff, PingDecision, PingSchedule
 from ..client.options import ConnectOptions
 from ..client.servers import Server, ServerPool
@@ -84,6 +84,29 @@ class Reader:
     def connect(self, server: Server) -> tuple[Link, dict[str, Any]]:
         """Open a link to ``server`` (hand-shaken)."""
         return open_link(server, self._options, self._tls_context, self._credentials)
+
+    def connect_first(self) -> tuple[Link | None, dict[str, Any]]:
+        """Connect to the first server of the pool that answers. When none does, return
+        ``(None, {})`` if ``retry_on_failed_connect`` lets the reader thread keep trying,
+        else raise :class:`NoServersError`; a server that refuses us raises its error
+        (unless retrying)."""
+        options = self._options
+        errors: list[Exception] = []
+        for server in list(self.pool.servers):
+            try:
+                return self.connect(server)
+            except ServerError as exc:
+                if not options.retry_on_failed_connect:
+                    raise
+                errors.append(exc)
+            except (OSError, TimeoutError) as exc:
+                errors.append(exc)
+        if options.retry_on_failed_connect and options.allow_reconnect:
+            return None, {}
+        raise NoServersError(
+            "could not connect to any server: "
+            + "; ".join(f"{type(exc).__name__}: {exc}" for exc in errors)
+        ) from (errors[-1] if errors else None)
 
     def start(self, link: Link | None) -> None:
         """Read ``link`` (already made current by the client) on a new thread; without

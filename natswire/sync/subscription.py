@@ -12,6 +12,7 @@ from typing import Any
 
 from ..client.errors import BadTimeoutError, ConnectionClosedError, SlowConsumerError, TimeoutError
 from ..protocol.frames import HMsg, Msg
+from ..protocol.serializer import encode_sub, encode_unsub, subscribe_subject
 from .message import Message, Responder
 
 #: A message callback: a plain function, run on the client's delivery thread.
@@ -220,3 +221,60 @@ class Subscription:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+class SubscriptionTable:
+    """A client's subscriptions by sid (read by the reader thread without a lock: a
+    dict lookup is atomic), and the sids handed out."""
+
+    def __init__(self) -> None:
+        #: Subscriptions by sid as the server writes it (bytes).
+        self.by_sid: dict[bytes, Subscription] = {}
+        self._next_sid = 1
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        hooks: SubscriptionHooks,
+        subject: str,
+        queue: str,
+        cb: MessageCallback | None,
+        max_msgs: int,
+        limits: tuple[int, int],
+        direct: Callable[[Message], None] | None,
+    ) -> tuple[Subscription, bytes]:
+        """A new subscription, and the SUB (and UNSUB for ``max_msgs``) lines to send.
+        Raises :class:`BadSubjectError` for a bad subject or queue name."""
+        subscribe_subject(subject)
+        with self._lock:
+            sid = self._next_sid
+            self._next_sid += 1
+        line = encode_sub(subject, sid, queue or None)
+        if max_msgs:
+            line += encode_unsub(sid, max_msgs)
+        sub = Subscription(hooks, sid, subject, queue, cb, max_msgs, *limits, direct)
+        self.by_sid[str(sid).encode()] = sub
+        return sub, line
+
+    def forget(self, sid: int) -> None:
+        """Deliver nothing more to ``sid``."""
+        self.by_sid.pop(str(sid).encode(), None)
+
+    def all(self) -> list[Subscription]:
+        return list(self.by_sid.values())
+
+    def resubscribe_lines(self) -> bytes:
+        """SUB (and UNSUB for what is left of ``max_msgs``) for every subscription, for
+        a new link."""
+        lines = bytearray()
+        for sub in self.all():
+            lines += encode_sub(sub.subject, sub.sid, sub.queue or None)
+            if sub.max_msgs:
+                lines += encode_unsub(sub.sid, max(sub.max_msgs - sub.delivered, 0))
+        return bytes(lines)
+
+    def close_all(self) -> None:
+        """The client closed: close and forget every subscription."""
+        for sub in self.all():
+            sub.close()
+        self.by_sid.clear()
