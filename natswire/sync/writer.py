@@ -154,7 +154,7 @@ class Writer:
             if self.status is not CONNECTED:
                 self._check_can_buffer(len(frame))
             self._outbound += frame
-            if self.status is CONNECTED:
+            if self.status in UP:
                 self._write_locked()
 
     def _encode(
