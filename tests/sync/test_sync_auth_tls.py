@@ -53,9 +53,7 @@ def test_tls_with_a_verifying_context(tls_server: NatsServer, tls_files: TlsFile
 
 def test_tls_with_an_unknown_ca_is_refused(tls_server: NatsServer, tls_files: TlsFiles) -> None:
     with pytest.raises(NoServersError):
-        natswire.sync.connect(
-            tls_server.url, tls=context(tls_files.other_ca), connect_timeout=2.0
-        )
+        natswire.sync.connect(tls_server.url, tls=context(tls_files.other_ca), connect_timeout=2.0)
 
 
 def test_tls_asked_of_a_server_without_it(server: NatsServer, tls_files: TlsFiles) -> None:
