@@ -112,6 +112,8 @@ class Client(ClientView):
         pool = ServerPool(
             list(options.servers), randomize=not options.dont_randomize, rng=options.rng
         )
+        # Read TLS files and credentials before any thread starts: a bad one fails here.
+        tls, credentials = tls_context(options.tls), load_credentials(options)
         delivery = self._delivery = DeliveryThread("natswire-sync-delivery")
         hooks = ReaderHooks(
             is_ending=self._is_ending,
@@ -128,8 +130,8 @@ class Client(ClientView):
             options,
             self._subscriptions.by_sid,
             pool,
-            tls_context(options.tls),
-            load_credentials(options),
+            tls,
+            credentials,
         )
         self._control.configure(options, pool, reader, delivery)
         self._writer.configure(options)
