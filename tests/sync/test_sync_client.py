@@ -233,3 +233,26 @@ def test_reconnect_gives_up_and_closes(own_server: NatsServer) -> None:
     own_server.stop()
     assert closed.wait(10)
     assert nc.is_closed and isinstance(nc.last_error, NoServersError)
+
+
+def test_close_while_reconnecting_returns_at_once(own_server: NatsServer) -> None:
+    nc = natswire.sync.connect(own_server.url, reconnect_time_wait=30.0, reconnect_jitter=0.0)
+    own_server.kill()
+    wait_for(lambda: nc.is_reconnecting)
+    flushed: list[BaseException] = []
+
+    def flush() -> None:
+        try:
+            nc.flush(timeout=30)
+        except BaseException as exc:
+            flushed.append(exc)
+
+    waiter = threading.Thread(target=flush)
+    waiter.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    nc.close()
+    waiter.join(5)
+    assert time.monotonic() - started < 2
+    assert nc.is_closed and len(flushed) == 1
+    assert isinstance(flushed[0], ConnectionClosedError)
