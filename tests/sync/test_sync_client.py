@@ -16,6 +16,7 @@ from natswire.errors import (
     ConnectionClosedError,
     MaxPayloadError,
     NoServersError,
+    SlowConsumerError,
     TimeoutError,
 )
 from natswire.server import NatsServer, free_port
@@ -256,3 +257,30 @@ def test_close_while_reconnecting_returns_at_once(own_server: NatsServer) -> Non
     assert time.monotonic() - started < 2
     assert nc.is_closed and len(flushed) == 1
     assert isinstance(flushed[0], ConnectionClosedError)
+
+
+def test_pending_limit_drops_and_reports_once(sync_connect: SyncConnect) -> None:
+    errors: list[Exception] = []
+    nc = sync_connect(error_cb=errors.append)
+    sub = nc.subscribe("slow", pending_msgs_limit=10)
+    for i in range(100):
+        nc.publish("slow", b"%d" % i)
+    nc.flush()
+    wait_for(lambda: sub.dropped == 90)
+    assert [sub.next_msg(1).data for _ in range(10)] == [b"%d" % i for i in range(10)]
+    wait_for(lambda: errors)
+    assert len(errors) == 1 and isinstance(errors[0], SlowConsumerError)
+
+
+def test_max_msgs_and_unsubscribe(sync_connect: SyncConnect) -> None:
+    nc = sync_connect()
+    auto = nc.subscribe("limited", max_msgs=3)
+    gone = nc.subscribe("gone")
+    gone.unsubscribe()
+    for i in range(5):
+        nc.publish("limited", b"%d" % i)
+        nc.publish("gone", b"%d" % i)
+    nc.flush()
+    assert [m.data for m in auto] == [b"0", b"1", b"2"]  # iteration ends when it closes
+    with pytest.raises(ConnectionClosedError):
+        gone.next_msg(0.1)
