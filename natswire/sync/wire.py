@@ -39,14 +39,21 @@ class Link:
         #: Frames that arrived with the handshake's PONG, for the reader to dispatch.
         self.early_frames: list[Frame] = []
         self._tls = isinstance(sock, ssl.SSLSocket)
+        # poll, not select: select fails on descriptors past FD_SETSIZE (1024).
+        self._poller = select.poll() if hasattr(select, "poll") else None
+        if self._poller is not None:
+            self._poller.register(sock, select.POLLIN)
 
     def recv(self, timeout: float) -> bytes | None:
         """What arrives within ``timeout`` seconds: ``None`` when nothing did, ``b""`` when
         the server closed the connection. Raises ``OSError`` when the link broke."""
         sock = self.sock
         if not (self._tls and sock.pending()):  # type: ignore[attr-defined]
-            readable, _, _ = select.select([sock], [], [], max(timeout, 0.0))
-            if not readable:
+            poller = self._poller
+            if poller is not None:
+                if not poller.poll(max(timeout, 0.0) * 1000.0):
+                    return None
+            elif not select.select([sock], [], [], max(timeout, 0.0))[0]:
                 return None
         try:
             return sock.recv(READ_SIZE)
