@@ -284,3 +284,10 @@ def test_max_msgs_and_unsubscribe(sync_connect: SyncConnect) -> None:
     assert [m.data for m in auto] == [b"0", b"1", b"2"]  # iteration ends when it closes
     with pytest.raises(ConnectionClosedError):
         gone.next_msg(0.1)
+
+
+def test_drain_from_a_callback_returns(sync_connect: SyncConnect) -> None:
+    nc = sync_connect()
+    nc.subscribe("drain.self", cb=lambda msg: nc.drain())
+    nc.publish("drain.self", b"")
+    wait_for(lambda: nc.is_closed, 5)
