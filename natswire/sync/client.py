@@ -269,10 +269,10 @@ class Client(ClientView):
         requests = self._requests
         if not requests.started:
             requests.start(self._start_inbox)
-        reply, future = requests.add()
+        reply, pending = requests.add()
         try:
             self._writer.publish_now(subject, payload, reply, headers)
-            return requests.wait(subject, future, timeout)
+            return requests.wait(subject, pending, timeout)
         finally:
             requests.forget(reply)
 

@@ -1,15 +1,38 @@
 """Requests of the blocking client: one wildcard inbox subscription for every reply,
-and a future per request, resolved on the reader thread."""
+and a :class:`PendingReply` per request, settled on the reader thread."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from collections.abc import Callable
-from concurrent import futures
 
 from ..client.errors import NoRespondersError, TimeoutError
 from .message import Message
+
+
+class PendingReply:
+    """One request's reply, or the error it ends with. A lock taken at creation is the
+    signal: settling releases it, waiting acquires it (cheaper than a future's
+    condition)."""
+
+    __slots__ = ("_done", "error", "msg")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()
+        self.msg: Message | None = None
+        self.error: Exception | None = None
+
+    def settle(self, msg: Message | None, error: Exception | None = None) -> None:
+        """Hand over the reply (or the error); called once, by whoever pops the entry."""
+        self.msg = msg
+        self.error = error
+        self._done.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether it was settled within ``timeout`` seconds."""
+        return self._done.acquire(timeout=timeout)
 
 
 class Requests:
@@ -17,7 +40,7 @@ class Requests:
 
     def __init__(self) -> None:
         self._prefix = b""
-        self._waiting: dict[bytes, futures.Future[Message]] = {}
+        self._waiting: dict[bytes, PendingReply] = {}
         self._tokens = itertools.count(1)
         self._lock = threading.Lock()
         #: Whether the inbox subscription exists.
@@ -37,28 +60,30 @@ class Requests:
                 subscribe(self.inbox_subject)
                 self.started = True
 
-    def add(self) -> tuple[bytes, futures.Future[Message]]:
-        """A new reply subject and the future its reply resolves."""
+    def add(self) -> tuple[bytes, PendingReply]:
+        """A new reply subject and what its reply settles."""
         reply = self._prefix + b"%x" % next(self._tokens)
-        future: futures.Future[Message] = futures.Future()
-        self._waiting[reply] = future
-        return reply, future
+        pending = self._waiting[reply] = PendingReply()
+        return reply, pending
 
     def forget(self, reply: bytes) -> None:
         self._waiting.pop(reply, None)
 
     def on_reply(self, msg: Message) -> None:
         """A reply arrived on the inbox (on the reader thread)."""
-        future = self._waiting.pop(msg.frame.subject, None)
-        if future is not None and not future.done():
-            future.set_result(msg)
+        pending = self._waiting.pop(msg.frame.subject, None)
+        if pending is not None:
+            pending.settle(msg)
 
-    def wait(self, subject: str, future: futures.Future[Message], timeout: float) -> Message:
-        """The reply; raises :class:`NoRespondersError` or :class:`TimeoutError`."""
-        try:
-            msg = future.result(timeout)
-        except futures.TimeoutError:
-            raise TimeoutError(f"no reply on {subject!r} within {timeout} s") from None
+    def wait(self, subject: str, pending: PendingReply, timeout: float) -> Message:
+        """The reply; raises :class:`NoRespondersError`, :class:`TimeoutError`, or what
+        the client closed with."""
+        if not pending.wait(timeout):
+            raise TimeoutError(f"no reply on {subject!r} within {timeout} s")
+        msg = pending.msg
+        if msg is None:
+            assert pending.error is not None
+            raise pending.error
         if msg.status == 503 and not msg.data:
             raise NoRespondersError(f"no responders on {subject!r}")
         return msg
@@ -66,6 +91,10 @@ class Requests:
     def close(self, error: Exception) -> None:
         """Fail every pending request with ``error``."""
         waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
-            if not future.done():
-                future.set_exception(error)
+        while waiting:
+            try:
+                _, pending = waiting.popitem()
+            except KeyError:  # the reader thread took the last one
+                break
+            # Each entry is settled by whoever pops it: here or on_reply.
+            pending.settle(None, error)
