@@ -6,16 +6,14 @@ clients closed after the test (the server and the nats-py ``peer`` come from
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sync_drivers import Driver, open_driver
+from sync_drivers import Driver, SyncConnect, open_driver
 
 import natswire.sync
 from natswire.server import NatsServer
-
-SyncConnect = Callable[..., natswire.sync.Client]
 
 
 @pytest.fixture(params=["asyncio", "blocking"])

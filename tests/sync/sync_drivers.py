@@ -13,6 +13,9 @@ import natswire
 import natswire.sync
 from natswire.jetstream.api import PubAck
 
+#: The ``sync_connect`` fixture: ``sync_connect(url=None, **options)``.
+SyncConnect = Callable[..., natswire.sync.Client]
+
 
 class Inbox(Protocol):
     async def next(self, timeout: float = 2.0) -> Any: ...

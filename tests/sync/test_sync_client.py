@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import SyncConnect
+from sync_drivers import SyncConnect
 
 import natswire
 import natswire.sync

@@ -71,13 +71,14 @@ def test_fetch_returns_what_there_is_and_times_out_when_nothing(
     psub = js.pull_subscribe(f"{stream}.y")  # ephemeral
     js.publish(f"{stream}.y", b"only")
     started = time.monotonic()
-    msgs = psub.fetch(10, timeout=1)
-    assert [m.data for m in msgs] == [b"only"] and time.monotonic() - started < 0.9
+    msgs = psub.fetch(10, timeout=5)
+    # What is there comes back at once, without waiting out the timeout for the rest.
+    assert [m.data for m in msgs] == [b"only"] and time.monotonic() - started < 2.5
     msgs[0].ack()
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         psub.fetch(1, timeout=0.3)
-    assert 0.25 < time.monotonic() - started < 2
+    assert 0.25 < time.monotonic() - started < 3
 
 
 def test_publish_without_a_stream_and_subscribe_to_no_stream(js: JetStreamContext) -> None:
