@@ -46,10 +46,11 @@ WORKLOADS = (
     "jsfetch",
     "amqp",
     "ws",
+    "blocking",
 )
 #: Workloads measured once, not per event loop (the parser runs no loop; RSS per pending
 #: message does not depend on it).
-LOOP_INDEPENDENT = ("parse", "memory")
+LOOP_INDEPENDENT = ("parse", "memory", "blocking")
 #: Workloads run at every --sizes size; the others use 16 B (memory: 1 KiB, per the issue).
 SIZED = ("pub", "pubsub", "recv")
 #: The SIZED rows' nw/py targets (16 B only; nw/raw: 0.7).
@@ -74,6 +75,10 @@ FULL_N: dict[str, dict[int, int]] = {
     "amqp": {16: 30_000},
     "wspub": {16: 300_000},
     "wspubsub": {16: 100_000},
+    "syncpub": {16: 300_000},
+    "syncreq": {16: 5_000},
+    "pyrunpub": {16: 300},
+    "pyrunreq": {16: 300},
 }
 QUICK_N: dict[str, int] = {
     "pub": 20_000,
@@ -93,6 +98,10 @@ QUICK_N: dict[str, int] = {
     "amqp": 1_000,
     "wspub": 5_000,
     "wspubsub": 2_000,
+    "syncpub": 5_000,
+    "syncreq": 200,
+    "pyrunpub": 20,
+    "pyrunreq": 20,
 }
 
 LABELS = {
@@ -110,6 +119,7 @@ LABELS = {
     "jsfetch": "JS fetch+ack",
     "amqp": "pub→consume→ack",
     "ws": "over WebSocket",
+    "blocking": "blocking",
 }
 PARSE_VARIANTS = ("msg16", "msg16u", "msg1k", "hmsg")
 PARSE_LABELS = {
@@ -333,7 +343,62 @@ def rows_for(workload: str, size: int) -> list[Row]:
             )
             for kind, what in (("wspub", "publish"), ("wspubsub", "pub→sub"))
         ]
+    if workload == "blocking":
+        return blocking_rows(size)
     raise ValueError(workload)
+
+
+def blocking_rows(size: int) -> list[Row]:
+    """Code without an event loop: natswire.sync in the natswire column, nats-py driven
+    by ``asyncio.run`` per call in the nats-py column (``nw/py``), and natswire's
+    asyncio client on the reference rows (``sync/async``: the blocking figure over the
+    asyncio one)."""
+
+    def row(key: str, sources: dict[str, str], label: str, unit: str, metric: str = "rate") -> Row:
+        return Row(
+            "blocking",
+            16,
+            metric,
+            label,
+            unit,
+            unit != "µs",
+            key=key,
+            sources=sources,
+            ratios=[],
+        )
+
+    rows = [
+        row(
+            "pub", {"natswire": "syncpub", "nats-py": "pyrunpub"}, "blocking publish 16 B", "msg/s"
+        ),
+        row("apub", {"natswire": "pub"}, "asyncio publish 16 B (reference)", "msg/s"),
+        row(
+            "req",
+            {"natswire": "syncreq", "nats-py": "pyrunreq"},
+            "blocking req-reply 16 B",
+            "req/s",
+        ),
+        row(
+            "req50",
+            {"natswire": "syncreq", "nats-py": "pyrunreq"},
+            "blocking req-reply p50",
+            "µs",
+            "p50",
+        ),
+        row("areq", {"natswire": "reqreply"}, "asyncio req-reply 16 B (reference)", "req/s"),
+    ]
+    pub, _, req, req50, _ = rows
+    pub.ratios = [
+        Ratio(("", "natswire"), ("", "nats-py"), 100.0),
+        Ratio(("", "natswire"), ("apub", "natswire"), 0.3, "sync/async"),
+    ]
+    req.ratios = [
+        Ratio(("", "natswire"), ("", "nats-py"), 10.0),
+        Ratio(("", "natswire"), ("areq", "natswire"), 0.7, "sync/async"),
+    ]
+    req50.ratios = [Ratio(("", "natswire"), ("", "nats-py")), None]
+    rows[1].ratios = rows[4].ratios = [None, None]
+    return rows
 
 
 def n_for(workload: str, size: int, quick: bool) -> int:
@@ -407,7 +472,7 @@ class Harness:
         self, client: str, workload: str, size: int, n: int, warmup: int, loop: str
     ) -> dict[str, Any]:
         """Run one trial in a fresh process; return its result or {"error": ...}."""
-        if workload in ("reqreply", "inflight"):
+        if workload in ("reqreply", "inflight", "syncreq", "pyrunreq"):
             self.ensure_responder()
         needs_sender = workload == "recv" or (workload == "memory" and n > 0)
         cmd = [

@@ -6,7 +6,8 @@
 Workloads that need the plain-socket sender print ``READY`` first. ``amqp`` (the
 natswire.amqp adapter, wl_amqp.py) runs with ``--client natswire`` only; the JetStream
 workloads (``js*``) and the WebSocket ones (``ws*``, given a ``ws://`` URL) with natswire
-and nats-py.
+and nats-py; the blocking ones (``sync*`` with natswire, ``pyrun*`` with nats-py) run
+without an event loop (wl_sync.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,19 @@ WORKLOADS = (
     "amqp",
     "wspub",
     "wspubsub",
+    "syncpub",
+    "syncreq",
+    "pyrunpub",
+    "pyrunreq",
 )
+#: The blocking workloads (wl_sync.py): no event loop; ``sync*`` are natswire.sync's,
+#: ``pyrun*`` nats-py's driven by ``asyncio.run`` per call.
+BLOCKING = {
+    "syncpub": "natswire",
+    "syncreq": "natswire",
+    "pyrunpub": "nats-py",
+    "pyrunreq": "nats-py",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
 
             def call() -> dict[str, object]:
                 return parsebench.run(args.client, args.n)
+        elif args.workload in BLOCKING:
+            if args.client != BLOCKING[args.workload]:
+                raise ValueError(f"{args.workload} runs with --client {BLOCKING[args.workload]}")
+            from . import wl_sync
+
+            blocking = getattr(wl_sync, args.workload)
+
+            def call() -> dict[str, object]:
+                return blocking(args.url, args.size, args.n, args.warmup)  # type: ignore[no-any-return]
         else:
             if args.workload == "amqp":
                 if args.client != "natswire":

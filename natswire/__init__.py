@@ -10,6 +10,8 @@ an import::
     await nc.publish("greet.joe", b"hello")
     msg = await sub.next_msg()
 
+The blocking client, for code without an event loop, is ``natswire.sync.connect``.
+
 Every name here except ``__version__`` loads on first use (PEP 562), so importing one
 layer (``natswire.protocol``, ``natswire.client``, ...) loads nothing above it.
 """
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from . import jetstream as jetstream
     from . import micro as micro
     from . import protocol as protocol
+    from . import sync as sync
     from ._client import Client, connect
     from .client import ConnectOptions, Message, Stats, Subscription
     from .jetstream import JetStreamContext as JetStreamContext
@@ -60,6 +63,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "jetstream": (".jetstream", None),
     "micro": (".micro", None),
     "protocol": (".protocol", None),
+    "sync": (".sync", None),
 }
 
 

@@ -1,4 +1,5 @@
-"""Imports point downward only: protocol < client < jetstream < amqp < migrate.
+"""Imports point downward only: protocol < client < jetstream < amqp < migrate, and
+protocol < sync (the blocking client, over the client's loop-free modules).
 
 Two checks. The first walks the AST of every module under ``natswire/`` (every import
 statement, including those inside functions and ``if TYPE_CHECKING:`` blocks, plus
@@ -8,9 +9,10 @@ statement, including those inside functions and ``if TYPE_CHECKING:`` blocks, pl
   natswire module outside ``natswire.protocol`` (the ``natswire`` package itself
   included, and relative imports that climb out of the package);
 - a layer imports a layer above it: client must not import jetstream, micro, amqp,
-  migrate or admin; jetstream must not import micro (its sibling over the client), amqp,
-  migrate or admin; micro must not import jetstream, amqp, migrate or admin; amqp must
-  not import migrate or admin.
+  migrate, admin or sync; jetstream must not import micro (its sibling over the client),
+  amqp, migrate, admin or sync; micro must not import jetstream, amqp, migrate, admin or
+  sync; amqp must not import migrate or admin; sync (beside client and jetstream, reusing
+  their loop-free parts) must not import micro, amqp, migrate or admin.
 
 The second holds the rule for what loads at run time: each layer is imported in a fresh
 interpreter and ``sys.modules`` must hold nothing above it. The root package and
@@ -37,10 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 PROTOCOL_FORBIDDEN_STDLIB = frozenset({"asyncio", "socket", "ssl", "time", "random", "logging"})
 #: For each layer, the natswire subpackages it must not import.
 FORBIDDEN_LAYERS: dict[str, frozenset[str]] = {
-    "client": frozenset({"jetstream", "micro", "amqp", "migrate", "admin"}),
-    "jetstream": frozenset({"micro", "amqp", "migrate", "admin"}),
-    "micro": frozenset({"jetstream", "amqp", "migrate", "admin"}),
+    "client": frozenset({"jetstream", "micro", "amqp", "migrate", "admin", "sync"}),
+    "jetstream": frozenset({"micro", "amqp", "migrate", "admin", "sync"}),
+    "micro": frozenset({"jetstream", "amqp", "migrate", "admin", "sync"}),
     "amqp": frozenset({"migrate", "admin"}),
+    "sync": frozenset({"micro", "amqp", "migrate", "admin"}),
 }
 
 
@@ -214,6 +217,10 @@ BAD: dict[str, tuple[str, str, bool]] = {
     "micro-admin-lazy": ("def f():\n    import natswire.admin\n", "natswire.micro.cli", False),
     "amqp-migrate": ("import natswire.migrate", "natswire.amqp.queue", False),
     "amqp-admin": ("from natswire.admin import RabbitMqAdmin", "natswire.amqp.queue", False),
+    "client-sync": ("from natswire.sync import connect", "natswire.client.conn", False),
+    "jetstream-sync": ("from ..sync import Client", "natswire.jetstream.api", False),
+    "sync-amqp": ("from ..amqp import Exchange", "natswire.sync.client", False),
+    "sync-admin": ("import natswire.admin", "natswire.sync", True),
     "anywhere-climbs-out": ("from .... import x", "natswire.client.conn", False),
 }
 
@@ -259,6 +266,12 @@ GOOD: dict[str, tuple[str, str, bool]] = {
         "natswire.micro.service",
         False,
     ),
+    "sync-client-and-protocol": (
+        "from ..client.options import ConnectOptions\nfrom ..protocol import Parser",
+        "natswire.sync.client",
+        False,
+    ),
+    "sync-jetstream-api": ("from ..jetstream.api import PubAck", "natswire.sync.jetstream", False),
     "admin-client": ("from natswire.client import Client", "natswire.admin.monitor", False),
     "server-beside-layers": ("import asyncio, socket, ssl, time", "natswire.server", False),
 }
@@ -325,6 +338,14 @@ ALLOWED_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "natswire.micro",
     ),
     "natswire.errors": ("natswire", "natswire._version", "natswire.protocol", "natswire.errors"),
+    # The blocking client: no JetStream until ``nc.jetstream()`` asks for it.
+    "natswire.sync": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.sync",
+    ),
 }
 
 
@@ -373,6 +394,14 @@ def test_root_names_load_on_first_use() -> None:
     assert not [m for m in loaded if layer_of(m) in ("amqp", "admin", "migrate")], loaded
     loaded = modules_loaded_by("from natswire import Headers")
     assert "natswire.protocol.headers" in loaded and "natswire.client" not in loaded
+
+
+def test_sync_loads_jetstream_on_first_use() -> None:
+    loaded = modules_loaded_by("import natswire\nnatswire.sync.connect")
+    assert "natswire.sync.client" in loaded and "natswire.jetstream" not in loaded, loaded
+    loaded = modules_loaded_by("import natswire.sync.jetstream")
+    assert "natswire.jetstream.api" in loaded
+    assert not [m for m in loaded if layer_of(m) in ("amqp", "admin", "migrate")], loaded
 
 
 def test_errors_load_their_layer_on_first_use() -> None:

@@ -13,7 +13,6 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-from .._version import __version__
 from ..protocol.errors import (
     RemoteProtocolError,
     SecureConnectionRequiredError,
@@ -21,7 +20,7 @@ from ..protocol.errors import (
 )
 from ..protocol.frames import PING, PONG, Err, Frame, Info
 from ..protocol.serializer import PING_BYTES, PONG_BYTES, encode_connect
-from . import nkeys
+from .connect_info import connect_fields, load_credentials, payload_limits, tls_context
 from .connection import ServerConnection
 from .errors import TimeoutError
 from .options import ConnectOptions
@@ -31,9 +30,7 @@ from .websocket import WebSocketTransport
 
 logger = logging.getLogger("natswire")
 
-#: Inbound frames may exceed the server's max_payload only by this factor.
-_INBOUND_PAYLOAD_SLACK = 2
-_MIN_INBOUND_PAYLOAD_LIMIT = 64 * 1024 * 1024
+__all__ = ["Handshake", "apply_info", "connect_fields", "load_credentials", "tls_context"]
 
 
 class Handshake:
@@ -184,76 +181,9 @@ class Handshake:
 def apply_info(conn: ServerConnection, info: Mapping[str, Any]) -> int | None:
     """Size ``conn``'s parser for the server's ``max_payload``; return it (``None`` when
     INFO carries none)."""
-    max_payload = info.get("max_payload")
-    if isinstance(max_payload, int) and max_payload > 0:
-        conn.parser.max_payload = max(
-            _MIN_INBOUND_PAYLOAD_LIMIT, max_payload * _INBOUND_PAYLOAD_SLACK
-        )
-        return max_payload
-    return None
-
-
-def connect_fields(
-    options: ConnectOptions,
-    server: Server,
-    info: Mapping[str, Any],
-    tls_context: ssl.SSLContext | None,
-    credentials: tuple[str, str] | None,
-) -> dict[str, Any]:
-    """The fields of the CONNECT line for ``server``, given its INFO."""
-    fields: dict[str, Any] = {
-        "verbose": options.verbose,
-        "pedantic": options.pedantic,
-        "lang": "python",
-        "version": __version__,
-        "protocol": 1,
-        "tls_required": server.tls or tls_context is not None,
-    }
-    if info.get("headers"):
-        fields["headers"] = True
-        fields["no_responders"] = True
-    if options.no_echo:
-        fields["echo"] = False
-    if options.name:
-        fields["name"] = options.name
-    user = options.user or server.user
-    password = options.password if options.user else server.password
-    token = options.token or server.token
-    nonce = info.get("nonce")
-    if credentials is not None:
-        jwt, seed = credentials
-        if jwt:
-            fields["jwt"] = jwt
-        else:
-            fields["nkey"] = nkeys.KeyPair.from_seed(seed).public_key
-        if isinstance(nonce, str):
-            fields["sig"] = nkeys.sign_nonce(seed, nonce)
-    if user:
-        fields["user"] = user
-        fields["pass"] = password or ""
-    elif token:
-        fields["auth_token"] = token
-    fields.update(options.extra)
-    return fields
-
-
-def tls_context(option: ssl.SSLContext | bool | None) -> ssl.SSLContext | None:
-    """The SSL context the ``tls`` option asks for (``True``: the default one)."""
-    if option is True:
-        return ssl.create_default_context()
-    if isinstance(option, ssl.SSLContext):
-        return option
-    if option in (None, False):
+    limits = payload_limits(info)
+    if limits is None:
         return None
-    raise TypeError(f"tls must be an ssl.SSLContext or True, not {type(option).__name__}")
-
-
-def load_credentials(options: ConnectOptions) -> tuple[str, str] | None:
-    """Read nkey credentials once, so a bad file fails at connect, not on each retry."""
-    if options.user_credentials:
-        return nkeys.read_credentials(options.user_credentials)
-    if options.nkeys_seed:
-        seed = nkeys.read_seed(options.nkeys_seed)
-        nkeys.decode_seed(seed)
-        return "", seed
-    return None
+    max_payload, inbound_limit = limits
+    conn.parser.max_payload = inbound_limit
+    return max_payload

@@ -12,20 +12,20 @@ if TYPE_CHECKING:
     from .subscription import Subscription
 
 
-class Message:
-    """A received message: ``subject``, ``reply``, ``data`` and ``headers``.
+class MessageFields:
+    """What every received message carries: ``subject``, ``reply``, ``data`` and
+    ``headers``, decoded from the parsed frame only when read.
 
-    Built once per delivered message around the parsed frame, so the subject, reply
-    and headers are decoded only when read.
+    The base of the asyncio client's :class:`Message` and of the blocking client's
+    message (:mod:`natswire.sync`), which differ only in how they respond.
     """
 
-    __slots__ = ("_frame", "_headers", "_sub", "data")
+    __slots__ = ("_frame", "_headers", "data")
 
     #: The payload.
     data: bytes
     _frame: Msg | HMsg
     _headers: Headers | None
-    _sub: Subscription | None
 
     def __init__(
         self,
@@ -39,7 +39,6 @@ class Message:
         self._frame = Msg(subject_bytes, b"0", reply_bytes, data)
         self.data = data
         self._headers = headers
-        self._sub = None
 
     @property
     def subject(self) -> str:
@@ -86,6 +85,47 @@ class Message:
         headers block and payload, undecoded)."""
         return self._frame
 
+    def __repr__(self) -> str:
+        data = self.data
+        return (
+            f"<Message subject={self.subject!r} reply={self.reply!r} "
+            f"data={data[:40]!r}{'...' if len(data) > 40 else ''}>"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MessageFields):
+            return NotImplemented
+        return (
+            self.subject == other.subject
+            and self.reply == other.reply
+            and self.data == other.data
+            and self.headers == other.headers
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Message(MessageFields):
+    """A received message: ``subject``, ``reply``, ``data`` and ``headers``.
+
+    Built once per delivered message around the parsed frame, so the subject, reply
+    and headers are decoded only when read.
+    """
+
+    __slots__ = ("_sub",)
+
+    _sub: Subscription | None
+
+    def __init__(
+        self,
+        subject: str | bytes,
+        data: bytes = b"",
+        reply: str | bytes | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        super().__init__(subject, data, reply, headers)
+        self._sub = None
+
     @property
     def subscription(self) -> Subscription | None:
         """The subscription that received the message."""
@@ -99,25 +139,6 @@ class Message:
         if self._sub is None:
             raise ValueError("message is not bound to a connection")
         await self._sub.client.publish(reply, data, headers=headers)
-
-    def __repr__(self) -> str:
-        data = self.data
-        return (
-            f"<Message subject={self.subject!r} reply={self.reply!r} "
-            f"data={data[:40]!r}{'...' if len(data) > 40 else ''}>"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Message):
-            return NotImplemented
-        return (
-            self.subject == other.subject
-            and self.reply == other.reply
-            and self.data == other.data
-            and self.headers == other.headers
-        )
-
-    __hash__ = None  # type: ignore[assignment]
 
     def share_into(self, other: Message) -> None:
         """Make ``other`` (built with :data:`new_message`) carry this message: the same

@@ -27,9 +27,10 @@ from ..protocol.errors import RemoteProtocolError, ServerError, server_error_fro
 from ..protocol.frames import PING, PONG, Err, Frame, Info
 from ..protocol.serializer import PING_BYTES, PONG_BYTES, encode_sub, encode_unsub
 from .callbacks import Callbacks
+from .connect_info import load_credentials, tls_context
 from .errors import ConnectionClosedError, NoServersError, TimeoutError
 from .failover import Failover
-from .handshake import Handshake, apply_info, load_credentials, tls_context
+from .handshake import Handshake, apply_info
 from .options import ConnectOptions
 from .ports import MessageClient
 from .servers import Server

@@ -37,7 +37,7 @@ _MAX_RETRY_WAIT = 2.0
 _ASYNC_SWEEP_INTERVAL = 0.1
 
 
-def _publish_headers(
+def publish_headers(
     headers: HeadersLike | None,
     stream: str | None,
     msg_id: str | None,
@@ -46,6 +46,8 @@ def _publish_headers(
     expected_last_msg_id: str | None,
     msg_ttl: float | None,
 ) -> Headers | None:
+    """The headers of a JetStream publish: the caller's, plus those the keyword options
+    of :meth:`JetStreamContext.publish` ask for (``None`` when there are none)."""
     if (
         stream is None
         and msg_id is None
@@ -85,11 +87,31 @@ def _fail(entry: _AsyncEntry, exc: Exception) -> None:
         on_error(exc)
 
 
-def _pub_ack(msg: Message) -> PubAck:
-    resp = decode_response(msg.data, "JetStream publish")
+def parse_pub_ack(data: bytes) -> PubAck:
+    """The stream's answer to a publish; raises the API error it carries."""
+    resp = decode_response(data, "JetStream publish")
     if "stream" not in resp or "seq" not in resp:
         raise JetStreamError(f"JetStream publish answer lacks stream or seq: {resp!r}")
     return PubAck.from_response(resp)
+
+
+def pull_consumer_config(
+    subject: str, durable: str | None, config: ConsumerConfig | None
+) -> ConsumerConfig:
+    """The consumer a pull subscription on ``subject`` creates: ``config`` (explicit acks
+    by default) filtered on ``subject``, durable when named, else ephemeral (a random
+    name, removed after 5 idle minutes unless ``config`` says otherwise)."""
+    cfg = config.evolve() if config is not None else ConsumerConfig()
+    if not cfg.filter_subjects and not cfg.filter_subject:
+        cfg.filter_subject = subject
+    if durable is not None:
+        cfg.name = durable
+        cfg.durable_name = durable
+    elif cfg.name is None and cfg.durable_name is None:
+        cfg.name = secrets.token_hex(11)
+        if cfg.inactive_threshold is None:
+            cfg.inactive_threshold = 300.0
+    return cfg
 
 
 class JetStreamContext(JetStreamManager):
@@ -158,7 +180,7 @@ class JetStreamContext(JetStreamManager):
         ``retry_attempts`` times with a doubling pause from ``retry_wait``. A timeout is
         retried only when the message has an id, which makes the retry safe.
         """
-        hdr = _publish_headers(
+        hdr = publish_headers(
             headers,
             stream,
             msg_id,
@@ -188,7 +210,7 @@ class JetStreamContext(JetStreamManager):
                 error = exc
                 continue
             try:
-                return _pub_ack(msg)
+                return parse_pub_ack(msg.data)
             except ServiceUnavailableError as exc:
                 error = exc
         assert error is not None
@@ -214,7 +236,7 @@ class JetStreamContext(JetStreamManager):
                 _fail(entry, NoStreamResponseError(503, None, "no stream answered the publish"))
             else:
                 try:
-                    future.set_result(_pub_ack(msg))
+                    future.set_result(parse_pub_ack(msg.data))
                 except JetStreamError as exc:
                     _fail(entry, exc)
         self._async_settled()
@@ -273,7 +295,7 @@ class JetStreamContext(JetStreamManager):
         ``timeout`` (the context's timeout) fails its future with ``TimeoutError``.
         Nothing is retried: a failed future's message may or may not be stored.
         """
-        hdr = _publish_headers(
+        hdr = publish_headers(
             headers,
             stream,
             msg_id,
@@ -387,17 +409,7 @@ class JetStreamContext(JetStreamManager):
                 return await self.pull_subscribe_bind(
                     durable, stream, inbox_prefix, pending_msgs_limit, pending_bytes_limit
                 )
-        cfg = config.evolve() if config is not None else ConsumerConfig()
-        if not cfg.filter_subjects and not cfg.filter_subject:
-            cfg.filter_subject = subject
-        if durable is not None:
-            cfg.name = durable
-            cfg.durable_name = durable
-        elif cfg.name is None and cfg.durable_name is None:
-            cfg.name = secrets.token_hex(11)
-            if cfg.inactive_threshold is None:
-                cfg.inactive_threshold = 300.0
-        info = await self.add_consumer(stream, cfg)
+        info = await self.add_consumer(stream, pull_consumer_config(subject, durable, config))
         return await self.pull_subscribe_bind(
             info.name, stream, inbox_prefix, pending_msgs_limit, pending_bytes_limit
         )

@@ -41,7 +41,8 @@ def check_name(what: str, name: object) -> str:
     return name
 
 
-def _api_prefix(prefix: str, domain: str | None) -> str:
+def api_prefix(prefix: str, domain: str | None) -> str:
+    """The API subject prefix: ``$JS.<domain>.API`` for a domain, else ``prefix``."""
     if domain:
         return f"$JS.{domain}.API"
     prefix = prefix.rstrip(".")
@@ -50,7 +51,8 @@ def _api_prefix(prefix: str, domain: str | None) -> str:
     return prefix
 
 
-def _build(cls: type[C], config: C | None, params: dict[str, Any]) -> C:
+def build_config(cls: type[C], config: C | None, params: dict[str, Any]) -> C:
+    """``config`` changed by ``params``, or a new ``cls`` from ``params`` alone."""
     if config is None:
         try:
             return cls(**params)
@@ -59,6 +61,24 @@ def _build(cls: type[C], config: C | None, params: dict[str, Any]) -> C:
     if not isinstance(config, cls):
         raise TypeError(f"config must be a {cls.__name__}, got {type(config).__name__}")
     return config.evolve(**params) if params else config
+
+
+def consumer_create(
+    stream: str, config: ConsumerConfig | None, params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The API name and body that create (or update) the consumer ``config`` changed by
+    ``params`` on ``stream``."""
+    check_name("stream", stream)
+    cfg = build_config(ConsumerConfig, config, params)
+    name = cfg.name or cfg.durable_name
+    if cfg.name and cfg.durable_name and cfg.name != cfg.durable_name:
+        raise ValueError(f"consumer name {cfg.name!r} and durable_name {cfg.durable_name!r} differ")
+    if name:
+        check_name("consumer", name)
+        api = f"CONSUMER.CREATE.{stream}.{name}"
+    else:
+        api = f"CONSUMER.CREATE.{stream}"
+    return api, {"stream_name": stream, "config": cfg.as_request()}
 
 
 class JetStreamManager:
@@ -79,7 +99,7 @@ class JetStreamManager:
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ValueError(f"timeout must be a positive number, got {timeout!r}")
         self._nc = nc
-        self._prefix = _api_prefix(prefix, domain)
+        self._prefix = api_prefix(prefix, domain)
         self._domain = domain
         self._timeout = float(timeout)
 
@@ -126,14 +146,14 @@ class JetStreamManager:
 
     async def add_stream(self, config: StreamConfig | None = None, **params: Any) -> StreamInfo:
         """Create a stream (``add_stream(name="s", subjects=["s.>"])`` or a config)."""
-        cfg = _build(StreamConfig, config, params)
+        cfg = build_config(StreamConfig, config, params)
         name = check_name("stream", cfg.name)
         resp = await self._api_request(f"STREAM.CREATE.{name}", cfg.as_request())
         return StreamInfo.from_response(resp)
 
     async def update_stream(self, config: StreamConfig | None = None, **params: Any) -> StreamInfo:
         """Change a stream's configuration."""
-        cfg = _build(StreamConfig, config, params)
+        cfg = build_config(StreamConfig, config, params)
         name = check_name("stream", cfg.name)
         resp = await self._api_request(f"STREAM.UPDATE.{name}", cfg.as_request())
         return StreamInfo.from_response(resp)
@@ -259,22 +279,8 @@ class JetStreamManager:
         **params: Any,
     ) -> ConsumerInfo:
         """Create (or update to the same configuration) a consumer on ``stream``."""
-        check_name("stream", stream)
-        cfg = _build(ConsumerConfig, config, params)
-        name = cfg.name or cfg.durable_name
-        if cfg.name and cfg.durable_name and cfg.name != cfg.durable_name:
-            raise ValueError(
-                f"consumer name {cfg.name!r} and durable_name {cfg.durable_name!r} differ"
-            )
-        if name:
-            check_name("consumer", name)
-            api = f"CONSUMER.CREATE.{stream}.{name}"
-        else:
-            api = f"CONSUMER.CREATE.{stream}"
-        resp = await self._api_request(
-            api, {"stream_name": stream, "config": cfg.as_request()}, timeout
-        )
-        return ConsumerInfo.from_response(resp)
+        api, body = consumer_create(stream, config, params)
+        return ConsumerInfo.from_response(await self._api_request(api, body, timeout))
 
     async def consumer_info(
         self, stream: str, consumer: str, timeout: float | None = None

@@ -94,6 +94,24 @@ def parse_metadata(reply: str) -> MsgMetadata:
     return meta
 
 
+def nak_body(delay: float | None) -> bytes:
+    """The body of a negative ack, redelivering after ``delay`` seconds when given."""
+    if delay is None:
+        return NAK
+    if delay < 0:
+        raise ValueError(f"delay must not be negative, got {delay!r}")
+    return NAK + b" " + json.dumps({"delay": round(delay * 1e9)}).encode()
+
+
+def term_body(reason: str | None) -> bytes:
+    """The body of a terminate, with its ``reason`` when given."""
+    if not reason:
+        return TERM
+    if "\r" in reason or "\n" in reason:
+        raise ValueError("term reason must not contain CR or LF")
+    return TERM + b" " + reason.encode()
+
+
 class JetStreamMessage(Message):
     """A :class:`natswire.Message` from a JetStream consumer, with the ack protocol.
 
@@ -206,12 +224,7 @@ class JetStreamMessage(Message):
 
     async def nak(self, delay: float | None = None) -> None:
         """Negative ack: redeliver, at once or after ``delay`` seconds."""
-        body = NAK
-        if delay is not None:
-            if delay < 0:
-                raise ValueError(f"delay must not be negative, got {delay!r}")
-            body = NAK + b" " + json.dumps({"delay": round(delay * 1e9)}).encode()
-        await self._settle("nak", body)
+        await self._settle("nak", nak_body(delay))
 
     async def in_progress(self) -> None:
         """Tell the server work is ongoing: restart the ack wait timer."""
@@ -220,12 +233,7 @@ class JetStreamMessage(Message):
 
     async def term(self, reason: str | None = None) -> None:
         """Terminate: never redeliver (a MSG_TERMINATED advisory is emitted)."""
-        body = TERM
-        if reason:
-            if "\r" in reason or "\n" in reason:
-                raise ValueError("term reason must not contain CR or LF")
-            body = TERM + b" " + reason.encode()
-        await self._settle("term", body)
+        await self._settle("term", term_body(reason))
 
     def __repr__(self) -> str:
         data = self.data
@@ -243,5 +251,7 @@ __all__ = [
     "JsMsg",
     "MsgMetadata",
     "SequencePair",
+    "nak_body",
     "parse_metadata",
+    "term_body",
 ]

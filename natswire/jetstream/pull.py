@@ -37,10 +37,38 @@ _PERMANENT_409 = (
 _RETRY_PAUSE = 0.05
 
 
-def _expires_for(timeout: float) -> float:
+def expires_for(timeout: float) -> float:
     """The server-side expiry of a pull request, a little shorter than the client wait,
     so the 408 that ends it normally arrives before the client gives up."""
     return timeout * 0.9 if timeout < 1.0 else timeout - 0.1
+
+
+def pull_request(
+    batch: int,
+    expires: float | None = None,
+    heartbeat: float | None = None,
+    no_wait: bool = False,
+) -> bytes:
+    """The body of a pull request (``CONSUMER.MSG.NEXT``); times in seconds."""
+    body: dict[str, Any] = {"batch": batch}
+    if expires:
+        body["expires"] = int(expires * _NANOS)
+    if heartbeat:
+        body["idle_heartbeat"] = int(heartbeat * _NANOS)
+    if no_wait:
+        body["no_wait"] = True
+    return json.dumps(body).encode()
+
+
+def final_409(description: str, stream: str, consumer: str) -> JetStreamError | None:
+    """The error a 409 status ends pulling from ``consumer`` of ``stream`` with, or
+    ``None`` when pulling again may help."""
+    lowered = description.lower()
+    if "consumer deleted" in lowered:
+        return ConsumerDeletedError(f"consumer {consumer!r} of stream {stream!r} was deleted")
+    if lowered.startswith(_PERMANENT_409):
+        return APIError(409, None, description)
+    return None
 
 
 def _description(msg: Message) -> str:
@@ -107,14 +135,8 @@ class PullSubscription:
     ) -> str:
         self._request_id += 1
         reply = f"{self._inbox}.{self._request_id}"
-        body: dict[str, Any] = {"batch": batch}
-        if expires:
-            body["expires"] = int(expires * _NANOS)
-        if heartbeat:
-            body["idle_heartbeat"] = int(heartbeat * _NANOS)
-        if no_wait:
-            body["no_wait"] = True
-        await self._nc.publish(self._next_subject, json.dumps(body).encode(), reply)
+        body = pull_request(batch, expires, heartbeat, no_wait)
+        await self._nc.publish(self._next_subject, body, reply)
         return reply
 
     def _wrap(self, msg: Message) -> JetStreamMessage:
@@ -158,7 +180,7 @@ class PullSubscription:
             timeout = 5.0
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
-        expires = _expires_for(timeout)
+        expires = expires_for(timeout)
         if heartbeat is not None and (heartbeat <= 0 or heartbeat * 2 > expires):
             raise ValueError(
                 f"heartbeat must be positive and at most half the timeout, got {heartbeat!r}"
@@ -183,7 +205,7 @@ class PullSubscription:
             remaining = deadline - loop.time()
             if remaining <= 0.001:
                 break
-            reply = await self._pull(batch, _expires_for(remaining), heartbeat)
+            reply = await self._pull(batch, expires_for(remaining), heartbeat)
             done = await self._collect(reply, batch, msgs, deadline, heartbeat)
             if msgs or done:
                 break
@@ -245,15 +267,7 @@ class PullSubscription:
         return True
 
     def _final_409(self, description: str) -> JetStreamError | None:
-        """The error a 409 ends pulling with, or ``None`` when pulling again may help."""
-        lowered = description.lower()
-        if "consumer deleted" in lowered:
-            return ConsumerDeletedError(
-                f"consumer {self._consumer!r} of stream {self._stream!r} was deleted"
-            )
-        if lowered.startswith(_PERMANENT_409):
-            return APIError(409, None, description)
-        return None
+        return final_409(description, self._stream, self._consumer)
 
     # ------------------------------------------------------------------ consume
 

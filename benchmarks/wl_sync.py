@@ -1,0 +1,131 @@
+"""The blocking workloads: code without an event loop publishing and requesting.
+
+- ``syncpub`` / ``syncreq`` (``--client natswire``): :mod:`natswire.sync`, one
+  connection, N blocking ``publish`` calls then a ``flush`` barrier / N sequential
+  ``request`` calls.
+- ``pyrunpub`` / ``pyrunreq`` (``--client nats-py``): what a synchronous program does with
+  nats-py, which needs an event loop: each call is ``asyncio.run(...)`` of connect,
+  publish (+ flush) or request, close, since a nats-py connection cannot outlive the
+  loop it was made on.
+
+Each returns the worker's JSON result (``metrics`` and the server counters to expect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import nats
+
+import natswire.sync
+
+from .common import PUB_SUBJECT, REQ_SUBJECT, now, payload, percentile
+
+
+def _connect(url: str, errors: list[str]) -> natswire.sync.Client:
+    return natswire.sync.connect(url, error_cb=lambda exc: errors.append(repr(exc)))
+
+
+def _check(errors: list[str]) -> None:
+    if errors:
+        raise RuntimeError(f"client reported {len(errors)} error(s): {errors[:3]}")
+
+
+def syncpub(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    errors: list[str] = []
+    nc = _connect(url, errors)
+    data = payload(size)
+    publish = nc.publish
+    subject = PUB_SUBJECT
+    for _ in range(warmup):
+        publish(subject, data)
+    nc.flush(30)
+    t0 = now()
+    for _ in range(n):
+        publish(subject, data)
+    nc.flush(60)
+    elapsed = now() - t0
+    nc.close()
+    _check(errors)
+    return {"metrics": {"rate": n / elapsed}, "expect_in": warmup + n, "expect_out": 0}
+
+
+def _latencies(lat: list[float], n: int, elapsed: float) -> dict[str, float]:
+    lat.sort()
+    return {
+        "rate": n / elapsed,
+        "p50": percentile(lat, 0.5) * 1e6,
+        "p99": percentile(lat, 0.99) * 1e6,
+    }
+
+
+def syncreq(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    errors: list[str] = []
+    nc = _connect(url, errors)
+    data = payload(size)
+    request = nc.request
+    for _ in range(warmup):
+        request(REQ_SUBJECT, data, timeout=5.0)
+    lat: list[float] = []
+    append = lat.append
+    t0 = now()
+    for _ in range(n):
+        t = now()
+        msg = request(REQ_SUBJECT, data, timeout=5.0)
+        append(now() - t)
+        if len(msg.data) != size:
+            raise RuntimeError("bad reply")
+    elapsed = now() - t0
+    nc.close()
+    _check(errors)
+    return {
+        "metrics": _latencies(lat, n, elapsed),
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
+async def _py_publish(url: str, data: bytes) -> None:
+    nc = await nats.connect(url, allow_reconnect=False)
+    await nc.publish(PUB_SUBJECT, data)
+    await nc.flush()
+    await nc.close()
+
+
+async def _py_request(url: str, data: bytes) -> bytes:
+    nc = await nats.connect(url, allow_reconnect=False)
+    msg = await nc.request(REQ_SUBJECT, data, timeout=5.0)
+    await nc.close()
+    return bytes(msg.data)
+
+
+def pyrunpub(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    data = payload(size)
+    for _ in range(warmup):
+        asyncio.run(_py_publish(url, data))
+    t0 = now()
+    for _ in range(n):
+        asyncio.run(_py_publish(url, data))
+    elapsed = now() - t0
+    return {"metrics": {"rate": n / elapsed}, "expect_in": warmup + n, "expect_out": 0}
+
+
+def pyrunreq(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    data = payload(size)
+    for _ in range(warmup):
+        asyncio.run(_py_request(url, data))
+    lat: list[float] = []
+    t0 = now()
+    for _ in range(n):
+        t = now()
+        reply = asyncio.run(_py_request(url, data))
+        lat.append(now() - t)
+        if len(reply) != size:
+            raise RuntimeError("bad reply")
+    elapsed = now() - t0
+    return {
+        "metrics": _latencies(lat, n, elapsed),
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
