@@ -108,6 +108,11 @@ class Client(ClientView):
         options = ConnectOptions(**kwargs) if options is None else options.with_changes(**kwargs)
         if self._writer.status is not DISCONNECTED:
             raise NatsWireError("a blocking client connects once; make a new one")
+        if any(url.lower().startswith(("ws://", "wss://")) for url in options.servers):
+            raise ValueError(
+                "the blocking client speaks NATS over TCP only: ws:// and wss:// servers "
+                "need natswire.connect (asyncio)"
+            )
         self.options = options
         pool = ServerPool(
             list(options.servers), randomize=not options.dont_randomize, rng=options.rng

@@ -72,3 +72,8 @@ def test_user_and_password_in_options_and_in_the_url(user_server: NatsServer) ->
 def test_wrong_password_raises_the_servers_error(user_server: NatsServer) -> None:
     with pytest.raises(AuthorizationError):
         natswire.sync.connect(user_server.url, user="alice", password="wrong")
+
+
+def test_websocket_servers_are_refused_at_connect() -> None:
+    with pytest.raises(ValueError, match="TCP only"):
+        natswire.sync.connect("ws://127.0.0.1:1", connect_timeout=0.5)
