@@ -42,8 +42,8 @@ from .message import Message
 from .options import (
     DEFAULT_SUB_PENDING_BYTES_LIMIT,
     DEFAULT_SUB_PENDING_MSGS_LIMIT,
-    OPTION_NAMES,
     ConnectOptions,
+    options_for_connect,
 )
 from .requests import RequestMultiplexer, create_future, future_factory
 from .scatter import ScatterGather, Sentinel
@@ -162,12 +162,7 @@ class Client(ClientView):
         Keywords are :class:`ConnectOptions` fields (nats-py's names); they override
         ``options`` when both are given.
         """
-        unknown = set(kwargs) - OPTION_NAMES
-        if unknown:
-            raise TypeError(f"unknown connect option(s): {', '.join(sorted(unknown))}")
-        if servers:
-            kwargs["servers"] = servers
-        options = ConnectOptions(**kwargs) if options is None else options.with_changes(**kwargs)
+        options = options_for_connect(servers, options, kwargs)
         if self._status not in (DISCONNECTED, CLOSED):
             raise NatsWireError("client is already connected")
         self.options = options
@@ -194,6 +189,7 @@ class Client(ClientView):
     def _connection_down(self) -> None:
         self._transport = None
         self._write_paused = False
+        self._flush_scheduled = False
         self._wake_writers()
 
     def _set_write_paused(self, paused: bool) -> None:
@@ -388,7 +384,8 @@ class Client(ClientView):
         loop.call_soon(self._write_outbound)
 
     def _write_outbound(self) -> None:
-        self._flush_scheduled = False
+        # Paused: the write stays owed to resume_writing, so publishes check back-pressure.
+        self._flush_scheduled = self._write_paused
         if not self._outbound or self._write_paused:
             return
         status = self._status

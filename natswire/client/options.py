@@ -131,3 +131,16 @@ class ConnectOptions:
 
 
 OPTION_NAMES = frozenset(f.name for f in fields(ConnectOptions))
+
+
+def options_for_connect(
+    servers: str | list[str] | None, options: ConnectOptions | None, keywords: dict[str, Any]
+) -> ConnectOptions:
+    """The options of a ``connect(servers, options=..., **keywords)`` call: keywords
+    (nats-py's names) override ``options``; an unknown keyword raises ``TypeError``."""
+    unknown = set(keywords) - OPTION_NAMES
+    if unknown:
+        raise TypeError(f"unknown connect option(s): {', '.join(sorted(unknown))}")
+    if servers:
+        keywords = {**keywords, "servers": servers}
+    return ConnectOptions(**keywords) if options is None else options.with_changes(**keywords)

@@ -36,8 +36,8 @@ from ..client.errors import (
 from ..client.options import (
     DEFAULT_SUB_PENDING_BYTES_LIMIT,
     DEFAULT_SUB_PENDING_MSGS_LIMIT,
-    OPTION_NAMES,
     ConnectOptions,
+    options_for_connect,
 )
 from ..client.servers import ServerPool
 from ..client.state import CLOSED, CONNECTING, DISCONNECTED, DRAINING, ENDING, UP, Status
@@ -100,12 +100,7 @@ class Client(ClientView):
         """Connect to the first server of the pool that answers (the same options as
         :func:`natswire.connect`; callbacks are plain functions, run on the delivery
         thread)."""
-        unknown = set(kwargs) - OPTION_NAMES
-        if unknown:
-            raise TypeError(f"unknown connect option(s): {', '.join(sorted(unknown))}")
-        if servers:
-            kwargs["servers"] = servers
-        options = ConnectOptions(**kwargs) if options is None else options.with_changes(**kwargs)
+        options = options_for_connect(servers, options, kwargs)
         if self._writer.status is not DISCONNECTED:
             raise NatsWireError("a blocking client connects once; make a new one")
         if any(url.lower().startswith(("ws://", "wss://")) for url in options.servers):

@@ -11,6 +11,7 @@ import pytest
 from faultproxy import FaultProxy
 
 import natswire
+from natswire.client.client import PAUSED_BUFFER_LIMIT
 from natswire.errors import ConnectionClosedError, StaleConnectionError
 from natswire.server import NatsServer
 
@@ -123,6 +124,30 @@ async def test_frozen_link_is_detected_within_the_ping_bound(proxy: FaultProxy) 
         await nc.flush(timeout=5)
         assert nc.is_connected
         print(f"\nfrozen link detected after {detected_after:.2f}s (bound {bound:.2f}s)")
+    finally:
+        await nc.close()
+
+
+async def test_publisher_yielding_every_message_waits_on_a_frozen_link(proxy: FaultProxy) -> None:
+    """Back-pressure holds for a publisher that yields after each publish (each is then
+    the first of its event-loop pass): it waits once the buffer is full, it does not
+    buffer without bound."""
+    nc = await natswire.connect(proxy.url, ping_interval=60)
+    try:
+        proxy.freeze()
+        payload = b"z" * 4096
+        blocked_at = None
+        for published in range(16384):  # 64 MiB if nothing ever waits
+            try:
+                await asyncio.wait_for(nc.publish("frozen", payload), 1.0)
+            except asyncio.TimeoutError:
+                blocked_at = published
+                break
+            await asyncio.sleep(0)
+        assert blocked_at is not None, "no publish waited on a frozen link"
+        assert nc.pending_data_size <= PAUSED_BUFFER_LIMIT + len(payload) + 64 * 1024
+        proxy.thaw()
+        await nc.flush(timeout=10)
     finally:
         await nc.close()
 
