@@ -52,6 +52,7 @@ from .errors import (
 from .manager import JetStreamManager
 from .message import JetStreamMessage, JsMsg, MsgMetadata, SequencePair, parse_metadata
 from .pull import PullSubscription
+from .push import PushSubscription
 
 __all__ = [
     "APIError",
@@ -79,6 +80,7 @@ __all__ = [
     "Placement",
     "PubAck",
     "PullSubscription",
+    "PushSubscription",
     "RawStreamMsg",
     "RePublish",
     "ReplayPolicy",

@@ -1,0 +1,382 @@
+"""Push consumers: ``js.subscribe`` and ``js.subscribe_bind``, plain, queue-group and
+ordered (ADR-17), and how they recover.
+
+The server pushes a consumer's messages to its deliver subject; a core subscription of
+this client receives them. Status-100 control messages (idle heartbeats, flow-control
+requests) are taken in delivery order like data messages, answered as
+:mod:`.flow` decides, and never handed to the application. A plain-function ``cb`` runs
+inline as for core subscriptions; a coroutine ``cb`` is awaited by the core
+subscription's one task; without ``cb``, ``next_msg`` and ``async for`` take them.
+
+Recovery: after each reconnect, and when nothing arrived for two heartbeat intervals,
+the subscription checks its consumer. A push consumer that is gone is created again on
+the same deliver subject, starting after the last stream sequence handed out; an
+ordered consumer is replaced (new deliver subject, the old consumer deleted) also after
+a gap in its consumer sequence. See :mod:`.ordered` for the ordered consumer's config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from ..client.errors import ConnectionClosedError, TimeoutError
+from ..client.message import Message
+from ..client.subscription import Subscription
+from .api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from .errors import ConsumerExistsError, ConsumerNotFoundError, NoHeartbeatError
+from .flow import CONSUMER_STALLED, LAST_CONSUMER, HeartbeatWatch, OrderedSequence, answer_control
+from .message import ACK, JetStreamMessage, parse_metadata
+
+if TYPE_CHECKING:
+    from .context import JetStreamContext
+
+logger = logging.getLogger("natswire")
+
+#: A push callback: a plain function or a coroutine function of the message.
+PushCallback = Callable[[JetStreamMessage], "Awaitable[None] | None"]
+#: How often a push subscription without heartbeats looks for its consumer when idle.
+DEFAULT_CHECK_INTERVAL = 5.0
+_RETRY_PAUSE = 0.25
+
+
+class PushSubscription:
+    """A subscription to a push consumer (nats-py's ``JetStreamContext.PushSubscription``)."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        consumer: str,
+        config: ConsumerConfig,
+        cb: PushCallback | None,
+        manual_ack: bool,
+        ordered: OrderedSequence | None,
+        pending_limits: tuple[int, int],
+        check_interval: float | None,
+    ) -> None:
+        self._js = js
+        self._nc = js.client
+        self._stream = stream
+        self._consumer = consumer
+        self._config = config
+        self._cb = cb
+        self._auto_ack = (
+            cb is not None and not manual_ack and config.ack_policy not in (AckPolicy.NONE, "none")
+        )
+        self._ordered = ordered
+        self._pending_limits = pending_limits
+        self._core: Subscription | None = None
+        # The core subscription whose messages are accepted (None while recovering).
+        self._live: Subscription | None = None
+        self._last_reply = b""
+        self._closed = False
+        self._recovery: asyncio.Task[None] | None = None
+        self._heartbeats = bool(config.idle_heartbeat)
+        interval = config.idle_heartbeat or check_interval
+        loop = asyncio.get_running_loop()
+        self._watch = HeartbeatWatch(interval, loop.time()) if interval else None
+        self._timer: asyncio.TimerHandle | None = None
+        self._report_task: asyncio.Future[Any] | None = None
+        #: Recoveries done (consumers recreated or replaced).
+        self.recoveries = 0
+
+    def __repr__(self) -> str:
+        return f"<PushSubscription stream={self._stream!r} consumer={self._consumer!r}>"
+
+    # --------------------------------------------------------------- public
+
+    @property
+    def stream(self) -> str:
+        return self._stream
+
+    @property
+    def consumer(self) -> str:
+        """The current consumer's name (it changes when an ordered consumer is replaced)."""
+        return self._consumer
+
+    @property
+    def subscription(self) -> Subscription:
+        """The core subscription on the deliver subject."""
+        assert self._core is not None
+        return self._core
+
+    @property
+    def pending_msgs(self) -> int:
+        return self.subscription.pending_msgs
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.subscription.pending_bytes
+
+    @property
+    def delivered(self) -> int:
+        """Messages (data and control) received on the deliver subject."""
+        return self.subscription.delivered
+
+    async def consumer_info(self) -> ConsumerInfo:
+        return await self._js.consumer_info(self._stream, self._consumer)
+
+    async def next_msg(self, timeout: float | None = 1.0) -> JetStreamMessage:
+        """The next message; raises :class:`natswire.errors.TimeoutError` after ``timeout``
+        seconds (``None`` or 0 waits for ever)."""
+        if self._cb is not None:
+            raise ValueError("next_msg() cannot be used on a subscription with a callback")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        while True:
+            core = self.subscription
+            wait = None if deadline is None else deadline - loop.time()
+            if wait is not None and wait <= 0:
+                raise TimeoutError(f"no message from consumer {self._consumer!r} in {timeout} s")
+            try:
+                msg = await core.next_msg(wait)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"no message from consumer {self._consumer!r} in {timeout} s"
+                ) from None
+            except ConnectionClosedError:
+                if core is self._core and (self._closed or self._recovery is None):
+                    raise
+                await asyncio.sleep(0.01)  # replaced by a recovery: take from the new one
+                continue
+            jm = self._take(msg)
+            if jm is not None:
+                return jm
+
+    def __aiter__(self) -> AsyncIterator[JetStreamMessage]:
+        return self._iterate()
+
+    @property
+    def messages(self) -> AsyncIterator[JetStreamMessage]:
+        """An async iterator over the messages; it ends when the subscription does."""
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[JetStreamMessage]:
+        while True:
+            try:
+                yield await self.next_msg(None)
+            except ConnectionClosedError:
+                return
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving. An ordered or ephemeral consumer is deleted (best effort); a
+        durable one stays (delete it with ``delete_consumer``)."""
+        self._stop()
+        if self._core is not None:
+            await self._core.unsubscribe()
+        if self._ordered is not None or not self._config.durable_name:
+            await self._delete_consumer(self._consumer)
+
+    async def drain(self) -> None:
+        """Let the pending messages be taken, then stop as :meth:`unsubscribe`."""
+        self._stop()
+        if self._core is not None:
+            await self._core.drain()
+        if self._ordered is not None or not self._config.durable_name:
+            await self._delete_consumer(self._consumer)
+
+    # ---------------------------------------------------------------- start
+
+    async def start(self) -> None:
+        """Subscribe to the deliver subject; watch heartbeats and reconnects."""
+        assert self._config.deliver_subject is not None
+        self._core = self._live = await self._subscribe(self._config.deliver_subject)
+        self._nc.reconnect_listeners.append(self._on_reconnect)
+        if self._watch is not None:
+            self._arm_timer()
+
+    async def _subscribe(self, subject: str) -> Subscription:
+        cb: Callable[[Message], Any] | None = None
+        if self._cb is not None:
+            cb = self._on_msg_async if inspect.iscoroutinefunction(self._cb) else self._on_msg
+        msgs_limit, bytes_limit = self._pending_limits
+        return await self._nc.subscribe(
+            subject,
+            queue=self._config.deliver_group or "",
+            cb=cb,
+            pending_msgs_limit=msgs_limit,
+            pending_bytes_limit=bytes_limit,
+        )
+
+    def _stop(self) -> None:
+        self._closed = True
+        with suppress(ValueError):
+            self._nc.reconnect_listeners.remove(self._on_reconnect)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._recovery is not None:
+            self._recovery.cancel()
+
+    # ------------------------------------------------------------- delivery
+
+    def _take(self, msg: Message) -> JetStreamMessage | None:
+        """A message in delivery order: the one to hand out, or ``None`` for a control
+        message or one from a consumer being replaced."""
+        if msg.subscription is not self._live:
+            return None
+        if msg.status is not None:
+            self._control(msg)
+            return None
+        jm = JetStreamMessage.from_message(self._nc, msg)
+        ordered = self._ordered
+        if ordered is not None:
+            seq = jm.metadata.sequence
+            if not ordered.accept(seq.consumer, seq.stream):
+                self._recover("a gap in the consumer sequence")
+                return None
+        else:
+            self._last_reply = msg.frame.reply or b""
+        return jm
+
+    def _control(self, msg: Message) -> None:
+        headers = msg.headers
+        if headers is None:
+            return
+        answer = answer_control(
+            headers.description,
+            msg.reply,
+            headers.get(CONSUMER_STALLED),
+            headers.get(LAST_CONSUMER),
+            self._ordered if self._recovery is None else None,
+        )
+        for subject in answer.replies:
+            self._nc.publish_trusted_nowait(subject.encode(), b"")
+        if answer.reset:
+            self._recover("a heartbeat reporting missed messages")
+
+    def _on_msg(self, msg: Message) -> None:
+        jm = self._take(msg)
+        if jm is None:
+            return
+        self._cb(jm)  # type: ignore[misc]
+        if self._auto_ack and not jm.is_acked:
+            self._nc.publish_trusted_nowait(msg.frame.reply or b"", ACK)
+
+    async def _on_msg_async(self, msg: Message) -> None:
+        jm = self._take(msg)
+        if jm is None:
+            return
+        await self._cb(jm)  # type: ignore[misc]
+        if self._auto_ack and not jm.is_acked:
+            await jm.ack()
+
+    # ------------------------------------------------------------- recovery
+
+    def _arm_timer(self) -> None:
+        assert self._watch is not None
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._watch.interval / 2, self._check_silence)
+
+    def _check_silence(self) -> None:
+        self._timer = None
+        if self._closed or self._core is None or self._watch is None:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._watch.check(self._core.delivered, now) and self._recovery is None:
+            if self._heartbeats:
+                self._report(
+                    NoHeartbeatError(
+                        f"no heartbeat from consumer {self._consumer!r} of stream "
+                        f"{self._stream!r} for {2 * self._watch.interval} s"
+                    )
+                )
+            self._recover("missed heartbeats" if self._heartbeats else "an idle check")
+        self._arm_timer()
+
+    def _on_reconnect(self) -> None:
+        self._recover("a reconnect")
+
+    def _recover(self, reason: str) -> None:
+        if self._closed or self._recovery is not None:
+            return
+        if self._ordered is not None:
+            self._live = None  # nothing more from the consumer being replaced
+        logger.debug("natswire: consumer %r recovers after %s", self._consumer, reason)
+        self._recovery = asyncio.get_running_loop().create_task(self._run_recovery())
+
+    async def _run_recovery(self) -> None:
+        try:
+            while not self._closed:
+                try:
+                    if self._ordered is not None:
+                        await self._replace_ordered(self._ordered)
+                    else:
+                        await self._ensure_consumer()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    logger.debug("natswire: consumer recovery failed: %s", exc)
+                    await asyncio.sleep(_RETRY_PAUSE)
+        finally:
+            self._recovery = None
+            if self._watch is not None and self._core is not None:
+                self._watch.restart(self._core.delivered, asyncio.get_running_loop().time())
+
+    async def _ensure_consumer(self) -> None:
+        """Create the push consumer again when it is gone, on the same deliver subject."""
+        try:
+            await self._js.consumer_info(self._stream, self._consumer)
+            return
+        except ConsumerNotFoundError:
+            pass
+        cfg = self._config.evolve()
+        if self._last_reply:
+            start = parse_metadata(self._last_reply.decode()).sequence.stream + 1
+            cfg.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            cfg.opt_start_seq = start
+            cfg.opt_start_time = None
+        if not cfg.durable_name:
+            cfg.name = None
+        try:
+            info = await self._js.add_consumer(self._stream, cfg)
+        except ConsumerExistsError:
+            # A peer of the queue group created it first.
+            info = await self._js.consumer_info(self._stream, self._consumer)
+        self._consumer = info.name
+        self.recoveries += 1
+
+    async def _replace_ordered(self, ordered: OrderedSequence) -> None:
+        """A new ordered consumer on a new deliver subject, after the last message."""
+        old_core, old_consumer = self._core, self._consumer
+        deliver = self._nc.new_inbox()
+        core = await self._subscribe(deliver)
+        start = ordered.restart()
+        cfg = self._config.evolve(
+            deliver_subject=deliver,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=start,
+            opt_start_time=None,
+            name=None,
+        )
+        try:
+            info = await self._js.add_consumer(self._stream, cfg)
+        except BaseException:
+            await core.unsubscribe()
+            raise
+        self._config = cfg
+        self._consumer = info.name
+        self._core = self._live = core
+        self.recoveries += 1
+        if old_core is not None:
+            await old_core.unsubscribe()
+        await self._delete_consumer(old_consumer)
+
+    async def _delete_consumer(self, name: str) -> None:
+        with suppress(Exception):
+            await self._js.delete_consumer(self._stream, name)
+
+    def _report(self, error: Exception) -> None:
+        error_cb = self._nc.options.error_cb
+        if error_cb is None:
+            logger.error("natswire: %s", error)
+            return
+        result = error_cb(error)
+        if inspect.isawaitable(result):
+            self._report_task = asyncio.ensure_future(result)
