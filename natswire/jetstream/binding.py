@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 #: The idle heartbeat of an ordered consumer when none is asked for (nats-py's).
 DEFAULT_ORDERED_HEARTBEAT = 5.0
-#: An ordered or ephemeral consumer nobody listens to is removed by the server after this.
-DEFAULT_EPHEMERAL_INACTIVE = 300.0
+#: An ordered consumer nobody listens to is removed by the server after this (nats.go's
+#: choice): one left behind by a lost link does not outlive it by long.
+DEFAULT_ORDERED_INACTIVE = 5.0
 _ORDERED_ACK_WAIT = 22 * 3600.0
 
 
@@ -36,7 +37,7 @@ def ordered_config(config: ConsumerConfig, idle_heartbeat: float | None) -> Cons
         idle_heartbeat=idle_heartbeat or config.idle_heartbeat or DEFAULT_ORDERED_HEARTBEAT,
         num_replicas=1,
         mem_storage=True,
-        inactive_threshold=config.inactive_threshold or DEFAULT_EPHEMERAL_INACTIVE,
+        inactive_threshold=config.inactive_threshold or DEFAULT_ORDERED_INACTIVE,
     )
 
 

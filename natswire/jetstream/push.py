@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,11 @@ class PushSubscription:
         self._report_task: asyncio.Future[Any] | None = None
         #: Recoveries done (consumers recreated or replaced).
         self.recoveries = 0
+        # Ordered consumers are named <base>_<serial>, so that one whose creation went
+        # unanswered (a lost link) can still be deleted once a replacement is in place.
+        self._name_base = secrets.token_hex(8)
+        self._serial = 0
+        self._uncertain: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<PushSubscription stream={self._stream!r} consumer={self._consumer!r}>"
@@ -353,20 +359,25 @@ class PushSubscription:
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=start,
             opt_start_time=None,
-            name=None,
+            name=f"{self._name_base}_{self._serial}",
         )
+        self._serial += 1
+        self._uncertain.add(cfg.name or "")
         try:
             info = await self._js.add_consumer(self._stream, cfg)
         except BaseException:
             await core.unsubscribe()
             raise
+        self._uncertain.discard(info.name)
         self._config = cfg
         self._consumer = info.name
         self._core = self._live = core
         self.recoveries += 1
         if old_core is not None:
             await old_core.unsubscribe()
-        await self._delete_consumer(old_consumer)
+        for name in (old_consumer, *self._uncertain):
+            await self._delete_consumer(name)
+        self._uncertain.clear()
 
     async def _delete_consumer(self, name: str) -> None:
         with suppress(Exception):
