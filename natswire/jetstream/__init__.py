@@ -51,6 +51,7 @@ from .errors import (
 )
 from .manager import JetStreamManager
 from .message import JetStreamMessage, JsMsg, MsgMetadata, SequencePair, parse_metadata
+from .ordered import OrderedPullSubscription
 from .pull import PullSubscription
 from .push import PushSubscription
 
@@ -76,6 +77,7 @@ __all__ = [
     "JsMsg",
     "MsgMetadata",
     "NotFoundError",
+    "OrderedPullSubscription",
     "PeerInfo",
     "Placement",
     "PubAck",

@@ -26,6 +26,7 @@ from .errors import (
 )
 from .flow import OrderedSequence
 from .manager import DEFAULT_PREFIX, JetStreamManager, check_name
+from .ordered import OrderedPullSubscription, ordered_pull_config
 from .pull import PullSubscription
 from .push import DEFAULT_CHECK_INTERVAL, PushCallback, PushSubscription
 
@@ -506,6 +507,27 @@ class JetStreamContext(JetStreamManager):
         sub = PushSubscription(
             self, stream, consumer, config, cb, manual_ack, sequence, pending_limits,
             check_interval or DEFAULT_CHECK_INTERVAL,
+        )  # fmt: skip
+        await sub.start()
+        return sub
+
+    async def ordered_pull(
+        self,
+        subject: str,
+        stream: str | None = None,
+        deliver_policy: DeliverPolicy | None = None,
+        opt_start_seq: int | None = None,
+        headers_only: bool | None = None,
+    ) -> OrderedPullSubscription:
+        """The ordered consumer (ADR-17) in pull form: every stream message on ``subject``
+        once, in order, with ``fetch`` or ``async for``; see :class:`OrderedPullSubscription`.
+        ``opt_start_seq`` starts at that stream sequence."""
+        if stream is None:
+            stream = await self.find_stream_name_by_subject(subject)
+        check_name("stream", stream)
+        sub = OrderedPullSubscription(
+            self, stream, ordered_pull_config(subject, deliver_policy, headers_only),
+            opt_start_seq or 1,
         )  # fmt: skip
         await sub.start()
         return sub

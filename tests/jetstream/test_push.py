@@ -193,3 +193,36 @@ async def test_subscribe_bind_to_an_existing_push_consumer(
     await js.add_consumer(stream, ConsumerConfig(durable_name="pulled"))
     with pytest.raises(errors.JetStreamError, match="pull based"):
         await js.subscribe(f"{stream}.x", durable="pulled")
+
+
+async def test_ordered_pull_fetch_in_order_and_replaced_after_deletion(
+    js: JetStreamContext, stream: str
+) -> None:
+    await publish_n(js, f"{stream}.o", 30)
+    sub = await js.ordered_pull(f"{stream}.o")
+    first = await sub.fetch(10, timeout=1)
+    assert [m.metadata.sequence.stream for m in first] == list(range(1, 11))
+    await js.delete_consumer(stream, sub.consumer)
+    rest: list[int] = []
+    while len(rest) < 20:
+        rest += [m.metadata.sequence.stream for m in await sub.fetch(20, timeout=2)]
+    assert rest == list(range(11, 31))
+    assert sub.recoveries == 1 and sub.last_stream_seq == 30
+    with pytest.raises(errors.TimeoutError):
+        await sub.fetch(1, timeout=0.3)
+    await sub.unsubscribe()
+    assert (await js.stream_info(stream)).state.consumer_count == 0
+
+
+async def test_ordered_push_from_a_start_sequence(js: JetStreamContext, stream: str) -> None:
+    await publish_n(js, f"{stream}.o", 10)
+    sub = await js.subscribe(
+        f"{stream}.o", ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy="by_start_sequence", opt_start_seq=6),
+    )  # fmt: skip
+    got = [(await sub.next_msg(2)).metadata.sequence.stream for _ in range(5)]
+    assert got == [6, 7, 8, 9, 10]
+    info = await sub.consumer_info()
+    assert info.config.ack_policy == "none" and info.config.mem_storage
+    assert info.config.flow_control and info.config.max_deliver == 1
+    await sub.unsubscribe()

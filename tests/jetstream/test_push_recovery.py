@@ -161,3 +161,35 @@ async def _count_is(setup: Setup, count: int) -> bool:
         return await setup.consumer_count() == count
     except (errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError):
         return False
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze", "delete"])
+async def test_ordered_pull_recovers_exactly_once_in_order(
+    server: NatsServer, proxy: FaultProxy, fault: str
+) -> None:
+    setup = Setup(server, proxy)
+    await setup.start()
+    try:
+        sub = await setup.sub_js.ordered_pull(f"{STREAM}.x")
+
+        async def read() -> None:
+            async for msg in sub:
+                setup.record(msg)
+
+        reader = asyncio.create_task(read())
+        await setup.publish(1, BATCH)
+        await eventually(lambda: len(setup.received) >= BATCH, 10)
+        if fault == "delete":
+            await setup.pub_js.delete_consumer(STREAM, sub.consumer)
+        else:
+            await setup.fault(fault, [])
+        await setup.publish(BATCH + 1, BATCH)
+        everything = list(range(1, 2 * BATCH + 1))
+        await eventually(lambda: len(setup.received) >= 2 * BATCH, 20, what="delivery resumed")
+        assert setup.received == everything
+        await eventually(lambda: _count_is(setup, 1), 10, interval=0.1, what="no leak")
+        reader.cancel()
+        await sub.unsubscribe()
+        await eventually(lambda: _count_is(setup, 0), 5, interval=0.1, what="removed")
+    finally:
+        await setup.close()
