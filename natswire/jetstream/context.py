@@ -408,15 +408,22 @@ class JetStreamContext(JetStreamManager):
 
     async def pull_subscribe_bind(
         self,
-        durable: str,
-        stream: str,
+        consumer: str | None = None,
+        stream: str | None = None,
         inbox_prefix: str | None = None,
         pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
         pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+        name: str | None = None,
+        durable: str | None = None,
     ) -> PullSubscription:
-        """Pull from an existing consumer ``durable`` (any consumer name) of ``stream``."""
+        """Pull from the existing consumer of ``stream`` named ``consumer`` (or, with
+        nats-py's other keywords, ``name`` or ``durable``)."""
+        durable = consumer or name or durable
+        if stream is None:
+            raise ValueError("pull_subscribe_bind needs stream")
         check_name("stream", stream)
         check_name("consumer", durable)
+        assert durable is not None
         if inbox_prefix:
             inbox = f"{inbox_prefix.rstrip('.')}.{secrets.token_hex(11)}"
         else:

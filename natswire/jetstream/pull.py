@@ -86,6 +86,11 @@ class PullSubscription:
         return self._sub.pending_msgs
 
     @property
+    def pending_bytes(self) -> int:
+        """Payload bytes of the messages counted by :attr:`pending_msgs`."""
+        return self._sub.pending_bytes
+
+    @property
     def delivered(self) -> int:
         return self._sub.delivered
 
