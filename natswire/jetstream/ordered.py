@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 from ..client.errors import TimeoutError
 from .api import AckPolicy, ConsumerConfig, DeliverPolicy
-from .errors import JetStreamError, NoHeartbeatError
+from .errors import FetchTimeoutError, JetStreamError, NoHeartbeatError
 from .flow import OrderedSequence
 from .message import JetStreamMessage
 
@@ -112,7 +112,7 @@ class OrderedPullSubscription:
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0.01:
-                raise TimeoutError(f"no message from the ordered consumer in {timeout} s")
+                raise FetchTimeoutError(f"no message from the ordered consumer in {timeout} s")
             try:
                 if self._stale or self._psub is None:
                     await self._replace()

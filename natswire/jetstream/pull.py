@@ -19,7 +19,13 @@ from ..client.errors import TimeoutError
 from ..client.message import Message
 from ..client.subscription import Subscription
 from .api import ConsumerInfo, Header
-from .errors import APIError, ConsumerDeletedError, JetStreamError, NoHeartbeatError
+from .errors import (
+    APIError,
+    ConsumerDeletedError,
+    FetchTimeoutError,
+    JetStreamError,
+    NoHeartbeatError,
+)
 from .message import JetStreamMessage
 
 if TYPE_CHECKING:
@@ -194,7 +200,7 @@ class PullSubscription:
                 break
             await asyncio.sleep(_RETRY_PAUSE)
         if not msgs:
-            raise TimeoutError(
+            raise FetchTimeoutError(
                 f"no message from consumer {self._consumer!r} of stream {self._stream!r} "
                 f"within {timeout} s"
             )

@@ -29,7 +29,12 @@ from ..client.errors import ConnectionClosedError, TimeoutError
 from ..client.message import Message
 from ..client.subscription import Subscription
 from .api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
-from .errors import ConsumerExistsError, ConsumerNotFoundError, NoHeartbeatError
+from .errors import (
+    ConsumerExistsError,
+    ConsumerNotFoundError,
+    ConsumerSequenceMismatchError,
+    NoHeartbeatError,
+)
 from .flow import CONSUMER_STALLED, LAST_CONSUMER, HeartbeatWatch, OrderedSequence, answer_control
 from .message import ACK, JetStreamMessage, parse_metadata
 
@@ -234,6 +239,12 @@ class PushSubscription:
         if ordered is not None:
             seq = jm.metadata.sequence
             if not ordered.accept(seq.consumer, seq.stream):
+                if self._nc.options.error_cb is not None:
+                    self._report(
+                        ConsumerSequenceMismatchError(
+                            ordered.next_stream_seq, ordered.consumer_seq, seq.consumer
+                        )
+                    )
                 self._recover("a gap in the consumer sequence")
                 return None
         else:

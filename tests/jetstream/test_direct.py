@@ -59,7 +59,7 @@ async def test_pause_and_resume_a_consumer(js: JetStreamContext, stream: str) ->
     assert paused.pause_remaining is not None and 200 < paused.pause_remaining <= 300
     await js.publish(f"{stream}.x", b"held")
     psub = await js.pull_subscribe_bind(consumer="p", stream=stream)
-    with pytest.raises(errors.TimeoutError):
+    with pytest.raises(errors.FetchTimeoutError):
         await psub.fetch(1, timeout=0.3)
     resumed = await js.resume_consumer(stream, "p")
     assert not resumed.paused

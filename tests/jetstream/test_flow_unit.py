@@ -82,3 +82,14 @@ def test_heartbeat_watch_counts_arrivals_as_life() -> None:
     assert not watch.check(2, 11.0)
     with pytest.raises(ValueError):
         HeartbeatWatch(0, 0.0)
+
+
+def test_consumer_errors_under_nats_py_names() -> None:
+    from natswire import errors
+
+    assert issubclass(errors.FetchTimeoutError, errors.TimeoutError)
+    assert issubclass(errors.FetchTimeoutError, errors.JetStreamError)
+    mismatch = errors.ConsumerSequenceMismatchError(12, 3, 5)
+    assert (mismatch.stream_resume_sequence, mismatch.consumer_sequence) == (12, 3)
+    assert mismatch.last_consumer_sequence == 5 and "12" in str(mismatch)
+    assert {"FetchTimeoutError", "ConsumerSequenceMismatchError"} <= set(errors.__all__)
