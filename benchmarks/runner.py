@@ -44,6 +44,7 @@ WORKLOADS = (
     "memory",
     "jspub",
     "jsfetch",
+    "jspush",
     "amqp",
 )
 #: Workloads measured once, not per event loop (the parser runs no loop; RSS per pending
@@ -70,6 +71,8 @@ FULL_N: dict[str, dict[int, int]] = {
     "jspubasync": {16: 100_000},
     "jsfetch": {16: 100_000},
     "jsflow": {16: 30_000},
+    "jspush": {16: 100_000},
+    "jsordered": {16: 100_000},
     "amqp": {16: 30_000},
 }
 QUICK_N: dict[str, int] = {
@@ -87,6 +90,8 @@ QUICK_N: dict[str, int] = {
     "jspubasync": 2_000,
     "jsfetch": 2_000,
     "jsflow": 1_000,
+    "jspush": 2_000,
+    "jsordered": 2_000,
     "amqp": 1_000,
 }
 
@@ -103,6 +108,7 @@ LABELS = {
     "memory": "memory 100k x 1 KiB pending",
     "jspub": "JS publish+ack",
     "jsfetch": "JS fetch+ack",
+    "jspush": "JS push",
     "amqp": "pub→consume→ack",
 }
 PARSE_VARIANTS = ("msg16", "msg16u", "msg1k", "hmsg")
@@ -291,6 +297,18 @@ def rows_for(workload: str, size: int) -> list[Row]:
                 [Ratio(("", "natswire"), ("", "nats-py"), 2.0), None],
                 nw_py,
             )
+        ]
+    if workload == "jspush":
+        return [
+            _js_row(
+                workload,
+                kind,
+                kind,
+                f"{label} {what} {size} B",
+                [Ratio(("", "natswire"), ("", "nats-py"), 3.0), None],
+                nw_py,
+            )
+            for kind, what in (("jspush", "auto-ack"), ("jsordered", "ordered consumer"))
         ]
     if workload == "amqp":
         return [

@@ -5,7 +5,7 @@
 ``{"metrics": {...}, "expect_in": int, "expect_out": int}`` or ``{"error": "..."}``.
 Workloads that need the plain-socket sender print ``READY`` first. ``amqp`` (the
 natswire.amqp adapter, wl_amqp.py) runs with ``--client natswire`` only; the JetStream
-workloads (``js*``) with natswire and nats-py.
+workloads (``js*``; the push ones in wl_push.py) with natswire and nats-py.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ WORKLOADS = (
     "jspubasync",
     "jsfetch",
     "jsflow",
+    "jspush",
+    "jsordered",
     "amqp",
 )
 
@@ -62,10 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             elif args.client == "raw":
                 workload = getattr(importlib.import_module(".wl_raw", __package__), args.workload)
             else:
-                from . import wl_clients
+                from . import wl_clients, wl_push
 
+                module = wl_push if args.workload in wl_push.WORKLOADS else wl_clients
                 workload = functools.partial(
-                    getattr(wl_clients, args.workload), wl_clients.FLAVOURS[args.client]
+                    getattr(module, args.workload), wl_clients.FLAVOURS[args.client]
                 )
 
             def call() -> dict[str, object]:

@@ -21,6 +21,20 @@ CONSUMER_STALLED = "Nats-Consumer-Stalled"
 LAST_CONSUMER = "Nats-Last-Consumer"
 
 
+def ack_sequences(reply: bytes) -> tuple[int, int]:
+    """``(consumer sequence, stream sequence)`` from a JetStream ack subject, either
+    layout (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or
+    with ``<domain>.<account hash>`` before the stream and perhaps a token after), read
+    without building the whole metadata; ``(0, 0)`` for anything else."""
+    tokens = reply.split(b".")
+    count = len(tokens)
+    if count == 9:
+        return int(tokens[6]), int(tokens[5])
+    if count >= 11:
+        return int(tokens[8]), int(tokens[7])
+    return 0, 0
+
+
 @dataclass(frozen=True)
 class ControlAnswer:
     """What to do about one control message."""

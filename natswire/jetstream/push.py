@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from ..client.errors import ConnectionClosedError, TimeoutError
 from ..client.message import Message
 from ..client.subscription import Subscription
+from ..protocol.frames import HMsg
+from ..protocol.headers import header_status
 from .api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from .errors import (
     ConsumerExistsError,
@@ -35,7 +37,14 @@ from .errors import (
     ConsumerSequenceMismatchError,
     NoHeartbeatError,
 )
-from .flow import CONSUMER_STALLED, LAST_CONSUMER, HeartbeatWatch, OrderedSequence, answer_control
+from .flow import (
+    CONSUMER_STALLED,
+    LAST_CONSUMER,
+    HeartbeatWatch,
+    OrderedSequence,
+    ack_sequences,
+    answer_control,
+)
 from .message import ACK, JetStreamMessage, parse_metadata
 
 if TYPE_CHECKING:
@@ -231,25 +240,26 @@ class PushSubscription:
         message or one from a consumer being replaced."""
         if msg.subscription is not self._live:
             return None
-        if msg.status is not None:
+        frame = msg.frame
+        # A status (control) message is an HMSG; checked without parsing the headers.
+        if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
             self._control(msg)
             return None
-        jm = JetStreamMessage.from_message(self._nc, msg)
         ordered = self._ordered
         if ordered is not None:
-            seq = jm.metadata.sequence
-            if not ordered.accept(seq.consumer, seq.stream):
+            consumer_seq, stream_seq = ack_sequences(frame.reply or b"")
+            if not ordered.accept(consumer_seq, stream_seq):
                 if self._nc.options.error_cb is not None:
                     self._report(
                         ConsumerSequenceMismatchError(
-                            ordered.next_stream_seq, ordered.consumer_seq, seq.consumer
+                            ordered.next_stream_seq, ordered.consumer_seq, consumer_seq
                         )
                     )
                 self._recover("a gap in the consumer sequence")
                 return None
         else:
-            self._last_reply = msg.frame.reply or b""
-        return jm
+            self._last_reply = frame.reply or b""
+        return JetStreamMessage.from_message(self._nc, msg)
 
     def _control(self, msg: Message) -> None:
         headers = msg.headers

@@ -93,3 +93,13 @@ def test_consumer_errors_under_nats_py_names() -> None:
     assert (mismatch.stream_resume_sequence, mismatch.consumer_sequence) == (12, 3)
     assert mismatch.last_consumer_sequence == 5 and "12" in str(mismatch)
     assert {"FetchTimeoutError", "ConsumerSequenceMismatchError"} <= set(errors.__all__)
+
+
+def test_ack_sequences_from_either_ack_subject_layout() -> None:
+    from natswire.jetstream.flow import ack_sequences
+
+    assert ack_sequences(b"$JS.ACK.S.C.1.42.7.1700000000000000000.0") == (7, 42)
+    v2 = b"$JS.ACK.dom.ACCHASH.S.C.1.42.7.1700000000000000000.0.rnd"
+    assert ack_sequences(v2) == (7, 42)
+    assert ack_sequences(v2.rsplit(b".", 1)[0]) == (7, 42)
+    assert ack_sequences(b"not.an.ack") == (0, 0)
