@@ -245,21 +245,29 @@ class PushSubscription:
         if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
             self._control(msg)
             return None
-        ordered = self._ordered
-        if ordered is not None:
-            consumer_seq, stream_seq = ack_sequences(frame.reply or b"")
-            if not ordered.accept(consumer_seq, stream_seq):
-                if self._nc.options.error_cb is not None:
-                    self._report(
-                        ConsumerSequenceMismatchError(
-                            ordered.next_stream_seq, ordered.consumer_seq, consumer_seq
-                        )
-                    )
-                self._recover("a gap in the consumer sequence")
+        reply = frame.reply or b""
+        if self._ordered is not None:
+            if not self._in_order(reply):
                 return None
         else:
-            self._last_reply = frame.reply or b""
+            self._last_reply = reply
         return JetStreamMessage.from_message(self._nc, msg)
+
+    def _in_order(self, reply: bytes) -> bool:
+        """Whether an ordered consumer's message is the next; recover when it is not."""
+        ordered = self._ordered
+        assert ordered is not None
+        consumer_seq, stream_seq = ack_sequences(reply)
+        if ordered.accept(consumer_seq, stream_seq):
+            return True
+        if self._nc.options.error_cb is not None:
+            self._report(
+                ConsumerSequenceMismatchError(
+                    ordered.next_stream_seq, ordered.consumer_seq, consumer_seq
+                )
+            )
+        self._recover("a gap in the consumer sequence")
+        return False
 
     def _control(self, msg: Message) -> None:
         headers = msg.headers
@@ -278,12 +286,23 @@ class PushSubscription:
             self._recover("a heartbeat reporting missed messages")
 
     def _on_msg(self, msg: Message) -> None:
-        jm = self._take(msg)
-        if jm is None:
+        """A plain-function ``cb``'s delivery, inline: :meth:`_take` kept flat."""
+        if msg.subscription is not self._live:
             return
+        frame = msg.frame
+        if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
+            self._control(msg)
+            return
+        reply = frame.reply or b""
+        if self._ordered is not None:
+            if not self._in_order(reply):
+                return
+        else:
+            self._last_reply = reply
+        jm = JetStreamMessage.from_message(self._nc, msg)
         self._cb(jm)  # type: ignore[misc]
         if self._auto_ack and not jm.is_acked:
-            self._nc.publish_trusted_nowait(msg.frame.reply or b"", ACK)
+            self._nc.publish_trusted_nowait(reply, ACK)
 
     async def _on_msg_async(self, msg: Message) -> None:
         jm = self._take(msg)
