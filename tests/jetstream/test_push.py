@@ -4,6 +4,7 @@ headers only, heartbeats and flow control, against a real nats-server."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -226,3 +227,24 @@ async def test_ordered_push_from_a_start_sequence(js: JetStreamContext, stream: 
     assert info.config.ack_policy == "none" and info.config.mem_storage
     assert info.config.flow_control and info.config.max_deliver == 1
     await sub.unsubscribe()
+
+
+async def test_missed_heartbeats_are_reported_and_the_consumer_comes_back(
+    connect: Any, stream: str
+) -> None:
+    reported: list[Exception] = []
+    nc = await connect(error_cb=reported.append)
+    js = nc.jetstream(timeout=2.0)
+    got: list[int] = []
+    sub = await js.subscribe(
+        f"{stream}.a", cb=lambda m: got.append(m.metadata.sequence.stream), idle_heartbeat=0.2
+    )
+    await js.publish(f"{stream}.a", b"1")
+    await eventually(lambda: got == [1])
+    await js.delete_consumer(stream, sub.consumer)
+    await eventually(lambda: any(isinstance(e, errors.NoHeartbeatError) for e in reported))
+    await eventually(lambda: sub.recoveries == 1)
+    await js.publish(f"{stream}.a", b"2")
+    await eventually(lambda: got == [1, 2])  # resumed after the last one delivered
+    await sub.unsubscribe()
+    assert (await js.stream_info(stream)).state.consumer_count == 0
