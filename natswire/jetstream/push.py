@@ -12,14 +12,14 @@ Recovery: after each reconnect, and when nothing arrived for two heartbeat inter
 the subscription checks its consumer. A push consumer that is gone is created again on
 the same deliver subject, starting after the last stream sequence handed out; an
 ordered consumer is replaced (new deliver subject, the old consumer deleted) also after
-a gap in its consumer sequence. See :mod:`.ordered` for the ordered consumer's config.
+a gap in its consumer sequence. :mod:`.recovery` decides when; :mod:`.binding` makes
+the ordered consumer's config.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
@@ -35,28 +35,25 @@ from .errors import (
     ConsumerExistsError,
     ConsumerNotFoundError,
     ConsumerSequenceMismatchError,
-    NoHeartbeatError,
 )
 from .flow import (
     CONSUMER_STALLED,
     LAST_CONSUMER,
-    HeartbeatWatch,
     OrderedSequence,
     ack_sequences,
     answer_control,
 )
 from .message import ACK, JetStreamMessage, parse_metadata
+from .recovery import RecoveryWatch
 
 if TYPE_CHECKING:
     from .context import JetStreamContext
 
-logger = logging.getLogger("natswire")
 
 #: A push callback: a plain function or a coroutine function of the message.
 PushCallback = Callable[[JetStreamMessage], "Awaitable[None] | None"]
 #: How often a push subscription without heartbeats looks for its consumer when idle.
 DEFAULT_CHECK_INTERVAL = 5.0
-_RETRY_PAUSE = 0.25
 
 
 class PushSubscription:
@@ -90,13 +87,8 @@ class PushSubscription:
         self._live: Subscription | None = None
         self._last_reply = b""
         self._closed = False
-        self._recovery: asyncio.Task[None] | None = None
-        self._heartbeats = bool(config.idle_heartbeat)
         interval = config.idle_heartbeat or check_interval
-        loop = asyncio.get_running_loop()
-        self._watch = HeartbeatWatch(interval, loop.time()) if interval else None
-        self._timer: asyncio.TimerHandle | None = None
-        self._report_task: asyncio.Future[Any] | None = None
+        self._recovery = RecoveryWatch(js.client, self, interval, bool(config.idle_heartbeat))
         #: Recoveries done (consumers recreated or replaced).
         self.recoveries = 0
         # Ordered consumers are named <base>_<serial>, so that one whose creation went
@@ -160,7 +152,7 @@ class PushSubscription:
                     f"no message from consumer {self._consumer!r} in {timeout} s"
                 ) from None
             except ConnectionClosedError:
-                if core is self._core and (self._closed or self._recovery is None):
+                if core is self._core and (self._closed or not self._recovery.running):
                     raise
                 await asyncio.sleep(0.01)  # replaced by a recovery: take from the new one
                 continue
@@ -206,9 +198,7 @@ class PushSubscription:
         """Subscribe to the deliver subject; watch heartbeats and reconnects."""
         assert self._config.deliver_subject is not None
         self._core = self._live = await self._subscribe(self._config.deliver_subject)
-        self._nc.reconnect_listeners.append(self._on_reconnect)
-        if self._watch is not None:
-            self._arm_timer()
+        self._recovery.start()
 
     async def _subscribe(self, subject: str) -> Subscription:
         cb: Callable[[Message], Any] | None = None
@@ -225,13 +215,7 @@ class PushSubscription:
 
     def _stop(self) -> None:
         self._closed = True
-        with suppress(ValueError):
-            self._nc.reconnect_listeners.remove(self._on_reconnect)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._recovery is not None:
-            self._recovery.cancel()
+        self._recovery.stop()
 
     # ------------------------------------------------------------- delivery
 
@@ -261,12 +245,12 @@ class PushSubscription:
         if ordered.accept(consumer_seq, stream_seq):
             return True
         if self._nc.options.error_cb is not None:
-            self._report(
+            self._recovery.report(
                 ConsumerSequenceMismatchError(
                     ordered.next_stream_seq, ordered.consumer_seq, consumer_seq
                 )
             )
-        self._recover("a gap in the consumer sequence")
+        self._recovery.trigger("a gap in the consumer sequence")
         return False
 
     def _control(self, msg: Message) -> None:
@@ -278,12 +262,12 @@ class PushSubscription:
             msg.reply,
             headers.get(CONSUMER_STALLED),
             headers.get(LAST_CONSUMER),
-            self._ordered if self._recovery is None else None,
+            None if self._recovery.running else self._ordered,
         )
         for subject in answer.replies:
             self._nc.publish_trusted_nowait(subject.encode(), b"")
         if answer.reset:
-            self._recover("a heartbeat reporting missed messages")
+            self._recovery.trigger("a heartbeat reporting missed messages")
 
     def _on_msg(self, msg: Message) -> None:
         """A plain-function ``cb``'s delivery, inline: :meth:`_take` kept flat."""
@@ -314,56 +298,25 @@ class PushSubscription:
 
     # ------------------------------------------------------------- recovery
 
-    def _arm_timer(self) -> None:
-        assert self._watch is not None
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._watch.interval / 2, self._check_silence)
+    def arrivals(self) -> int:
+        """For :class:`RecoveryWatch`: messages received on the deliver subject."""
+        return self._core.delivered if self._core is not None else 0
 
-    def _check_silence(self) -> None:
-        self._timer = None
-        if self._closed or self._core is None or self._watch is None:
-            return
-        now = asyncio.get_running_loop().time()
-        if self._watch.check(self._core.delivered, now) and self._recovery is None:
-            if self._heartbeats:
-                self._report(
-                    NoHeartbeatError(
-                        f"no heartbeat from consumer {self._consumer!r} of stream "
-                        f"{self._stream!r} for {2 * self._watch.interval} s"
-                    )
-                )
-            self._recover("missed heartbeats" if self._heartbeats else "an idle check")
-        self._arm_timer()
+    def describe(self) -> str:
+        """For :class:`RecoveryWatch`."""
+        return f"consumer {self._consumer!r} of stream {self._stream!r}"
 
-    def _on_reconnect(self) -> None:
-        self._recover("a reconnect")
-
-    def _recover(self, reason: str) -> None:
-        if self._closed or self._recovery is not None:
-            return
+    def recovery_starting(self) -> None:
+        """For :class:`RecoveryWatch`: an ordered consumer's messages are stale from now."""
         if self._ordered is not None:
-            self._live = None  # nothing more from the consumer being replaced
-        logger.debug("natswire: consumer %r recovers after %s", self._consumer, reason)
-        self._recovery = asyncio.get_running_loop().create_task(self._run_recovery())
+            self._live = None
 
-    async def _run_recovery(self) -> None:
-        try:
-            while not self._closed:
-                try:
-                    if self._ordered is not None:
-                        await self._replace_ordered(self._ordered)
-                    else:
-                        await self._ensure_consumer()
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    logger.debug("natswire: consumer recovery failed: %s", exc)
-                    await asyncio.sleep(_RETRY_PAUSE)
-        finally:
-            self._recovery = None
-            if self._watch is not None and self._core is not None:
-                self._watch.restart(self._core.delivered, asyncio.get_running_loop().time())
+    async def recover_once(self) -> None:
+        """For :class:`RecoveryWatch`: recreate or replace the consumer."""
+        if self._ordered is not None:
+            await self._replace_ordered(self._ordered)
+        else:
+            await self._ensure_consumer()
 
     async def _ensure_consumer(self) -> None:
         """Create the push consumer again when it is gone, on the same deliver subject."""
@@ -422,12 +375,3 @@ class PushSubscription:
     async def _delete_consumer(self, name: str) -> None:
         with suppress(Exception):
             await self._js.delete_consumer(self._stream, name)
-
-    def _report(self, error: Exception) -> None:
-        error_cb = self._nc.options.error_cb
-        if error_cb is None:
-            logger.error("natswire: %s", error)
-            return
-        result = error_cb(error)
-        if inspect.isawaitable(result):
-            self._report_task = asyncio.ensure_future(result)

@@ -248,3 +248,13 @@ async def test_missed_heartbeats_are_reported_and_the_consumer_comes_back(
     await eventually(lambda: got == [1, 2])  # resumed after the last one delivered
     await sub.unsubscribe()
     assert (await js.stream_info(stream)).state.consumer_count == 0
+
+
+async def test_closing_the_client_stops_the_watch(connect: Any, stream: str) -> None:
+    nc = await connect()
+    js = nc.jetstream(timeout=0.5)
+    await js.subscribe(f"{stream}.a", cb=lambda m: None, idle_heartbeat=0.1)
+    await nc.close()
+    await asyncio.sleep(0.5)  # more than two heartbeat intervals
+    names = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
+    assert not [n for n in names if "RecoveryWatch" in n]
