@@ -118,6 +118,16 @@ class PushSubscription:
         return self._core
 
     @property
+    def subject(self) -> str:
+        """The deliver subject."""
+        return self.subscription.subject
+
+    @property
+    def queue(self) -> str:
+        """The deliver group (``""`` for none)."""
+        return self.subscription.queue
+
+    @property
     def pending_msgs(self) -> int:
         return self.subscription.pending_msgs
 
@@ -175,9 +185,13 @@ class PushSubscription:
             except ConnectionClosedError:
                 return
 
-    async def unsubscribe(self) -> None:
+    async def unsubscribe(self, limit: int = 0) -> None:
         """Stop receiving. An ordered or ephemeral consumer is deleted (best effort); a
-        durable one stays (delete it with ``delete_consumer``)."""
+        durable one stays (delete it with ``delete_consumer``). ``limit`` (nats-py's
+        call) stops after that many messages in all instead, as core subscriptions do."""
+        if limit:
+            await self.subscription.unsubscribe(limit)
+            return
         self._stop()
         if self._core is not None:
             await self._core.unsubscribe()

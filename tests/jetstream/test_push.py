@@ -109,6 +109,7 @@ async def test_queue_group_push_splits_the_messages(js: JetStreamContext, stream
         cb=lambda m: b.append(m.metadata.sequence.stream),
     )  # fmt: skip
     assert sub_a.consumer == sub_b.consumer == "workers"
+    assert sub_a.queue == "workers" and sub_a.subject == sub_b.subject
     await publish_n(js, f"{stream}.q", 200)
     await eventually(lambda: len(a) + len(b) == 200)
     assert a and b
@@ -258,3 +259,12 @@ async def test_closing_the_client_stops_the_watch(connect: Any, stream: str) -> 
     await asyncio.sleep(0.5)  # more than two heartbeat intervals
     names = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
     assert not [n for n in names if "RecoveryWatch" in n]
+
+
+async def test_unsubscribe_with_a_limit(js: JetStreamContext, stream: str) -> None:
+    sub = await js.subscribe(f"{stream}.l", durable="lim", manual_ack=True)
+    await sub.unsubscribe(3)
+    await publish_n(js, f"{stream}.l", 5)
+    assert [(await sub.next_msg(2)).data for _ in range(3)] == [b"0", b"1", b"2"]
+    with pytest.raises((errors.TimeoutError, errors.ConnectionClosedError)):
+        await sub.next_msg(0.3)
