@@ -44,6 +44,7 @@ WORKLOADS = (
     "memory",
     "jspub",
     "jsfetch",
+    "jspush",
     "amqp",
     "ws",
     "blocking",
@@ -72,6 +73,8 @@ FULL_N: dict[str, dict[int, int]] = {
     "jspubasync": {16: 100_000},
     "jsfetch": {16: 100_000},
     "jsflow": {16: 30_000},
+    "jspush": {16: 100_000},
+    "jsordered": {16: 100_000},
     "amqp": {16: 30_000},
     "wspub": {16: 300_000},
     "wspubsub": {16: 100_000},
@@ -95,6 +98,8 @@ QUICK_N: dict[str, int] = {
     "jspubasync": 2_000,
     "jsfetch": 2_000,
     "jsflow": 1_000,
+    "jspush": 2_000,
+    "jsordered": 2_000,
     "amqp": 1_000,
     "wspub": 5_000,
     "wspubsub": 2_000,
@@ -117,6 +122,7 @@ LABELS = {
     "memory": "memory 100k x 1 KiB pending",
     "jspub": "JS publish+ack",
     "jsfetch": "JS fetch+ack",
+    "jspush": "JS push",
     "amqp": "pub→consume→ack",
     "ws": "over WebSocket",
     "blocking": "blocking",
@@ -307,6 +313,18 @@ def rows_for(workload: str, size: int) -> list[Row]:
                 [Ratio(("", "natswire"), ("", "nats-py"), 2.0), None],
                 nw_py,
             )
+        ]
+    if workload == "jspush":
+        return [
+            _js_row(
+                workload,
+                kind,
+                kind,
+                f"{label} {what} {size} B",
+                [Ratio(("", "natswire"), ("", "nats-py"), 3.0), None],
+                nw_py,
+            )
+            for kind, what in (("jspush", "auto-ack"), ("jsordered", "ordered consumer"))
         ]
     if workload == "amqp":
         return [

@@ -5,9 +5,9 @@
 ``{"metrics": {...}, "expect_in": int, "expect_out": int}`` or ``{"error": "..."}``.
 Workloads that need the plain-socket sender print ``READY`` first. ``amqp`` (the
 natswire.amqp adapter, wl_amqp.py) runs with ``--client natswire`` only; the JetStream
-workloads (``js*``) and the WebSocket ones (``ws*``, given a ``ws://`` URL) with natswire
-and nats-py; the blocking ones (``sync*`` with natswire, ``pyrun*`` with nats-py) run
-without an event loop (wl_sync.py).
+workloads (``js*``; the push ones in wl_push.py) and the WebSocket ones (``ws*``, given a
+``ws://`` URL) with natswire and nats-py; the blocking ones (``sync*`` with natswire,
+``pyrun*`` with nats-py) run without an event loop (wl_sync.py).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ WORKLOADS = (
     "jspubasync",
     "jsfetch",
     "jsflow",
+    "jspush",
+    "jsordered",
     "amqp",
     "wspub",
     "wspubsub",
@@ -87,10 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             elif args.client == "raw":
                 workload = getattr(importlib.import_module(".wl_raw", __package__), args.workload)
             else:
-                from . import wl_clients
+                from . import wl_clients, wl_push
 
+                module = wl_push if args.workload in wl_push.WORKLOADS else wl_clients
                 workload = functools.partial(
-                    getattr(wl_clients, args.workload), wl_clients.FLAVOURS[args.client]
+                    getattr(module, args.workload), wl_clients.FLAVOURS[args.client]
                 )
 
             def call() -> dict[str, object]:

@@ -170,6 +170,13 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
 }
 _LAZY: dict[str, str] = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
+# JetStream consumers' errors under nats-py's names (push, ordered and pull consumers).
+if TYPE_CHECKING:
+    from .jetstream.errors import ConsumerSequenceMismatchError, FetchTimeoutError
+_LAZY.update(
+    dict.fromkeys(("ConsumerSequenceMismatchError", "FetchTimeoutError"), ".jetstream.errors")
+)
+
 
 def __getattr__(name: str) -> Any:
     try:
@@ -267,3 +274,4 @@ __all__ = [
     "WrongLastSequenceError",
     "WrongPortError",
 ]
+__all__ += ["ConsumerSequenceMismatchError", "FetchTimeoutError"]

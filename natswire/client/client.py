@@ -133,8 +133,9 @@ class Client(ClientView):
         self._supervisor = Supervisor(
             self, self._subscriptions, self._counters, self._callbacks, hooks
         )
-        self._out_msgs = 0
-        self._out_bytes = 0
+        #: Plain functions called after each successful reconnect, subscriptions restored.
+        self.reconnect_listeners = self._supervisor.reconnect_listeners
+        self._out_msgs = self._out_bytes = 0
         self.stats = Stats(
             self,
             self._counters,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..protocol.frames import HMsg, Msg
 from ..protocol.headers import Headers, HeadersLike, header_status, parse_headers
@@ -148,10 +147,14 @@ class Message(MessageFields):
         other._frame = self._frame
         other.data = self.data
         other._sub = self._sub  # friend: as above
-        # Not parsed yet: ``other`` parses them from the frame when first read.
-        with suppress(AttributeError):
-            other._headers = self._headers  # friend: as above
+        # Not parsed yet: ``other`` parses them from the frame when first read (getattr
+        # with a default: no exception raised in Python code on the delivery path).
+        headers = getattr(self, "_headers", _UNPARSED)
+        if headers is not _UNPARSED:
+            other._headers = cast("Headers | None", headers)  # friend: as above
 
+
+_UNPARSED = object()
 
 # Builds a Message without running __init__: deliveries are the hot path.
 new_message = Message.__new__

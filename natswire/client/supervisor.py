@@ -101,6 +101,9 @@ class Supervisor:
         # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
         self._credentials: tuple[str, str] | None = None
         self._tls_context: ssl.SSLContext | None = None
+        #: Plain functions called after each successful reconnect, once the
+        #: subscriptions are restored (JetStream consumers recover from them).
+        self.reconnect_listeners: list[Callable[[], None]] = []
 
     @property
     def status(self) -> Status:
@@ -284,6 +287,11 @@ class Supervisor:
 
     def count_reconnect(self) -> None:
         self._counters.reconnects += 1
+        for listener in list(self.reconnect_listeners):
+            try:
+                listener()
+            except Exception as exc:
+                self.report_error(exc)
 
     def start_close(self) -> None:
         """Begin closing the client (reconnect attempts are exhausted)."""

@@ -51,7 +51,9 @@ from .errors import (
 )
 from .manager import JetStreamManager
 from .message import JetStreamMessage, JsMsg, MsgMetadata, SequencePair, parse_metadata
+from .ordered import OrderedPullSubscription
 from .pull import PullSubscription
+from .push import PushSubscription
 
 __all__ = [
     "APIError",
@@ -75,10 +77,12 @@ __all__ = [
     "JsMsg",
     "MsgMetadata",
     "NotFoundError",
+    "OrderedPullSubscription",
     "PeerInfo",
     "Placement",
     "PubAck",
     "PullSubscription",
+    "PushSubscription",
     "RawStreamMsg",
     "RePublish",
     "ReplayPolicy",

@@ -562,3 +562,22 @@ __all__ = [
     "StreamState",
     "SubjectTransform",
 ]
+
+
+# ----------------------------------------------- consumer pause (push/ordered work)
+
+
+@dataclass
+class ConsumerPause(Base):
+    """A consumer's pause state after ``pause_consumer`` or ``resume_consumer``
+    (nats-server 2.11+). ``pause_until`` is the RFC 3339 time the server echoes,
+    ``pause_remaining`` the seconds left."""
+
+    paused: bool = False
+    pause_until: str | None = None
+    pause_remaining: float | None = None
+
+    duration_fields: ClassVar[frozenset[str]] = frozenset({"pause_remaining"})
+
+
+__all__ += ["ConsumerPause"]

@@ -13,7 +13,8 @@ from ..client.message import Message
 from ..client.subscription import Subscription
 from ..protocol.headers import Headers, HeadersLike, encode_headers
 from ..protocol.serializer import publish_subject
-from .api import ConsumerConfig, Header, PubAck
+from .api import ConsumerConfig, DeliverPolicy, Header, PubAck
+from .binding import find_or_create
 from .deadletter import DeadLetterSubscription
 from .errors import (
     ConsumerNotFoundError,
@@ -23,8 +24,11 @@ from .errors import (
     TooManyStalledMsgsError,
     decode_response,
 )
+from .flow import OrderedSequence
 from .manager import DEFAULT_PREFIX, JetStreamManager, check_name
+from .ordered import OrderedPullSubscription, ordered_pull_config
 from .pull import PullSubscription
+from .push import DEFAULT_CHECK_INTERVAL, PushCallback, PushSubscription
 
 #: nats-py's defaults for a pull subscription's pending limits.
 DEFAULT_JS_SUB_PENDING_MSGS_LIMIT = 512 * 1024
@@ -416,15 +420,22 @@ class JetStreamContext(JetStreamManager):
 
     async def pull_subscribe_bind(
         self,
-        durable: str,
-        stream: str,
+        consumer: str | None = None,
+        stream: str | None = None,
         inbox_prefix: str | None = None,
         pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
         pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+        name: str | None = None,
+        durable: str | None = None,
     ) -> PullSubscription:
-        """Pull from an existing consumer ``durable`` (any consumer name) of ``stream``."""
+        """Pull from the existing consumer of ``stream`` named ``consumer`` (or, with
+        nats-py's other keywords, ``name`` or ``durable``)."""
+        durable = consumer or name or durable
+        if stream is None:
+            raise ValueError("pull_subscribe_bind needs stream")
         check_name("stream", stream)
         check_name("consumer", durable)
+        assert durable is not None
         if inbox_prefix:
             inbox = f"{inbox_prefix.rstrip('.')}.{secrets.token_hex(11)}"
         else:
@@ -435,6 +446,110 @@ class JetStreamContext(JetStreamManager):
             pending_bytes_limit=pending_bytes_limit,
         )
         return PullSubscription(self, sub, inbox, stream, durable)
+
+    # ---------------------------------------------------------- push consumers
+
+    async def subscribe(
+        self,
+        subject: str,
+        queue: str | None = None,
+        cb: PushCallback | None = None,
+        durable: str | None = None,
+        stream: str | None = None,
+        config: ConsumerConfig | None = None,
+        manual_ack: bool = False,
+        ordered_consumer: bool = False,
+        idle_heartbeat: float | None = None,
+        flow_control: bool = False,
+        pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+        deliver_policy: DeliverPolicy | None = None,
+        headers_only: bool | None = None,
+        inactive_threshold: float | None = None,
+    ) -> PushSubscription:
+        """Bind to (creating when needed) a push consumer filtered on ``subject``.
+
+        ``queue`` makes it a queue-group consumer (deliver group); ``ordered_consumer``
+        an ordered one (ADR-17: every stream message once, in order, recreated after a
+        gap, missed heartbeats, a reconnect or its deletion). Without ``cb``, read it
+        with ``next_msg`` or ``async for``; with ``cb`` and not ``manual_ack``, each
+        message is acked after ``cb`` returns. See :class:`PushSubscription`.
+        """
+        if stream is None:
+            stream = await self.find_stream_name_by_subject(subject)
+        check_name("stream", stream)
+        consumer, cfg = await find_or_create(
+            self, subject, stream, queue, durable, config, ordered_consumer,
+            idle_heartbeat, flow_control, deliver_policy, headers_only, inactive_threshold,
+        )  # fmt: skip
+        return await self._bind_push(
+            stream, cfg, consumer, cb, manual_ack, ordered_consumer,
+            (pending_msgs_limit, pending_bytes_limit), idle_heartbeat,
+        )  # fmt: skip
+
+    async def subscribe_bind(
+        self,
+        stream: str,
+        config: ConsumerConfig,
+        consumer: str | None = None,
+        cb: PushCallback | None = None,
+        manual_ack: bool = False,
+        ordered_consumer: bool = False,
+        pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+    ) -> PushSubscription:
+        """Push-subscribe to the existing consumer ``consumer`` (its ``config`` carries
+        the deliver subject and group)."""
+        check_name("stream", stream)
+        name = consumer or config.name or config.durable_name
+        if not name:
+            raise TypeError("cannot detect consumer: give consumer= or a named config")
+        return await self._bind_push(
+            stream, config, name, cb, manual_ack, ordered_consumer,
+            (pending_msgs_limit, pending_bytes_limit), None,
+        )  # fmt: skip
+
+    async def _bind_push(
+        self,
+        stream: str,
+        config: ConsumerConfig,
+        consumer: str,
+        cb: PushCallback | None,
+        manual_ack: bool,
+        ordered: bool,
+        pending_limits: tuple[int, int],
+        check_interval: float | None,
+    ) -> PushSubscription:
+        if config.deliver_subject is None:
+            raise TypeError("config.deliver_subject is required")
+        sequence = OrderedSequence(config.opt_start_seq or 0) if ordered else None
+        sub = PushSubscription(
+            self, stream, consumer, config, cb, manual_ack, sequence, pending_limits,
+            check_interval or DEFAULT_CHECK_INTERVAL,
+        )  # fmt: skip
+        await sub.start()
+        return sub
+
+    async def ordered_pull(
+        self,
+        subject: str,
+        stream: str | None = None,
+        deliver_policy: DeliverPolicy | None = None,
+        opt_start_seq: int | None = None,
+        headers_only: bool | None = None,
+    ) -> OrderedPullSubscription:
+        """The ordered consumer (ADR-17) in pull form: every stream message on ``subject``
+        once, in order, with ``fetch`` or ``async for``; see :class:`OrderedPullSubscription`.
+        ``opt_start_seq`` starts at that stream sequence."""
+        if stream is None:
+            stream = await self.find_stream_name_by_subject(subject)
+        check_name("stream", stream)
+        sub = OrderedPullSubscription(
+            self, stream, ordered_pull_config(subject, deliver_policy, headers_only),
+            opt_start_seq or 1,
+        )  # fmt: skip
+        await sub.start()
+        return sub
 
     # ------------------------------------------------------------ dead letters
 

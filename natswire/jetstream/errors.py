@@ -118,6 +118,34 @@ class NoHeartbeatError(TimeoutError, JetStreamError):
     """A pull request asked for idle heartbeats and they stopped coming."""
 
 
+# ------------------------------------ consumers' errors under nats-py's names
+
+
+class FetchTimeoutError(TimeoutError, JetStreamError):
+    """A pull ``fetch`` got no message within its timeout (nats-py's name; it is a
+    :class:`natswire.errors.TimeoutError`)."""
+
+
+class ConsumerSequenceMismatchError(JetStreamError):
+    """An ordered consumer found a gap in its consumer sequence and starts again at
+    ``stream_resume_sequence`` (reported to the error callback; nats-py's name)."""
+
+    def __init__(
+        self,
+        stream_resume_sequence: int | None = None,
+        consumer_sequence: int | None = None,
+        last_consumer_sequence: int | None = None,
+    ) -> None:
+        self.stream_resume_sequence = stream_resume_sequence
+        self.consumer_sequence = consumer_sequence
+        self.last_consumer_sequence = last_consumer_sequence
+        super().__init__(
+            f"sequence mismatch for consumer at sequence {consumer_sequence} (last "
+            f"{last_consumer_sequence}): restarting from stream sequence "
+            f"{stream_resume_sequence}"
+        )
+
+
 _BY_ERR_CODE: dict[int, type[APIError]] = {
     10059: StreamNotFoundError,
     10014: ConsumerNotFoundError,
@@ -178,6 +206,7 @@ __all__ = [
     "WrongLastSequenceError",
     "api_error",
 ]
+__all__ += ["ConsumerSequenceMismatchError", "FetchTimeoutError"]
 
 
 def decode_response(data: bytes, what: str) -> dict[str, Any]:

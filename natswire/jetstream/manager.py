@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from ..client.client import Client
@@ -14,10 +16,12 @@ from .api import (
     Base,
     ConsumerConfig,
     ConsumerInfo,
+    ConsumerPause,
     RawStreamMsg,
     StreamConfig,
     StreamInfo,
 )
+from .direct import get_batch, raw_from_direct, single_request
 from .errors import (
     ServiceUnavailableError,
     StreamNotFoundError,
@@ -196,6 +200,17 @@ class JetStreamManager:
             for item in await self._list("STREAM.LIST", "streams", {}, offset)
         ]
 
+    async def streams_info_iterator(self, offset: int = 0) -> AsyncIterator[StreamInfo]:
+        """Each stream's info, a page requested at a time (nats-py's name)."""
+        for _ in range(_PAGE_LIMIT):
+            resp = await self._api_request("STREAM.LIST", {"offset": offset})
+            page = resp.get("streams") or []
+            for item in page:
+                yield StreamInfo.from_response(item)
+            offset += len(page)
+            if not page or offset >= resp.get("total", 0):
+                return
+
     async def stream_names(self, subject: str | None = None) -> list[str]:
         """Every stream's name, or those storing ``subject``."""
         body = {"subject": subject} if subject else {}
@@ -227,11 +242,17 @@ class JetStreamManager:
         stream_name: str,
         seq: int | None = None,
         subject: str | None = None,
+        direct: bool = False,
         next: bool = False,
     ) -> RawStreamMsg:
         """A stored message: by sequence, the last on ``subject``, or (``next=True``)
-        the first on ``subject`` at or after ``seq``."""
+        the first on ``subject`` at or after ``seq``. ``direct=True`` reads it with
+        Direct Get (streams with ``allow_direct``; any replica answers)."""
         check_name("stream", stream_name)
+        if direct:
+            api, request = single_request(self._prefix, stream_name, seq, subject, next)
+            msg = await self._nc.request(api, request, timeout=self._timeout)
+            return raw_from_direct(msg, stream_name)
         body: dict[str, Any] = {}
         if next:
             if not subject:
@@ -259,9 +280,44 @@ class JetStreamManager:
             },
         )
 
-    async def get_last_msg(self, stream_name: str, subject: str) -> RawStreamMsg:
-        """The last message stored on ``subject``."""
-        return await self.get_msg(stream_name, subject=subject)
+    async def get_last_msg(
+        self, stream_name: str, subject: str, direct: bool = False
+    ) -> RawStreamMsg:
+        """The last message stored on ``subject`` (with Direct Get when ``direct``)."""
+        return await self.get_msg(stream_name, subject=subject, direct=direct)
+
+    async def get_msgs(
+        self,
+        stream_name: str,
+        batch: int | None = None,
+        seq: int | None = None,
+        subject: str | None = None,
+        multi_last: list[str] | None = None,
+        up_to_seq: int | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = None,
+    ) -> list[RawStreamMsg]:
+        """Batched Direct Get (nats-server 2.11+, streams with ``allow_direct``): up to
+        ``batch`` messages from ``seq`` (on ``subject`` when given), or with
+        ``multi_last`` the last message on each of those subjects (wildcards allowed),
+        up to ``up_to_seq``. ``[]`` when none matched."""
+        check_name("stream", stream_name)
+        body: dict[str, Any] = {}
+        if multi_last:
+            body["multi_last"] = multi_last
+            if batch:
+                body["batch"] = batch
+        elif batch:
+            body.update(batch=batch, seq=seq or 1)
+            if subject:
+                body["next_by_subj"] = subject
+        else:
+            raise ValueError("get_msgs needs batch or multi_last")
+        if up_to_seq:
+            body["up_to_seq"] = up_to_seq
+        if max_bytes:
+            body["max_bytes"] = max_bytes
+        return await get_batch(self._nc, self._prefix, stream_name, body, timeout or self._timeout)
 
     async def delete_msg(self, stream_name: str, seq: int) -> bool:
         """Delete one message by sequence."""
@@ -297,6 +353,32 @@ class JetStreamManager:
         check_name("consumer", consumer)
         resp = await self._api_request(f"CONSUMER.DELETE.{stream}.{consumer}")
         return bool(resp.get("success"))
+
+    async def pause_consumer(
+        self,
+        stream: str,
+        consumer: str,
+        pause_until: str | datetime.datetime,
+        timeout: float | None = None,
+    ) -> ConsumerPause:
+        """Pause a consumer until ``pause_until`` (RFC 3339 or a ``datetime``; nats-server
+        2.11+): it delivers nothing until then."""
+        check_name("stream", stream)
+        check_name("consumer", consumer)
+        if isinstance(pause_until, datetime.datetime):
+            if pause_until.tzinfo is None:
+                pause_until = pause_until.replace(tzinfo=datetime.timezone.utc)
+            pause_until = pause_until.astimezone(datetime.timezone.utc).isoformat()
+        resp = await self._api_request(
+            f"CONSUMER.PAUSE.{stream}.{consumer}", {"pause_until": pause_until}, timeout
+        )
+        return ConsumerPause.from_response(resp)
+
+    async def resume_consumer(
+        self, stream: str, consumer: str, timeout: float | None = None
+    ) -> ConsumerPause:
+        """Resume a paused consumer now (a pause until a time long past)."""
+        return await self.pause_consumer(stream, consumer, "1970-01-01T00:00:00Z", timeout)
 
     async def consumers_info(self, stream: str, offset: int | None = None) -> list[ConsumerInfo]:
         """Every consumer's info on ``stream`` (all pages)."""

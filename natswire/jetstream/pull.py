@@ -19,7 +19,13 @@ from ..client.errors import TimeoutError
 from ..client.message import Message
 from ..client.subscription import Subscription
 from .api import ConsumerInfo, Header
-from .errors import APIError, ConsumerDeletedError, JetStreamError, NoHeartbeatError
+from .errors import (
+    APIError,
+    ConsumerDeletedError,
+    FetchTimeoutError,
+    JetStreamError,
+    NoHeartbeatError,
+)
 from .message import JetStreamMessage
 
 if TYPE_CHECKING:
@@ -112,6 +118,11 @@ class PullSubscription:
     def pending_msgs(self) -> int:
         """Delivered messages not yet handed out by ``fetch`` or ``consume``."""
         return self._sub.pending_msgs
+
+    @property
+    def pending_bytes(self) -> int:
+        """Payload bytes of the messages counted by :attr:`pending_msgs`."""
+        return self._sub.pending_bytes
 
     @property
     def delivered(self) -> int:
@@ -211,7 +222,7 @@ class PullSubscription:
                 break
             await asyncio.sleep(_RETRY_PAUSE)
         if not msgs:
-            raise TimeoutError(
+            raise FetchTimeoutError(
                 f"no message from consumer {self._consumer!r} of stream {self._stream!r} "
                 f"within {timeout} s"
             )

@@ -1,0 +1,136 @@
+"""The decisions of a push consumer, without I/O: which control messages need an answer,
+whether an ordered consumer's message is the next one, and when heartbeats are missed.
+
+Push consumers send status-100 control messages on their deliver subject: idle
+heartbeats (``Idle Heartbeat``, perhaps with ``Nats-Consumer-Stalled`` when flow control
+is waiting, and ``Nats-Last-Consumer``/``Nats-Last-Stream``) and flow-control requests
+(``FlowControl Request``, answered by an empty publish to their reply subject). The
+subscription takes control messages in the order they arrived, between the data
+messages, so an answer goes out only once every message before it was handed over.
+
+Time is passed in (seconds, any monotonic clock), as in
+:class:`natswire.client.failover.PingSchedule`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Headers of a status-100 control message.
+CONSUMER_STALLED = "Nats-Consumer-Stalled"
+LAST_CONSUMER = "Nats-Last-Consumer"
+
+
+def ack_sequences(reply: bytes) -> tuple[int, int]:
+    """``(consumer sequence, stream sequence)`` from a JetStream ack subject, either
+    layout (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or
+    with ``<domain>.<account hash>`` before the stream and perhaps a token after), read
+    without building the whole metadata; ``(0, 0)`` for anything else."""
+    tokens = reply.split(b".")
+    count = len(tokens)
+    if count == 9:
+        return int(tokens[6]), int(tokens[5])
+    if count >= 11:
+        return int(tokens[8]), int(tokens[7])
+    return 0, 0
+
+
+@dataclass(frozen=True)
+class ControlAnswer:
+    """What to do about one control message."""
+
+    #: Subjects to publish an empty message to, in this order.
+    replies: tuple[str, ...] = ()
+    #: An ordered consumer missed messages: recreate it.
+    reset: bool = False
+
+
+class OrderedSequence:
+    """The sequences an ordered consumer (ADR-17) has handed out.
+
+    Each data message must carry the next consumer sequence; anything else is a gap
+    (a message lost on the way), after which the consumer is recreated to start at
+    :attr:`next_stream_seq`.
+    """
+
+    def __init__(self, start_stream_seq: int = 0) -> None:
+        #: The stream sequence of the last message handed out (0: none yet).
+        self.stream_seq = max(start_stream_seq - 1, 0)
+        #: The consumer sequence of the last message handed out by the current consumer.
+        self.consumer_seq = 0
+
+    @property
+    def next_stream_seq(self) -> int:
+        """Where a recreated consumer starts."""
+        return self.stream_seq + 1
+
+    def accept(self, consumer_seq: int, stream_seq: int) -> bool:
+        """Whether a data message is the next one (then it counts as handed out)."""
+        if consumer_seq != self.consumer_seq + 1:
+            return False
+        self.consumer_seq = consumer_seq
+        self.stream_seq = stream_seq
+        return True
+
+    def heartbeat_agrees(self, last_consumer_seq: int) -> bool:
+        """Whether a heartbeat's ``Nats-Last-Consumer`` matches what was handed out."""
+        return last_consumer_seq == self.consumer_seq
+
+    def restart(self) -> int:
+        """A new consumer takes over: its sequences start again. Returns its first
+        stream sequence."""
+        self.consumer_seq = 0
+        return self.next_stream_seq
+
+
+def answer_control(
+    description: str,
+    reply: str,
+    stalled: str | None,
+    last_consumer: str | None,
+    ordered: OrderedSequence | None,
+) -> ControlAnswer:
+    """Decide what a status-100 message, taken in delivery order, asks for."""
+    replies: list[str] = []
+    if stalled:
+        replies.append(stalled)
+    if reply and "flowcontrol" in description.replace(" ", "").lower():
+        replies.append(reply)
+    reset = False
+    if ordered is not None and last_consumer is not None and not replies:
+        try:
+            reset = not ordered.heartbeat_agrees(int(last_consumer))
+        except ValueError:
+            reset = False
+    return ControlAnswer(tuple(replies), reset)
+
+
+class HeartbeatWatch:
+    """Raises the alarm when nothing arrived for two idle-heartbeat intervals.
+
+    ``arrivals`` is any count that grows with each message received (data or
+    control); the watch compares it with what it saw at the last check.
+    """
+
+    def __init__(self, interval: float, now: float) -> None:
+        if interval <= 0:
+            raise ValueError(f"heartbeat interval must be positive, got {interval!r}")
+        self.interval = interval
+        self._seen = 0
+        self._since = now
+
+    def check(self, arrivals: int, now: float) -> bool:
+        """Whether the alarm goes off now; it goes off once per two silent intervals."""
+        if arrivals != self._seen:
+            self._seen = arrivals
+            self._since = now
+            return False
+        if now - self._since >= 2 * self.interval:
+            self._since = now
+            return True
+        return False
+
+    def restart(self, arrivals: int, now: float) -> None:
+        """Start counting silence again (after a recovery)."""
+        self._seen = arrivals
+        self._since = now

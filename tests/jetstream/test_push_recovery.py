@@ -1,0 +1,195 @@
+"""Push, queue-group push and ordered consumers keep delivering after a kill -9 and
+restart of the server on the same store, a frozen link found by pings, and their
+consumer deleted from outside; afterwards the stream has only the consumer one live
+subscriber needs. The ordered consumer delivers every message exactly once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from faultproxy import FaultProxy
+
+import natswire
+from natswire import errors
+from natswire.jetstream import ConsumerConfig, JetStreamContext, JetStreamMessage, PushSubscription
+from natswire.server import NatsServer
+from tests.support import eventually
+
+pytestmark = pytest.mark.timeout(60)
+
+STREAM = "REC"
+BATCH = 40
+#: ``await until_answered(call)``: ``call()``'s result once JetStream answers again.
+until_answered = functools.partial(
+    eventually,
+    timeout=20.0,
+    retry_on=(errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError),
+    interval=0.1,
+)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[NatsServer]:
+    async with NatsServer(jetstream=True) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def proxy(server: NatsServer) -> AsyncIterator[FaultProxy]:
+    async with FaultProxy("127.0.0.1", server.port) as fault_proxy:
+        yield fault_proxy
+
+
+class Setup:
+    """A subscriber connection through the proxy, a publisher connection straight to the
+    server, the stream, and what the subscriptions received."""
+
+    def __init__(self, server: NatsServer, proxy: FaultProxy) -> None:
+        self.server = server
+        self.proxy = proxy
+        self.received: list[int] = []
+        self.disconnected = asyncio.Event()
+        self.reconnected = asyncio.Event()
+
+    async def start(self) -> None:
+        self.sub_nc = await natswire.connect(
+            self.proxy.url, ping_interval=0.3, max_outstanding_pings=2,
+            reconnect_time_wait=0.1, max_reconnect_attempts=-1,
+            disconnected_cb=self.disconnected.set, reconnected_cb=self.reconnected.set,
+            error_cb=lambda e: None,
+        )  # fmt: skip
+        self.pub_nc = await natswire.connect(
+            self.server.url, reconnect_time_wait=0.1, max_reconnect_attempts=-1
+        )
+        self.sub_js = self.sub_nc.jetstream(timeout=1.0)
+        self.pub_js = self.pub_nc.jetstream(timeout=1.0)
+        await self.pub_js.add_stream(name=STREAM, subjects=[f"{STREAM}.>"])
+
+    async def close(self) -> None:
+        for nc in (self.sub_nc, self.pub_nc):
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    def record(self, msg: JetStreamMessage) -> None:
+        self.received.append(msg.metadata.sequence.stream)
+
+    async def publish(self, first: int, count: int) -> None:
+        for i in range(first, first + count):
+            await until_answered(functools.partial(self.pub_js.publish, f"{STREAM}.x", b"%d" % i))
+
+    async def fault(self, kind: str, subs: list[PushSubscription]) -> None:
+        if kind == "kill":
+            await asyncio.to_thread(self.server.kill)
+            await asyncio.to_thread(self.server.restart)
+        elif kind == "freeze":
+            self.proxy.freeze()
+            await asyncio.wait_for(self.disconnected.wait(), 10)
+            self.proxy.thaw()
+        else:
+            await self.pub_js.delete_consumer(STREAM, subs[0].consumer)
+
+    async def consumer_count(self) -> int:
+        return (await self.pub_js.stream_info(STREAM)).state.consumer_count
+
+
+Subscribe = Callable[
+    [JetStreamContext, Callable[[JetStreamMessage], None]], Awaitable[list[PushSubscription]]
+]
+
+
+async def push(
+    js: JetStreamContext, cb: Callable[[JetStreamMessage], None]
+) -> list[PushSubscription]:
+    config = ConsumerConfig(ack_wait=1.0)
+    return [
+        await js.subscribe(f"{STREAM}.x", durable="pd", cb=cb, idle_heartbeat=0.3, config=config)
+    ]
+
+
+async def queue_push(
+    js: JetStreamContext, cb: Callable[[JetStreamMessage], None]
+) -> list[PushSubscription]:
+    config = ConsumerConfig(ack_wait=1.0)
+    return [
+        await js.subscribe(
+            f"{STREAM}.x", queue="q", durable="qd", cb=cb, idle_heartbeat=0.3, config=config
+        )
+        for _ in range(2)
+    ]
+
+
+async def ordered(
+    js: JetStreamContext, cb: Callable[[JetStreamMessage], None]
+) -> list[PushSubscription]:
+    return [await js.subscribe(f"{STREAM}.x", cb=cb, ordered_consumer=True, idle_heartbeat=0.3)]
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze", "delete"])
+@pytest.mark.parametrize("subscribe", [push, queue_push, ordered], ids=lambda f: f.__name__)
+async def test_consumer_recovers(
+    server: NatsServer, proxy: FaultProxy, fault: str, subscribe: Subscribe
+) -> None:
+    setup = Setup(server, proxy)
+    await setup.start()
+    try:
+        subs = await subscribe(setup.sub_js, setup.record)
+        await setup.publish(1, BATCH)
+        await eventually(lambda: set(setup.received) >= set(range(1, BATCH + 1)), 10)
+        if fault == "kill":
+            await asyncio.sleep(0.3)  # let the server write the consumer's ack state
+        await setup.fault(fault, subs)
+        await setup.publish(BATCH + 1, BATCH)
+        everything = set(range(1, 2 * BATCH + 1))
+        await eventually(lambda: set(setup.received) >= everything, 20, what="delivery resumed")
+        if subscribe is ordered:
+            assert setup.received == sorted(everything)
+        await eventually(lambda: _count_is(setup, 1), 10, interval=0.1, what="no leaked consumer")
+        for sub in subs:
+            await sub.unsubscribe()
+        if subscribe is ordered:
+            await eventually(lambda: _count_is(setup, 0), 5, what="ordered consumer removed")
+    finally:
+        await setup.close()
+
+
+async def _count_is(setup: Setup, count: int) -> bool:
+    try:
+        return await setup.consumer_count() == count
+    except (errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError):
+        return False
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze", "delete"])
+async def test_ordered_pull_recovers_exactly_once_in_order(
+    server: NatsServer, proxy: FaultProxy, fault: str
+) -> None:
+    setup = Setup(server, proxy)
+    await setup.start()
+    try:
+        sub = await setup.sub_js.ordered_pull(f"{STREAM}.x")
+
+        async def read() -> None:
+            async for msg in sub:
+                setup.record(msg)
+
+        reader = asyncio.create_task(read())
+        await setup.publish(1, BATCH)
+        await eventually(lambda: len(setup.received) >= BATCH, 10)
+        if fault == "delete":
+            await setup.pub_js.delete_consumer(STREAM, sub.consumer)
+        else:
+            await setup.fault(fault, [])
+        await setup.publish(BATCH + 1, BATCH)
+        everything = list(range(1, 2 * BATCH + 1))
+        await eventually(lambda: len(setup.received) >= 2 * BATCH, 20, what="delivery resumed")
+        assert setup.received == everything
+        await eventually(lambda: _count_is(setup, 1), 10, interval=0.1, what="no leak")
+        reader.cancel()
+        await sub.unsubscribe()
+        await eventually(lambda: _count_is(setup, 0), 5, interval=0.1, what="removed")
+    finally:
+        await setup.close()
