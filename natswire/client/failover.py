@@ -65,9 +65,12 @@ class PingSchedule:
 class Backoff:
     """The wait before trying a server again, given its failed attempts.
 
-    ``reconnect_time_wait`` doubled per attempt up to ``reconnect_time_wait_max``, with
-    ``reconnect_jitter`` (a fraction) drawn from ``rng``; ``reconnect_delay_cb``
-    replaces all of it when set.
+    As nats-py and nats.go: ``reconnect_time_wait`` with ``reconnect_jitter`` (a
+    fraction) drawn from ``rng``, the same for every attempt. Growing backoff only when
+    asked for: with ``reconnect_time_wait_max`` above ``reconnect_time_wait`` the wait
+    doubles per attempt up to it; ``reconnect_delay_cb`` replaces all of it when set.
+    The wait applies to trying the *same* server again: the reconnect loop goes to the
+    next server of the pool at once.
     """
 
     __slots__ = ("_options", "_rng")
@@ -80,8 +83,10 @@ class Backoff:
         options = self._options
         if options.reconnect_delay_cb is not None:
             return float(options.reconnect_delay_cb(attempts))
-        base = float(options.reconnect_time_wait) * 2.0 ** min(attempts, 16)
-        delay = min(base, max(options.reconnect_time_wait_max, options.reconnect_time_wait))
+        delay = float(options.reconnect_time_wait)
+        ceiling = options.reconnect_time_wait_max
+        if ceiling is not None and ceiling > delay:
+            delay = min(delay * 2.0 ** min(attempts, 16), float(ceiling))
         jitter = options.reconnect_jitter
         return delay * (1 + self._rng.uniform(-jitter, jitter)) if jitter else delay
 

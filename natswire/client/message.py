@@ -92,12 +92,15 @@ class Message:
         return self._sub
 
     async def respond(self, data: bytes = b"", headers: HeadersLike | None = None) -> None:
-        """Publish ``data`` to this message's reply subject."""
+        """Publish ``data`` to this message's reply subject, with ``headers``, or else
+        (as nats-py does) with the headers this message carried."""
         reply = self._frame.reply
         if not reply:
             raise ValueError(f"message on {self.subject!r} has no reply subject to respond to")
         if self._sub is None:
             raise ValueError("message is not bound to a connection")
+        if headers is None:
+            headers = self.headers
         await self._sub.client.publish(reply, data, headers=headers)
 
     def __repr__(self) -> str:

@@ -42,12 +42,15 @@ class ConnectOptions:
     allow_reconnect: bool = True
     max_reconnect_attempts: int = 60
     reconnect_time_wait: float = 2.0
-    reconnect_time_wait_max: float = 8.0
+    #: Above ``reconnect_time_wait``: the wait doubles per failed attempt up to this.
+    #: ``None`` (the default, as nats-py): always ``reconnect_time_wait``.
+    reconnect_time_wait_max: float | None = None
     reconnect_jitter: float = 0.1
     dont_randomize: bool = False
     #: The random source for shuffling servers and jittering reconnects (tests inject one).
     rng: random.Random | None = None
     retry_on_failed_connect: bool = False
+    #: Text; bytes (nats-py's default type) are decoded.
     inbox_prefix: str = "_INBOX"
     pending_size: int = DEFAULT_PENDING_SIZE
     flush_timeout: float | None = None
@@ -83,6 +86,10 @@ class ConnectOptions:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        prefix: object = self.inbox_prefix
+        if isinstance(prefix, (bytes, bytearray)):
+            # nats-py's own default is bytes; a subject is text.
+            self.inbox_prefix = bytes(prefix).decode()
         if self.flush_timeout is not None and self.flush_timeout <= 0:
             raise ValueError(f"flush_timeout must be positive, got {self.flush_timeout!r}")
         if self.max_outstanding_pings < 1:

@@ -97,6 +97,13 @@ class ServerPool:
                 return server
         return None
 
+    def connected(self, server: Server) -> None:
+        """``server`` is the one connected to: move it to the back, so that when it is
+        lost the next server is tried first (as nats-py and nats.go do)."""
+        others = [s for s in self.servers if s is not server]
+        if len(others) < len(self.servers):
+            self.servers = [*others, server]
+
     def add_discovered(self, connect_urls: list[str], tls: bool) -> bool:
         """Merge INFO ``connect_urls``; return whether any server was added."""
         listed: list[Server] = []

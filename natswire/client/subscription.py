@@ -53,7 +53,9 @@ class Subscription:
         self._pending_bytes = 0
         self._pending_msgs_limit = pending_msgs_limit
         self._pending_bytes_limit = pending_bytes_limit
-        self._waiter: asyncio.Future[None] | None = None
+        # Consumers waiting for a message, first come first served, each with its own
+        # future so that one giving up (a timeout) leaves the others waiting.
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._slow = False
         self._closed = False
         self._draining = False
@@ -141,8 +143,8 @@ class Subscription:
             self._slow = False
         pending.append(msg)
         self._pending_bytes += size
-        if self._waiter is not None:
-            self._wake()
+        if self._waiters:
+            self._wake_one()
 
     def _take(self) -> Message:
         msg = self._pending.popleft()
@@ -152,10 +154,20 @@ class Subscription:
             self._finish_drain()
         return msg
 
+    def _wake_one(self) -> None:
+        """A message is pending: wake the first consumer still waiting."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
+        """Wake every waiting consumer (the subscription ends or drains)."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -164,10 +176,18 @@ class Subscription:
         # starts an iteration later: messages delivered meanwhile found no waiter to wake.
         if self._pending or self._closed:
             return
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-        await waiter
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                # Woken, then cancelled: the message it was woken for goes to the next.
+                if self._pending:
+                    self._wake_one()
+            raise
 
     async def _run_callback(self, cb: MessageCallback) -> None:
         pending = self._pending

@@ -162,6 +162,7 @@ class Supervisor:
             old_conn.detach()
         self.conn = conn
         self.server = server
+        self.failover.pool.connected(server)
         self._apply_info(conn, info)
         conn.attach(self, self._subscriptions)
         self.failover.discover_servers(self.info)
