@@ -33,10 +33,10 @@ from .errors import (
     BadTimeoutError,
     ConnectionClosedError,
     ConnectionDrainingError,
+    DrainTimeoutError,
     FlushTimeoutError,
     NoRespondersError,
     OutboundBufferFullError,
-    TimeoutError,
 )
 from .message import Message
 from .options import (
@@ -585,8 +585,8 @@ class Client(ClientView):
                 asyncio.gather(*(sub.drain() for sub in subs)), self.options.drain_timeout
             )
             await self.flush()
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            self._supervisor.report_error(TimeoutError(f"drain did not finish in time: {exc}"))
+        except asyncio.TimeoutError as exc:  # also natswire's TimeoutError
+            self._supervisor.report_error(DrainTimeoutError(f"drain timed out: {exc}"))
         finally:
             await self.close()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..protocol.errors import NatsWireError
+from .errors import InvalidUserCredentialsError
 
 PREFIX_SEED = 18 << 3
 PREFIX_PRIVATE = 15 << 3
@@ -30,7 +30,7 @@ _CREDS_SECTION = re.compile(
 )
 
 
-class NKeyError(NatsWireError, ValueError):
+class NKeyError(InvalidUserCredentialsError):
     """An nkey seed, public key or credentials file is malformed or unusable."""
 
 

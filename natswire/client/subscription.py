@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..protocol.frames import HMsg, Msg
-from .errors import BadTimeoutError, ConnectionClosedError, SlowConsumerError, TimeoutError
+from .errors import (
+    BadTimeoutError,
+    ConnectionClosedError,
+    InvalidCallbackTypeError,
+    SlowConsumerError,
+    TimeoutError,
+)
 from .message import Message, new_message
 
 if TYPE_CHECKING:
@@ -64,6 +70,8 @@ class Subscription:
         self._sync_cb: Callable[[Message], Any] | None = None
         self._task: asyncio.Task[None] | None = None
         if cb is not None:
+            if not callable(cb):
+                raise InvalidCallbackTypeError(f"cb must be callable, not {type(cb).__name__}")
             if inspect.iscoroutinefunction(cb):
                 self._task = asyncio.get_running_loop().create_task(self._run_callback(cb))
             else:

@@ -27,7 +27,13 @@ from ..protocol.errors import RemoteProtocolError, ServerError, server_error_fro
 from ..protocol.frames import PING, PONG, Err, Frame, Info
 from ..protocol.serializer import PING_BYTES, PONG_BYTES, encode_sub, encode_unsub
 from .callbacks import Callbacks
-from .errors import ConnectionClosedError, NoServersError, TimeoutError
+from .errors import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    NoServersError,
+    SecureConnectionFailedError,
+    TimeoutError,
+)
 from .failover import Failover
 from .handshake import Handshake, apply_info, load_credentials, tls_context
 from .options import ConnectOptions
@@ -39,6 +45,20 @@ from .stats import Counters
 if TYPE_CHECKING:
     from .connection import ServerConnection
     from .subscription import Subscription
+
+
+def no_servers_error(errors: list[Exception]) -> NoServersError:
+    """The error a first connect raises when no server could be reached: also what
+    nats-py raised for the last failure, an ``ssl.SSLError`` or a ``TimeoutError``."""
+    text = "could not connect to any server: " + "; ".join(
+        f"{type(exc).__name__}: {exc}" for exc in errors
+    )
+    last = errors[-1] if errors else None
+    if isinstance(last, ssl.SSLError):
+        return SecureConnectionFailedError(text)
+    if isinstance(last, (asyncio.TimeoutError, TimeoutError)):
+        return ConnectTimeoutError(text)
+    return NoServersError(text)
 
 
 class SupervisedClient(MessageClient, Protocol):
@@ -127,11 +147,14 @@ class Supervisor:
             try:
                 await self.connect_to(server)
             except ServerError as exc:
+                # As nats-py: every failed attempt goes to error_cb.
+                self.note_error(exc, report=True)
                 if not options.retry_on_failed_connect:
                     move_to(CLOSED)
                     raise
                 errors.append(exc)
             except (OSError, asyncio.TimeoutError, TimeoutError, ssl.SSLError) as exc:
+                self.note_error(exc, report=True)
                 errors.append(exc)
             else:
                 return
@@ -140,10 +163,7 @@ class Supervisor:
             failover.start_reconnecting()
             return
         move_to(CLOSED)
-        raise NoServersError(
-            "could not connect to any server: "
-            + "; ".join(f"{type(exc).__name__}: {exc}" for exc in errors)
-        ) from (errors[-1] if errors else None)
+        raise no_servers_error(errors) from (errors[-1] if errors else None)
 
     async def connect_to(self, server: Server) -> None:
         """Hand-shake with ``server`` and make it the current connection: resubscribe,

@@ -1,0 +1,2 @@
+"""nats-py's ``nats.aio`` module path: ``from natswire.aio.client import Client as NATS``
+works as ``from nats.aio.client import Client as NATS`` did."""
