@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from . import micro as micro
     from . import protocol as protocol
     from ._client import Client, connect
-    from .client import ConnectOptions, Message, Stats, Subscription
+    from .client import ConnectOptions, Message, RawCredentials, Stats, Subscription
     from .jetstream import JetStreamContext as JetStreamContext
     from .jetstream import JetStreamManager as JetStreamManager
     from .protocol.headers import Headers
@@ -47,6 +47,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "connect": ("._client", "connect"),
     "ConnectOptions": (".client", "ConnectOptions"),
     "Message": (".client", "Message"),
+    "RawCredentials": (".client", "RawCredentials"),
     "Msg": (".client", "Message"),
     "Stats": (".client", "Stats"),
     "Subscription": (".client", "Subscription"),
@@ -85,6 +86,7 @@ __all__ = [
     "Headers",
     "Message",
     "Msg",
+    "RawCredentials",
     "Stats",
     "Subscription",
     "__version__",

@@ -5,8 +5,8 @@ import sys
 
 # friend: nats-py's module path is this private module's public face.
 from .. import _client as _module
-from .._client import Client, connect
+from .._client import Client, RawCredentials, connect
 
-__all__ = ["Client", "connect"]
+__all__ = ["Client", "RawCredentials", "connect"]
 
 sys.modules[__name__] = _module

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ..protocol.errors import AuthorizationError, ServerError, StaleConnectionError
 from .errors import NoServersError
-from .options import ConnectOptions
+from .options import ConnectOptions, ReconnectHandler
 from .servers import Server, ServerPool
 from .state import CONNECTED, RECONNECTING, UP, Status
 
@@ -101,6 +101,10 @@ class FailoverHost(Protocol):
     @property
     def current_server(self) -> Server | None:
         """The server connected to, or ``None``."""
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The last INFO the server sent."""
 
     async def connect_to(self, server: Server) -> None:
         """Connect to ``server`` and make it the current connection (raises on failure)."""
@@ -199,7 +203,12 @@ class Failover:
                 server = pool.next_server(options.max_reconnect_attempts)
                 if server is None:
                     break
-                delay = self.backoff.delay(server.attempts) - (loop.time() - server.last_attempt)
+                if options.reconnect_to_server_handler is not None:
+                    server, delay = self._ask_handler(options.reconnect_to_server_handler, server)
+                else:
+                    delay = self.backoff.delay(server.attempts) - (
+                        loop.time() - server.last_attempt
+                    )
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if host.status is not RECONNECTING:
@@ -227,6 +236,28 @@ class Failover:
             report=False,
         )
         host.start_close()
+
+    def _ask_handler(self, handler: ReconnectHandler, next_server: Server) -> tuple[Server, float]:
+        """The server ``reconnect_to_server_handler`` picks and the delay it asks for;
+        ``next_server`` after the usual wait when it picks none, or one not in the pool."""
+        host, limit = self._host, self._options.max_reconnect_attempts
+        eligible = [
+            s for s in self.pool.servers if not s.skipped and (limit < 0 or s.attempts < limit)
+        ]
+        try:
+            selected, delay = handler(list(eligible), dict(host.info))
+        except Exception as exc:
+            host.note_error(exc, report=True)
+            selected, delay = None, self.backoff.delay(next_server.attempts)
+        if selected is None:
+            return next_server, float(delay)
+        for server in eligible:
+            if server.uri.netloc == selected.uri.netloc:
+                return server, float(delay)
+        host.note_error(
+            NoServersError(f"server {selected.uri.netloc} is not in the pool"), report=True
+        )
+        return next_server, float(delay)
 
     # ----------------------------------------------------- discovery, lame duck
 

@@ -21,8 +21,8 @@ from ..protocol.errors import (
 )
 from ..protocol.frames import PING, PONG, Err, Frame, Info
 from ..protocol.serializer import PING_BYTES, PONG_BYTES, encode_connect
-from . import nkeys
 from .connection import ServerConnection
+from .credentials import NkeyAuth
 from .errors import TimeoutError
 from .options import ConnectOptions
 from .servers import Server
@@ -39,7 +39,7 @@ class Handshake:
     """One attempt to connect to ``server``: :meth:`run` returns the connection and the
     server's INFO, or raises (the transport is then closed).
 
-    ``credentials`` is ``(user JWT or "", nkey seed)`` when nkeys authenticate.
+    ``credentials`` signs the server's nonce when nkeys authenticate.
     """
 
     def __init__(
@@ -47,7 +47,7 @@ class Handshake:
         server: Server,
         options: ConnectOptions,
         tls_context: ssl.SSLContext | None,
-        credentials: tuple[str, str] | None,
+        credentials: NkeyAuth | None,
         counters: Counters,
     ) -> None:
         self.server = server
@@ -183,7 +183,7 @@ def connect_fields(
     server: Server,
     info: Mapping[str, Any],
     tls_context: ssl.SSLContext | None,
-    credentials: tuple[str, str] | None,
+    credentials: NkeyAuth | None,
 ) -> dict[str, Any]:
     """The fields of the CONNECT line for ``server``, given its INFO."""
     fields: dict[str, Any] = {
@@ -204,15 +204,10 @@ def connect_fields(
     user = options.user or server.user
     password = options.password if options.user else server.password
     token = options.token or server.token
-    nonce = info.get("nonce")
+    if callable(token):
+        token = token()
     if credentials is not None:
-        jwt, seed = credentials
-        if jwt:
-            fields["jwt"] = jwt
-        else:
-            fields["nkey"] = nkeys.KeyPair.from_seed(seed).public_key
-        if isinstance(nonce, str):
-            fields["sig"] = nkeys.sign_nonce(seed, nonce)
+        fields.update(credentials.connect_fields(info.get("nonce")))
     if user:
         fields["user"] = user
         fields["pass"] = password or ""
@@ -231,14 +226,3 @@ def tls_context(option: ssl.SSLContext | bool | None) -> ssl.SSLContext | None:
     if option in (None, False):
         return None
     raise TypeError(f"tls must be an ssl.SSLContext or True, not {type(option).__name__}")
-
-
-def load_credentials(options: ConnectOptions) -> tuple[str, str] | None:
-    """Read nkey credentials once, so a bad file fails at connect, not on each retry."""
-    if options.user_credentials:
-        return nkeys.read_credentials(options.user_credentials)
-    if options.nkeys_seed:
-        seed = nkeys.read_seed(options.nkeys_seed)
-        nkeys.decode_seed(seed)
-        return "", seed
-    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -23,6 +24,24 @@ if TYPE_CHECKING:
 
 #: A message callback may be a plain function or a coroutine function.
 MessageCallback: TypeAlias = Callable[[Message], "Awaitable[None] | None"]
+
+
+def resolve_first(future: asyncio.Future[Message]) -> Callable[[Message], None]:
+    """A callback that hands the first message to ``future`` (nats-py's
+    ``subscribe(..., future=...)``) and ignores the rest."""
+
+    def resolve(msg: Message) -> None:
+        if not future.done():
+            future.set_result(msg)
+
+    return resolve
+
+
+def _pending_limit(value: int, what: str) -> int:
+    """A pending limit; -1 (any negative value, as nats-py) is unlimited."""
+    if not isinstance(value, int) or value == 0:
+        raise ValueError(f"{what} must be positive, or -1 for no limit, got {value!r}")
+    return value if value > 0 else sys.maxsize
 
 
 class Subscription:
@@ -57,8 +76,8 @@ class Subscription:
         self._max_msgs = max_msgs
         self._pending: deque[Message] = deque()
         self._pending_bytes = 0
-        self._pending_msgs_limit = pending_msgs_limit
-        self._pending_bytes_limit = pending_bytes_limit
+        self._pending_msgs_limit = _pending_limit(pending_msgs_limit, "pending_msgs_limit")
+        self._pending_bytes_limit = _pending_limit(pending_bytes_limit, "pending_bytes_limit")
         # Consumers waiting for a message, first come first served, each with its own
         # future so that one giving up (a timeout) leaves the others waiting.
         self._waiters: deque[asyncio.Future[None]] = deque()

@@ -27,6 +27,7 @@ from ..protocol.errors import RemoteProtocolError, ServerError, server_error_fro
 from ..protocol.frames import PING, PONG, Err, Frame, Info
 from ..protocol.serializer import PING_BYTES, PONG_BYTES, encode_sub, encode_unsub
 from .callbacks import Callbacks
+from .credentials import NkeyAuth, load_nkey_auth
 from .errors import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -35,7 +36,7 @@ from .errors import (
     TimeoutError,
 )
 from .failover import Failover
-from .handshake import Handshake, apply_info, load_credentials, tls_context
+from .handshake import Handshake, apply_info, tls_context
 from .options import ConnectOptions
 from .ports import MessageClient
 from .servers import Server
@@ -117,8 +118,8 @@ class Supervisor:
         self._counters = counters
         self._callbacks = callbacks
         self._hooks = hooks
-        # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
-        self._credentials: tuple[str, str] | None = None
+        # From nkeys_seed(_str), user_credentials or signature_cb.
+        self._credentials: NkeyAuth | None = None
         self._tls_context: ssl.SSLContext | None = None
 
     @property
@@ -131,7 +132,7 @@ class Supervisor:
         """Take the options of a new ``connect()``: credentials, TLS, a new server pool.
         Raises when the credentials or the TLS files cannot be read."""
         self.options = options
-        self._credentials = load_credentials(options)
+        self._credentials = load_nkey_auth(options)
         self._tls_context = tls_context(options.tls)
         self.failover = Failover(self, options, options.rng or random.Random())
 
