@@ -37,6 +37,11 @@ class ClientControl(ClientView):
 
         async def flush(self, timeout: float | None = None) -> None: ...
 
+    @property
+    def is_draining_pubs(self) -> bool:
+        """Whether the client drains (nats-py's second drain phase; natswire has one)."""
+        return self._status is DRAINING
+
     async def rtt(self, timeout: float = 10) -> float:
         """The seconds a PING takes to come back as a PONG."""
         if self._status not in UP:

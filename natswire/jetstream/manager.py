@@ -152,12 +152,12 @@ class JetStreamManager:
     async def purge_stream(
         self,
         name: str,
+        seq: int | None = None,
         subject: str | None = None,
         keep: int | None = None,
-        seq: int | None = None,
     ) -> bool:
-        """Remove messages: all, those on ``subject``, all but the last ``keep``, or
-        those below ``seq``."""
+        """Remove messages: all, those below ``seq``, those on ``subject``, or all but
+        the last ``keep`` (nats-py's order of arguments)."""
         check_name("stream", name)
         body: dict[str, Any] = {}
         if subject:
