@@ -269,6 +269,9 @@ class JetStreamManager:
         if name:
             check_name("consumer", name)
             api = f"CONSUMER.CREATE.{stream}.{name}"
+            if cfg.filter_subject and cfg.filter_subject != ">":
+                # As nats-py: the server checks it, and permissions can be set per filter.
+                api += f".{cfg.filter_subject}"
         else:
             api = f"CONSUMER.CREATE.{stream}"
         resp = await self._api_request(
