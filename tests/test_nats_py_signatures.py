@@ -39,7 +39,6 @@ DIFFERENT: dict[str, str] = {
     "Subscription.__init__": "made by Client.subscribe; its owner is the client's supervisor",
     "JetStreamContext.__init__": "made by nc.jetstream(); the client is its first argument",
     "JetStreamManager.__init__": "made by nc.jsm(); the client is its first argument",
-    "Msg.__init__": "Message(subject, data, reply, headers): a message made by hand",
     # Instance attributes in natswire, properties in nats-py: the same on an instance.
     "Subscription.subject": "an instance attribute",
     "Subscription.queue": "an instance attribute",

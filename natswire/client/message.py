@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 from ..protocol.frames import HMsg, Msg
 from ..protocol.headers import Headers, HeadersLike, header_status, parse_headers
 
 if TYPE_CHECKING:
+    from .ports import MessageClient
     from .subscription import Subscription
 
 
@@ -19,27 +20,67 @@ class Message:
     and headers are decoded only when read.
     """
 
-    __slots__ = ("_frame", "_headers", "_sub", "data")
+    __slots__ = ("_client", "_frame", "_headers", "_sub", "data")
 
     #: The payload.
     data: bytes
     _frame: Msg | HMsg
     _headers: Headers | None
     _sub: Subscription | None
+    # Set only on a message made by hand with a client (nats-py's ``Msg(nc, ...)``).
+    _client: MessageClient
 
+    @overload
     def __init__(
         self,
         subject: str | bytes,
         data: bytes = b"",
         reply: str | bytes | None = None,
         headers: Headers | None = None,
-    ) -> None:
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        _client: MessageClient,
+        subject: str = "",
+        reply: str = "",
+        data: bytes = b"",
+        headers: HeadersLike | None = None,
+        _metadata: Any = None,
+        _ackd: bool = False,
+        _sid: int | None = None,
+    ) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``Message(subject, data=b"", reply=None, headers=None)``; or, as nats-py's
+        ``Msg(nc, subject="", reply="", data=b"", headers=None, ...)``, with the client
+        first, which :meth:`respond` then publishes through."""
+        nats_py = "_client" in kwargs or bool(args and not isinstance(args[0], (str, bytes)))
+        names = _NATS_PY_ARGUMENTS if nats_py else _ARGUMENTS
+        if len(args) > len(names):
+            raise TypeError(f"Message() takes at most {len(names)} arguments")
+        values = dict(zip(names, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in names or name in values:
+                raise TypeError(f"Message() got an unexpected or repeated argument {name!r}")
+            values[name] = value
+        if "subject" not in values and not nats_py:
+            raise TypeError("Message() needs a subject")
+        subject = values.get("subject", "")
+        reply = values.get("reply") or None
+        data = values.get("data", b"")
+        headers = values.get("headers")
         subject_bytes = subject.encode() if isinstance(subject, str) else subject
-        reply_bytes = reply.encode() if isinstance(reply, str) else (reply or None)
-        self._frame = Msg(subject_bytes, b"0", reply_bytes, data)
+        reply_bytes = reply.encode() if isinstance(reply, str) else reply
+        self._frame = Msg(subject_bytes, b"%d" % (values.get("_sid") or 0), reply_bytes, data)
         self.data = data
-        self._headers = headers
+        self._headers = (
+            headers if headers is None or isinstance(headers, Headers) else Headers(headers)
+        )
         self._sub = None
+        if nats_py:
+            self._client = values["_client"]
 
     @property
     def subject(self) -> str:
@@ -48,9 +89,13 @@ class Message:
 
     @property
     def reply(self) -> str:
-        """The reply subject, ``""`` when there is none."""
+        """The reply subject, ``""`` when there is none (settable, as in nats-py)."""
         reply = self._frame.reply
         return reply.decode() if reply else ""
+
+    @reply.setter
+    def reply(self, value: str | bytes | None) -> None:
+        self._frame.reply = (value.encode() if isinstance(value, str) else value) or None
 
     @property
     def sid(self) -> int:
@@ -97,11 +142,13 @@ class Message:
         reply = self._frame.reply
         if not reply:
             raise ValueError(f"message on {self.subject!r} has no reply subject to respond to")
-        if self._sub is None:
+        sub = self._sub
+        client = sub.client if sub is not None else getattr(self, "_client", None)
+        if client is None:
             raise ValueError("message is not bound to a connection")
         if headers is None:
             headers = self.headers
-        await self._sub.client.publish(reply, data, headers=headers)
+        await client.publish(reply, data, headers=headers)
 
     def __repr__(self) -> str:
         data = self.data
@@ -134,6 +181,18 @@ class Message:
         with suppress(AttributeError):
             other._headers = self._headers  # friend: as above
 
+
+_ARGUMENTS = ("subject", "data", "reply", "headers")
+_NATS_PY_ARGUMENTS = (
+    "_client",
+    "subject",
+    "reply",
+    "data",
+    "headers",
+    "_metadata",
+    "_ackd",
+    "_sid",
+)
 
 # Builds a Message without running __init__: deliveries are the hot path.
 new_message = Message.__new__

@@ -130,3 +130,20 @@ async def test_reconnect_to_server_handler_picks_the_server() -> None:
             assert nc.connected_url is not None and nc.connected_url.port == third.port
         finally:
             await nc.close()
+
+
+async def test_msg_made_by_hand_as_nats_py_makes_it(nc: natswire.Client) -> None:
+    inbox = nc.new_inbox()
+    answers = await nc.subscribe(inbox)
+    msg = natswire.Msg(nc, subject="by.hand", reply="", data=b"q", headers={"K": "v"})
+    assert (msg.subject, msg.data, msg.headers) == ("by.hand", b"q", {"K": "v"})
+    msg.reply = inbox
+    assert msg.reply == inbox
+    await msg.respond(b"answer")
+    assert (await answers.next_msg(timeout=1)).data == b"answer"
+    positional = natswire.Msg(nc, "by.hand", inbox, b"p")
+    assert (positional.subject, positional.reply, positional.data) == ("by.hand", inbox, b"p")
+    made = natswire.Message("x.y", b"d", "r")
+    assert (made.subject, made.data, made.reply, made.headers) == ("x.y", b"d", "r", None)
+    with pytest.raises(TypeError):
+        natswire.Message(subject="a", nope=1)  # type: ignore[call-overload]

@@ -123,7 +123,7 @@ async def test_a_bytes_inbox_prefix_makes_text_inboxes(
 
     await peer.subscribe("inbox.check", cb=answer)
     await peer.flush()
-    assert (await nc.request("inbox.check", b"", timeout=1)).data == b"pong"
+    assert (await nc.request("inbox.check", b"", timeout=3)).data == b"pong"
     assert seen[0].startswith("_INBOX.")
 
 
