@@ -23,10 +23,12 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import admin as admin
+    from . import aio as aio
     from . import amqp as amqp
     from . import client as client
     from . import errors as errors
     from . import jetstream as jetstream
+    from . import js as js
     from . import micro as micro
     from . import protocol as protocol
     from ._client import Client, connect
@@ -55,10 +57,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "JetStreamManager": (".jetstream", "JetStreamManager"),
     "Headers": (".protocol.headers", "Headers"),
     "admin": (".admin", None),
+    "aio": (".aio", None),
     "amqp": (".amqp", None),
     "client": (".client", None),
     "errors": (".errors", None),
     "jetstream": (".jetstream", None),
+    "js": (".js", None),
     "micro": (".micro", None),
     "protocol": (".protocol", None),
 }

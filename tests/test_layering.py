@@ -327,7 +327,14 @@ ALLOWED_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
     "natswire.errors": ("natswire", "natswire._version", "natswire.protocol", "natswire.errors"),
     # nats-py's module paths, aliases of the real modules (natswire.js.api is
     # natswire.jetstream.api): each loads what its real module loads.
-    "natswire.js": ("natswire", "natswire._version", "natswire.js"),
+    "natswire.js": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.js",
+    ),
     "natswire.js.api": (
         "natswire",
         "natswire._version",
@@ -344,7 +351,15 @@ ALLOWED_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "natswire.jetstream",
         "natswire.js",
     ),
-    "natswire.aio": ("natswire", "natswire._version", "natswire.aio"),
+    "natswire.aio": (
+        "natswire",
+        "natswire._version",
+        "natswire._client",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.aio",
+    ),
     "natswire.aio.client": (
         "natswire",
         "natswire._version",

@@ -2,3 +2,7 @@
 ``from nats.js.errors import ...`` change only in their first word:
 ``natswire.js.api`` is :mod:`natswire.jetstream.api` and ``natswire.js.errors`` is
 :mod:`natswire.jetstream.errors`, the very same module objects."""
+
+from . import api, errors
+
+__all__ = ["api", "errors"]

@@ -134,3 +134,12 @@ async def test_a_tls_failure_at_connect_is_an_ssl_error(tmp_path: Path) -> None:
             await natswire.connect(server.url, tls=untrusting)
         assert isinstance(info.value, natswire.errors.NoServersError)
         assert "certificate" in str(info.value)
+
+
+def test_import_natswire_as_nats_reaches_nats_py_s_paths() -> None:
+    import natswire as nats
+
+    assert nats.js.api.StreamConfig is natswire.jetstream.api.StreamConfig
+    assert nats.js.errors.KeyNotFoundError is natswire.errors.KeyNotFoundError
+    assert nats.aio.client.Client is nats.Client
+    assert nats.errors.Error is natswire.errors.NatsWireError
