@@ -137,3 +137,76 @@ async def test_malformed_credentials_fail_at_connect() -> None:
         await natswire.connect("nats://127.0.0.1:1", user_credentials=RawCredentials("junk"))
     with pytest.raises(InvalidUserCredentialsError):
         await natswire.connect("nats://127.0.0.1:1", user_credentials=("jwt", "not-a-seed"))
+
+
+async def test_nats_py_and_natswire_meet_with_each_credential_form(
+    operator_mode: Operator, tmp_path: Path
+) -> None:
+    """The same credentials, in each form, given to nats-py and to natswire: a message
+    goes from one to the other. nats-py signs with the ``nkeys`` package (its extra)."""
+    pytest.importorskip("nkeys")
+    import nats
+    from nats.aio.client import RawCredentials as NatsPyRawCredentials
+
+    creds = tmp_path / "user.creds"
+    creds.write_text(operator_mode.creds_text)
+    # nats-py reads these files as they are: no line break after the JWT or the seed.
+    jwt_file, seed_file = tmp_path / "user.jwt", tmp_path / "user.nk"
+    jwt_file.write_text(operator_mode.user_jwt)
+    seed_file.write_text(operator_mode.user.seed)
+    user = operator_mode.user
+
+    def sign(nonce: str) -> bytes:
+        return base64.b64encode(user.sign(nonce.encode()))
+
+    def user_jwt() -> bytes:
+        return operator_mode.user_jwt.encode()
+
+    forms: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"user_credentials": str(creds)}, {"user_credentials": str(creds)}),
+        (
+            {"user_credentials": (str(jwt_file), str(seed_file))},
+            {"user_credentials": (str(jwt_file), str(seed_file))},
+        ),
+        (
+            {"user_credentials": NatsPyRawCredentials(operator_mode.creds_text)},
+            {"user_credentials": RawCredentials(operator_mode.creds_text)},
+        ),
+        (
+            {"signature_cb": sign, "user_jwt_cb": user_jwt},
+            {"signature_cb": sign, "user_jwt_cb": user_jwt},
+        ),
+    ]
+    url = operator_mode.server.url
+    for theirs, ours in forms:
+        peer = await nats.connect(url, allow_reconnect=False, **theirs)
+        nc = await natswire.connect(url, allow_reconnect=False, **ours)
+        try:
+            sub = await nc.subscribe("meet")
+            await nc.flush()
+            await peer.publish("meet", b"hello")
+            await peer.flush()
+            assert (await sub.next_msg(timeout=2)).data == b"hello"
+        finally:
+            await nc.close()
+            await peer.close()
+
+
+async def test_nats_py_and_natswire_meet_with_an_nkey_seed_string() -> None:
+    pytest.importorskip("nkeys")
+    import nats
+
+    user = new_key(nkeys.PREFIX_USER)
+    config = f'authorization {{ users = [ {{ nkey: "{user.public_key}" }} ] }}\n'
+    with NatsServer(config_extra=config) as server:
+        peer = await nats.connect(server.url, allow_reconnect=False, nkeys_seed_str=user.seed)
+        nc = await natswire.connect(server.url, allow_reconnect=False, nkeys_seed_str=user.seed)
+        try:
+            sub = await nc.subscribe("meet.seed")
+            await nc.flush()
+            await peer.publish("meet.seed", b"seeded")
+            await peer.flush()
+            assert (await sub.next_msg(timeout=2)).data == b"seeded"
+        finally:
+            await nc.close()
+            await peer.close()
