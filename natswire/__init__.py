@@ -25,15 +25,17 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import admin as admin
+    from . import aio as aio
     from . import amqp as amqp
     from . import client as client
     from . import errors as errors
     from . import jetstream as jetstream
+    from . import js as js
     from . import micro as micro
     from . import protocol as protocol
     from . import sync as sync
     from ._client import Client, connect
-    from .client import ConnectOptions, Message, Stats, Subscription
+    from .client import ConnectOptions, Message, RawCredentials, Stats, Subscription
     from .jetstream import JetStreamContext as JetStreamContext
     from .jetstream import JetStreamManager as JetStreamManager
     from .protocol.headers import Headers
@@ -50,6 +52,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "connect": ("._client", "connect"),
     "ConnectOptions": (".client", "ConnectOptions"),
     "Message": (".client", "Message"),
+    "RawCredentials": (".client", "RawCredentials"),
     "Msg": (".client", "Message"),
     "Stats": (".client", "Stats"),
     "Subscription": (".client", "Subscription"),
@@ -57,10 +60,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "JetStreamManager": (".jetstream", "JetStreamManager"),
     "Headers": (".protocol.headers", "Headers"),
     "admin": (".admin", None),
+    "aio": (".aio", None),
     "amqp": (".amqp", None),
     "client": (".client", None),
     "errors": (".errors", None),
     "jetstream": (".jetstream", None),
+    "js": (".js", None),
     "micro": (".micro", None),
     "protocol": (".protocol", None),
     "sync": (".sync", None),
@@ -89,6 +94,7 @@ __all__ = [
     "Headers",
     "Message",
     "Msg",
+    "RawCredentials",
     "Stats",
     "Subscription",
     "__version__",

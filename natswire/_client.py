@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from .client import Client as CoreClient
-from .client import ConnectOptions
+from .client import ConnectOptions, RawCredentials
 from .jetstream import JetStreamContext, JetStreamManager
+
+#: What nats-py's ``nats.aio.client`` offers, as ``natswire.aio.client``.
+__all__ = ["Client", "RawCredentials", "connect"]
 
 
 class Client(CoreClient):

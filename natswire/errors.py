@@ -65,31 +65,73 @@ if TYPE_CHECKING:
         UnknownDeliveryTagError,
     )
     from .client.errors import (
+        BadSubscriptionError,
         BadTimeoutError,
         ClientError,
         ConnectionClosedError,
         ConnectionDrainingError,
+        ConnectionReconnectingError,
+        ConnectTimeoutError,
+        DrainTimeoutError,
+        ErrBadSubscription,
+        ErrBadTimeout,
+        ErrConnectionClosed,
+        ErrConnectionDraining,
+        ErrConnectionReconnecting,
+        ErrDrainTimeout,
+        ErrInvalidCallbackType,
+        ErrInvalidUserCredentials,
+        ErrNoServers,
+        ErrSecureConnFailed,
+        ErrSlowConsumer,
+        ErrTimeout,
         FlushTimeoutError,
+        InvalidCallbackTypeError,
+        InvalidUserCredentialsError,
         NoRespondersError,
         NoServersError,
         OutboundBufferFullError,
+        OutboundBufferLimitError,
+        SecureConnectionFailedError,
+        SecureConnFailedError,
+        ServerNotInPoolError,
         SlowConsumerError,
         TimeoutError,
     )
     from .jetstream.errors import (
         APIError,
+        BadBucketError,
+        BadObjectMetaError,
         BadRequestError,
+        BucketNotFoundError,
         ConsumerDeletedError,
         ConsumerExistsError,
+        ConsumerInvalidResetError,
         ConsumerNotFoundError,
+        DigestMismatchError,
+        InvalidBucketNameError,
+        InvalidKeyError,
+        InvalidObjectNameError,
         JetStreamError,
         JetStreamServerError,
+        KeyDeletedError,
+        KeyHistoryTooLargeError,
+        KeyNotFoundError,
+        KeyValueError,
+        KeyValueLimitMarkerTTLNotSupportedError,
+        KeyWrongLastSequenceError,
+        LinkIsABucketError,
+        MsgAlreadyAckdError,
         MsgAlreadyAckedError,
         NoHeartbeatError,
+        NoKeysError,
         NoMessageFoundError,
         NoStreamResponseError,
         NotFoundError,
         NotJSMessageError,
+        ObjectAlreadyExists,
+        ObjectDeletedError,
+        ObjectNotFoundError,
         ServiceUnavailableError,
         StreamNameInUseError,
         StreamNotFoundError,
@@ -168,6 +210,63 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "SystemAccountRequiredError",
     ),
 }
+# ------------------------------------------------------------------ nats-py's names
+# Every exception name of nats.errors, nats.js.errors and the old nats.aio.errors, so
+# that what a nats-py program catches catches natswire's errors. Where natswire's name
+# differs the name is an alias of natswire's class (``MsgAlreadyAckdError`` is
+# ``MsgAlreadyAckedError``); docs/nats-py-differences.md lists the mapping.
+
+_NATS_PY_LAZY: dict[str, tuple[str, ...]] = {
+    ".client.errors": (
+        "BadSubscriptionError",
+        "ConnectTimeoutError",
+        "ConnectionReconnectingError",
+        "DrainTimeoutError",
+        "ErrBadSubscription",
+        "ErrBadTimeout",
+        "ErrConnectionClosed",
+        "ErrConnectionDraining",
+        "ErrConnectionReconnecting",
+        "ErrDrainTimeout",
+        "ErrInvalidCallbackType",
+        "ErrInvalidUserCredentials",
+        "ErrNoServers",
+        "ErrSecureConnFailed",
+        "ErrSlowConsumer",
+        "ErrTimeout",
+        "InvalidCallbackTypeError",
+        "InvalidUserCredentialsError",
+        "OutboundBufferLimitError",
+        "SecureConnFailedError",
+        "SecureConnectionFailedError",
+        "ServerNotInPoolError",
+    ),
+    ".jetstream.errors": (
+        "BadBucketError",
+        "BadObjectMetaError",
+        "BucketNotFoundError",
+        "ConsumerInvalidResetError",
+        "DigestMismatchError",
+        "InvalidBucketNameError",
+        "InvalidKeyError",
+        "InvalidObjectNameError",
+        "KeyDeletedError",
+        "KeyHistoryTooLargeError",
+        "KeyNotFoundError",
+        "KeyValueError",
+        "KeyValueLimitMarkerTTLNotSupportedError",
+        "KeyWrongLastSequenceError",
+        "LinkIsABucketError",
+        "MsgAlreadyAckdError",
+        "NoKeysError",
+        "ObjectAlreadyExists",
+        "ObjectDeletedError",
+        "ObjectNotFoundError",
+    ),
+}
+for _module, _names in _NATS_PY_LAZY.items():
+    _LAZY_MODULES[_module] = (*_LAZY_MODULES[_module], *_names)
+
 _LAZY: dict[str, str] = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 # JetStream consumers' errors under nats-py's names (push, ordered and pull consumers).
@@ -192,8 +291,28 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-#: nats-py's name for a connection that went quiet.
+#: nats-py's names for protocol-level errors (the lazily loaded ones are above).
 StaleConnection = StaleConnectionError
+#: ``nats.errors.Error`` (and the old ``nats.aio.errors.NatsError``): the root.
+Error = NatsWireError
+NatsError = NatsWireError
+#: nats-py raises it for a malformed header; natswire's header checks raise this.
+BadHeaderError = LocalProtocolError
+#: nats-py raises it for INFO or JSON it cannot parse.
+JsonParseError = ProtocolError
+#: A connection that ended without a goodbye: natswire reports a stale connection.
+UnexpectedEOF = StaleConnectionError
+SecureConnRequiredError = SecureConnectionRequiredError
+#: nats-py raises it when the client wants TLS and the server offers none; so does
+#: natswire, as a server that requires a secure connection.
+SecureConnWantedError = SecureConnectionRequiredError
+ErrBadSubject = BadSubjectError
+ErrMaxPayload = MaxPayloadError
+ErrStaleConnection = StaleConnectionError
+ErrJsonParse = JsonParseError
+ErrSecureConnRequired = SecureConnRequiredError
+ErrSecureConnWanted = SecureConnWantedError
+ErrAuthorization = AuthorizationError
 
 __all__ = [
     "APIError",
@@ -275,3 +394,63 @@ __all__ = [
     "WrongPortError",
 ]
 __all__ += ["ConsumerSequenceMismatchError", "FetchTimeoutError"]
+
+# nats-py's names (above).
+__all__ += [
+    "BadBucketError",
+    "BadHeaderError",
+    "BadObjectMetaError",
+    "BadSubscriptionError",
+    "BucketNotFoundError",
+    "ConnectTimeoutError",
+    "ConnectionReconnectingError",
+    "ConsumerInvalidResetError",
+    "DigestMismatchError",
+    "DrainTimeoutError",
+    "ErrAuthorization",
+    "ErrBadSubject",
+    "ErrBadSubscription",
+    "ErrBadTimeout",
+    "ErrConnectionClosed",
+    "ErrConnectionDraining",
+    "ErrConnectionReconnecting",
+    "ErrDrainTimeout",
+    "ErrInvalidCallbackType",
+    "ErrInvalidUserCredentials",
+    "ErrJsonParse",
+    "ErrMaxPayload",
+    "ErrNoServers",
+    "ErrSecureConnFailed",
+    "ErrSecureConnRequired",
+    "ErrSecureConnWanted",
+    "ErrSlowConsumer",
+    "ErrStaleConnection",
+    "ErrTimeout",
+    "Error",
+    "InvalidBucketNameError",
+    "InvalidCallbackTypeError",
+    "InvalidKeyError",
+    "InvalidObjectNameError",
+    "InvalidUserCredentialsError",
+    "JsonParseError",
+    "KeyDeletedError",
+    "KeyHistoryTooLargeError",
+    "KeyNotFoundError",
+    "KeyValueError",
+    "KeyValueLimitMarkerTTLNotSupportedError",
+    "KeyWrongLastSequenceError",
+    "LinkIsABucketError",
+    "MsgAlreadyAckdError",
+    "NatsError",
+    "NoKeysError",
+    "ObjectAlreadyExists",
+    "ObjectDeletedError",
+    "ObjectNotFoundError",
+    "OutboundBufferLimitError",
+    "SecureConnFailedError",
+    "SecureConnRequiredError",
+    "SecureConnWantedError",
+    "SecureConnectionFailedError",
+    "ServerNotInPoolError",
+    "UnexpectedEOF",
+]

@@ -346,6 +346,50 @@ ALLOWED_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "natswire.client",
         "natswire.sync",
     ),
+    # nats-py's module paths, aliases of the real modules (natswire.js.api is
+    # natswire.jetstream.api): each loads what its real module loads.
+    "natswire.js": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.js",
+    ),
+    "natswire.js.api": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.js",
+    ),
+    "natswire.js.errors": (
+        "natswire",
+        "natswire._version",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.js",
+    ),
+    "natswire.aio": (
+        "natswire",
+        "natswire._version",
+        "natswire._client",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.aio",
+    ),
+    "natswire.aio.client": (
+        "natswire",
+        "natswire._version",
+        "natswire._client",
+        "natswire.protocol",
+        "natswire.client",
+        "natswire.jetstream",
+        "natswire.aio",
+    ),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import inspect
 import json
 import logging
@@ -959,11 +960,14 @@ class Connection:
         await self.close()
 
 
-def _parse_time_ns(value: str | None) -> int:
-    """RFC 3339 with nanoseconds (``2026-01-02T03:04:05.123456789Z``) to ns."""
+def _parse_time_ns(value: datetime.datetime | str | None) -> int:
+    """A stored message's time (a ``datetime``, or RFC 3339 with nanoseconds,
+    ``2026-01-02T03:04:05.123456789Z``) to ns."""
     if not value:
         return time.time_ns()
-    import datetime
+    if isinstance(value, datetime.datetime):
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return (value - epoch) // datetime.timedelta(microseconds=1) * 1000
 
     text = value.rstrip("Z")
     main, _, frac = text.partition(".")

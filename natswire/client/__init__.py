@@ -1,6 +1,7 @@
 """The asyncio NATS client."""
 
 from .client import Client, Stats, connect
+from .credentials import RawCredentials
 from .message import Message
 from .metrics import HistogramSnapshot, LatencyHistogram, SubscriptionPending
 from .options import ConnectOptions
@@ -12,6 +13,7 @@ __all__ = [
     "HistogramSnapshot",
     "LatencyHistogram",
     "Message",
+    "RawCredentials",
     "Stats",
     "Subscription",
     "SubscriptionPending",

@@ -29,14 +29,15 @@ from ..protocol.serializer import (
     subscribe_subject,
 )
 from .callbacks import Callbacks
+from .control import ClientControl
 from .errors import (
     BadTimeoutError,
     ConnectionClosedError,
     ConnectionDrainingError,
+    DrainTimeoutError,
     FlushTimeoutError,
     NoRespondersError,
     OutboundBufferFullError,
-    TimeoutError,
 )
 from .message import Message
 from .options import (
@@ -61,9 +62,8 @@ from .state import (
     check_transition,
 )
 from .stats import Counters, Stats
-from .subscription import MessageCallback, Subscription
+from .subscription import MessageCallback, Subscription, resolve_first
 from .supervisor import ClientHooks, Supervisor
-from .view import ClientView
 
 __all__ = [
     "CLOSED",
@@ -95,7 +95,7 @@ def _size_line(size: int) -> bytes:
     return line
 
 
-class Client(ClientView):
+class Client(ClientControl):
     """A connection to NATS. Create it with :func:`natswire.connect`.
 
     Its connections and subscriptions report to its :class:`Supervisor`, not to it.
@@ -445,15 +445,16 @@ class Client(ClientView):
         subject: str,
         queue: str = "",
         cb: MessageCallback | None = None,
+        future: asyncio.Future[Message] | None = None,
         max_msgs: int = 0,
         pending_msgs_limit: int = DEFAULT_SUB_PENDING_MSGS_LIMIT,
         pending_bytes_limit: int = DEFAULT_SUB_PENDING_BYTES_LIMIT,
     ) -> Subscription:
         """Subscribe to ``subject`` (wildcards allowed), in queue group ``queue`` if given.
 
-        ``cb`` may be a plain function (called for each message as it arrives) or a
-        coroutine function (awaited for each message in turn); without it, read the
-        subscription with ``next_msg`` or ``async for msg in sub.messages``.
+        ``cb``: a plain function (called as each message arrives) or a coroutine function
+        (awaited per message); ``future`` gets the first message; else read with
+        ``next_msg`` or ``async for msg in sub.messages``. -1: no pending limit.
         """
         if self._status in ENDING:
             raise ConnectionClosedError("connection is closed")
@@ -463,8 +464,7 @@ class Client(ClientView):
             subject = subject.decode()
         if not isinstance(max_msgs, int) or max_msgs < 0:
             raise ValueError(f"max_msgs must be a non-negative int, got {max_msgs!r}")
-        if pending_msgs_limit <= 0 or pending_bytes_limit <= 0:
-            raise ValueError("pending limits must be positive")
+        cb = resolve_first(future) if cb is None and future is not None else cb
         sid = self._next_sid
         line = encode_sub(subject, sid, queue or None)
         subscribe_subject(subject)
@@ -583,8 +583,8 @@ class Client(ClientView):
                 asyncio.gather(*(sub.drain() for sub in subs)), self.options.drain_timeout
             )
             await self.flush()
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            self._supervisor.report_error(TimeoutError(f"drain did not finish in time: {exc}"))
+        except asyncio.TimeoutError as exc:  # also natswire's TimeoutError
+            self._supervisor.report_error(DrainTimeoutError(f"drain timed out: {exc}"))
         finally:
             await self.close()
 

@@ -1,6 +1,6 @@
 """What a client tells a server when it connects, and what it takes from the INFO it
-gets: the CONNECT fields (auth, nkeys, JWT), the TLS context, the credentials, the
-payload limits.
+gets: the CONNECT fields (auth, nkeys, JWT), the TLS context, the payload limits. The
+credentials themselves are read by :func:`.credentials.load_nkey_auth`.
 
 No event loop and no I/O beyond reading credential files: the asyncio handshake
 (:mod:`.handshake`) and the blocking client (:mod:`natswire.sync`) both call these.
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._version import __version__
-from . import nkeys
+from .credentials import NkeyAuth
 from .options import ConnectOptions
 from .servers import Server
 
@@ -37,7 +37,7 @@ def connect_fields(
     server: Server,
     info: Mapping[str, Any],
     tls_context: ssl.SSLContext | None,
-    credentials: tuple[str, str] | None,
+    credentials: NkeyAuth | None,
 ) -> dict[str, Any]:
     """The fields of the CONNECT line for ``server``, given its INFO."""
     fields: dict[str, Any] = {
@@ -58,15 +58,10 @@ def connect_fields(
     user = options.user or server.user
     password = options.password if options.user else server.password
     token = options.token or server.token
-    nonce = info.get("nonce")
+    if callable(token):
+        token = token()
     if credentials is not None:
-        jwt, seed = credentials
-        if jwt:
-            fields["jwt"] = jwt
-        else:
-            fields["nkey"] = nkeys.KeyPair.from_seed(seed).public_key
-        if isinstance(nonce, str):
-            fields["sig"] = nkeys.sign_nonce(seed, nonce)
+        fields.update(credentials.connect_fields(info.get("nonce")))
     if user:
         fields["user"] = user
         fields["pass"] = password or ""
@@ -85,14 +80,3 @@ def tls_context(option: ssl.SSLContext | bool | None) -> ssl.SSLContext | None:
     if option in (None, False):
         return None
     raise TypeError(f"tls must be an ssl.SSLContext or True, not {type(option).__name__}")
-
-
-def load_credentials(options: ConnectOptions) -> tuple[str, str] | None:
-    """Read nkey credentials once, so a bad file fails at connect, not on each retry."""
-    if options.user_credentials:
-        return nkeys.read_credentials(options.user_credentials)
-    if options.nkeys_seed:
-        seed = nkeys.read_seed(options.nkeys_seed)
-        nkeys.decode_seed(seed)
-        return "", seed
-    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import ssl
 
 from ..protocol.errors import NatsWireError
 
@@ -55,3 +56,56 @@ class OutboundBufferFullError(ClientError):
 
 class BadTimeoutError(ClientError, ValueError):
     """A timeout argument is not a positive number."""
+
+
+class DrainTimeoutError(TimeoutError):
+    """``drain()`` did not finish within ``drain_timeout`` (reported to ``error_cb``)."""
+
+
+class ConnectTimeoutError(NoServersError, TimeoutError):
+    """No server answered within ``connect_timeout``: also a builtin (and asyncio)
+    ``TimeoutError``, as nats-py's connect raises one."""
+
+
+class SecureConnectionFailedError(NoServersError, ssl.SSLError):
+    """The TLS handshake failed with every server: also an ``ssl.SSLError``, as
+    nats-py's connect raises one."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class InvalidUserCredentialsError(ClientError, ValueError):
+    """A credentials file, nkey seed or credentials callback is malformed or unusable."""
+
+
+class InvalidCallbackTypeError(ClientError, TypeError):
+    """A callback is not callable."""
+
+
+# ---------------------------------------------------------------- nats-py's names
+# nats-py calls some of the errors above by other names; these aliases let code written
+# for nats-py catch what it caught (nats.errors and the old nats.aio.errors).
+
+#: nats-py raises it when publishing past the reconnect buffer.
+OutboundBufferLimitError = OutboundBufferFullError
+#: nats-py refuses ``drain()`` while reconnecting; natswire then closes at once, and
+#: a call refused because of the reconnect buffer raises this.
+ConnectionReconnectingError = OutboundBufferFullError
+#: nats-py raises it for ``next_msg``/``unsubscribe`` on a closed subscription.
+BadSubscriptionError = ConnectionClosedError
+SecureConnFailedError = SecureConnectionFailedError
+#: nats-py reports a discovered server it could not add; natswire never does.
+ServerNotInPoolError = NoServersError
+ErrConnectionClosed = ConnectionClosedError
+ErrDrainTimeout = DrainTimeoutError
+ErrInvalidUserCredentials = InvalidUserCredentialsError
+ErrInvalidCallbackType = InvalidCallbackTypeError
+ErrConnectionReconnecting = ConnectionReconnectingError
+ErrConnectionDraining = ConnectionDrainingError
+ErrSecureConnFailed = SecureConnectionFailedError
+ErrBadSubscription = BadSubscriptionError
+ErrSlowConsumer = SlowConsumerError
+ErrTimeout = TimeoutError
+ErrBadTimeout = BadTimeoutError
+ErrNoServers = NoServersError

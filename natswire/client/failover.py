@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ..protocol.errors import AuthorizationError, ServerError, StaleConnectionError
 from .errors import NoServersError
-from .options import ConnectOptions
+from .options import ConnectOptions, ReconnectHandler
 from .servers import Server, ServerPool
 from .state import CONNECTED, RECONNECTING, UP, Status
 
@@ -65,9 +65,12 @@ class PingSchedule:
 class Backoff:
     """The wait before trying a server again, given its failed attempts.
 
-    ``reconnect_time_wait`` doubled per attempt up to ``reconnect_time_wait_max``, with
-    ``reconnect_jitter`` (a fraction) drawn from ``rng``; ``reconnect_delay_cb``
-    replaces all of it when set.
+    As nats-py and nats.go: ``reconnect_time_wait`` with ``reconnect_jitter`` (a
+    fraction) drawn from ``rng``, the same for every attempt. Growing backoff only when
+    asked for: with ``reconnect_time_wait_max`` above ``reconnect_time_wait`` the wait
+    doubles per attempt up to it; ``reconnect_delay_cb`` replaces all of it when set.
+    The wait applies to trying the *same* server again: the reconnect loop goes to the
+    next server of the pool at once.
     """
 
     __slots__ = ("_options", "_rng")
@@ -80,8 +83,10 @@ class Backoff:
         options = self._options
         if options.reconnect_delay_cb is not None:
             return float(options.reconnect_delay_cb(attempts))
-        base = float(options.reconnect_time_wait) * 2.0 ** min(attempts, 16)
-        delay = min(base, max(options.reconnect_time_wait_max, options.reconnect_time_wait))
+        delay = float(options.reconnect_time_wait)
+        ceiling = options.reconnect_time_wait_max
+        if ceiling is not None and ceiling > delay:
+            delay = min(delay * 2.0 ** min(attempts, 16), float(ceiling))
         jitter = options.reconnect_jitter
         return delay * (1 + self._rng.uniform(-jitter, jitter)) if jitter else delay
 
@@ -96,6 +101,10 @@ class FailoverHost(Protocol):
     @property
     def current_server(self) -> Server | None:
         """The server connected to, or ``None``."""
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The last INFO the server sent."""
 
     async def connect_to(self, server: Server) -> None:
         """Connect to ``server`` and make it the current connection (raises on failure)."""
@@ -194,7 +203,12 @@ class Failover:
                 server = pool.next_server(options.max_reconnect_attempts)
                 if server is None:
                     break
-                delay = self.backoff.delay(server.attempts) - (loop.time() - server.last_attempt)
+                if options.reconnect_to_server_handler is not None:
+                    server, delay = self._ask_handler(options.reconnect_to_server_handler, server)
+                else:
+                    delay = self.backoff.delay(server.attempts) - (
+                        loop.time() - server.last_attempt
+                    )
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if host.status is not RECONNECTING:
@@ -222,6 +236,28 @@ class Failover:
             report=False,
         )
         host.start_close()
+
+    def _ask_handler(self, handler: ReconnectHandler, next_server: Server) -> tuple[Server, float]:
+        """The server ``reconnect_to_server_handler`` picks and the delay it asks for;
+        ``next_server`` after the usual wait when it picks none, or one not in the pool."""
+        host, limit = self._host, self._options.max_reconnect_attempts
+        eligible = [
+            s for s in self.pool.servers if not s.skipped and (limit < 0 or s.attempts < limit)
+        ]
+        try:
+            selected, delay = handler(list(eligible), dict(host.info))
+        except Exception as exc:
+            host.note_error(exc, report=True)
+            selected, delay = None, self.backoff.delay(next_server.attempts)
+        if selected is None:
+            return next_server, float(delay)
+        for server in eligible:
+            if server.uri.netloc == selected.uri.netloc:
+                return server, float(delay)
+        host.note_error(
+            NoServersError(f"server {selected.uri.netloc} is not in the pool"), report=True
+        )
+        return next_server, float(delay)
 
     # ----------------------------------------------------- discovery, lame duck
 

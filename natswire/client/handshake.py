@@ -20,8 +20,9 @@ from ..protocol.errors import (
 )
 from ..protocol.frames import PING, PONG, Err, Frame, Info
 from ..protocol.serializer import PING_BYTES, PONG_BYTES, encode_connect
-from .connect_info import connect_fields, load_credentials, payload_limits, tls_context
+from .connect_info import connect_fields, payload_limits, tls_context
 from .connection import ServerConnection
+from .credentials import NkeyAuth
 from .errors import TimeoutError
 from .options import ConnectOptions
 from .servers import Server
@@ -30,14 +31,14 @@ from .websocket import WebSocketTransport
 
 logger = logging.getLogger("natswire")
 
-__all__ = ["Handshake", "apply_info", "connect_fields", "load_credentials", "tls_context"]
+__all__ = ["Handshake", "apply_info", "connect_fields", "tls_context"]
 
 
 class Handshake:
     """One attempt to connect to ``server``: :meth:`run` returns the connection and the
     server's INFO, or raises (the transport is then closed).
 
-    ``credentials`` is ``(user JWT or "", nkey seed)`` when nkeys authenticate.
+    ``credentials`` signs the server's nonce when nkeys authenticate.
     """
 
     def __init__(
@@ -45,7 +46,7 @@ class Handshake:
         server: Server,
         options: ConnectOptions,
         tls_context: ssl.SSLContext | None,
-        credentials: tuple[str, str] | None,
+        credentials: NkeyAuth | None,
         counters: Counters,
     ) -> None:
         self.server = server

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from ..protocol.frames import HMsg, Msg
 from ..protocol.headers import Headers, HeadersLike, header_status, parse_headers
 
 if TYPE_CHECKING:
+    from .ports import MessageClient
     from .subscription import Subscription
 
 
@@ -46,9 +47,13 @@ class MessageFields:
 
     @property
     def reply(self) -> str:
-        """The reply subject, ``""`` when there is none."""
+        """The reply subject, ``""`` when there is none (settable, as in nats-py)."""
         reply = self._frame.reply
         return reply.decode() if reply else ""
+
+    @reply.setter
+    def reply(self, value: str | bytes | None) -> None:
+        self._frame.reply = (value.encode() if isinstance(value, str) else value) or None
 
     @property
     def sid(self) -> int:
@@ -111,19 +116,61 @@ class Message(MessageFields):
     and headers are decoded only when read.
     """
 
-    __slots__ = ("_sub",)
+    __slots__ = ("_client", "_sub")
 
     _sub: Subscription | None
+    # Set only on a message made by hand with a client (nats-py's ``Msg(nc, ...)``).
+    _client: MessageClient
 
+    @overload
     def __init__(
         self,
         subject: str | bytes,
         data: bytes = b"",
         reply: str | bytes | None = None,
         headers: Headers | None = None,
-    ) -> None:
-        super().__init__(subject, data, reply, headers)
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        _client: MessageClient,
+        subject: str = "",
+        reply: str = "",
+        data: bytes = b"",
+        headers: HeadersLike | None = None,
+        _metadata: Any = None,
+        _ackd: bool = False,
+        _sid: int | None = None,
+    ) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``Message(subject, data=b"", reply=None, headers=None)``; or, as nats-py's
+        ``Msg(nc, subject="", reply="", data=b"", headers=None, ...)``, with the client
+        first, which :meth:`respond` then publishes through."""
+        nats_py = "_client" in kwargs or bool(args and not isinstance(args[0], (str, bytes)))
+        names = _NATS_PY_ARGUMENTS if nats_py else _ARGUMENTS
+        if len(args) > len(names):
+            raise TypeError(f"Message() takes at most {len(names)} arguments")
+        values = dict(zip(names, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in names or name in values:
+                raise TypeError(f"Message() got an unexpected or repeated argument {name!r}")
+            values[name] = value
+        if "subject" not in values and not nats_py:
+            raise TypeError("Message() needs a subject")
+        headers = values.get("headers")
+        super().__init__(
+            values.get("subject", ""),
+            values.get("data", b""),
+            values.get("reply") or None,
+            headers if headers is None or isinstance(headers, Headers) else Headers(headers),
+        )
+        if values.get("_sid"):
+            self._frame.sid = b"%d" % values["_sid"]
         self._sub = None
+        if nats_py:
+            self._client = values["_client"]
 
     @property
     def subscription(self) -> Subscription | None:
@@ -131,13 +178,18 @@ class Message(MessageFields):
         return self._sub
 
     async def respond(self, data: bytes = b"", headers: HeadersLike | None = None) -> None:
-        """Publish ``data`` to this message's reply subject."""
+        """Publish ``data`` to this message's reply subject, with ``headers``, or else
+        (as nats-py does) with the headers this message carried."""
         reply = self._frame.reply
         if not reply:
             raise ValueError(f"message on {self.subject!r} has no reply subject to respond to")
-        if self._sub is None:
+        sub = self._sub
+        client = sub.client if sub is not None else getattr(self, "_client", None)
+        if client is None:
             raise ValueError("message is not bound to a connection")
-        await self._sub.client.publish(reply, data, headers=headers)
+        if headers is None:
+            headers = self.headers
+        await client.publish(reply, data, headers=headers)
 
     def share_into(self, other: Message) -> None:
         """Make ``other`` (built with :data:`new_message`) carry this message: the same
@@ -155,6 +207,17 @@ class Message(MessageFields):
 
 
 _UNPARSED = object()
+_ARGUMENTS = ("subject", "data", "reply", "headers")
+_NATS_PY_ARGUMENTS = (
+    "_client",
+    "subject",
+    "reply",
+    "data",
+    "headers",
+    "_metadata",
+    "_ackd",
+    "_sid",
+)
 
 # Builds a Message without running __init__: deliveries are the hot path.
 new_message = Message.__new__

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..protocol.errors import NatsWireError
+from .errors import InvalidUserCredentialsError
 
 PREFIX_SEED = 18 << 3
 PREFIX_PRIVATE = 15 << 3
@@ -30,7 +30,7 @@ _CREDS_SECTION = re.compile(
 )
 
 
-class NKeyError(NatsWireError, ValueError):
+class NKeyError(InvalidUserCredentialsError):
     """An nkey seed, public key or credentials file is malformed or unusable."""
 
 
@@ -157,15 +157,20 @@ def read_seed(seed_or_path: str) -> str:
     raise NKeyError(f"no nkey seed in {seed_or_path!r}")
 
 
-def read_credentials(path: str) -> tuple[str, str]:
+def read_credentials(path: str | Path) -> tuple[str, str]:
     """The user JWT and nkey seed of a ``.creds`` file."""
     try:
         content = Path(path).expanduser().read_text()
     except OSError as exc:
-        raise NKeyError(f"cannot read the credentials file {path!r}: {exc}") from None
+        raise NKeyError(f"cannot read the credentials file {str(path)!r}: {exc}") from None
+    return parse_credentials(content, repr(str(path)))
+
+
+def parse_credentials(content: str, where: str = "the credentials") -> tuple[str, str]:
+    """The user JWT and nkey seed of a ``.creds`` file's ``content``."""
     sections = _CREDS_SECTION.findall(content)
     if len(sections) < 2:
-        raise NKeyError(f"{path!r} is not a credentials file: expected a JWT and a seed")
+        raise NKeyError(f"{where} is not a credentials file: expected a JWT and a seed")
     jwt, seed = sections[0], sections[1]
     decode_seed(seed)
     return jwt, seed

@@ -10,10 +10,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeAlias
 
 from ..protocol.limits import DEFAULT_CLIENT_MAX_CONTROL_LINE
+from .credentials import Credentials, JwtCallback, SignatureCallback
 
 #: A callback may be a plain function or a coroutine function.
 ErrorCallback: TypeAlias = Callable[[Exception], "Awaitable[None] | None"]
 EventCallback: TypeAlias = Callable[[], "Awaitable[None] | None"]
+#: Given the servers that may be tried and the last INFO: ``(server or None, delay)``.
+ReconnectHandler: TypeAlias = Callable[[list[Any], dict[str, Any]], tuple[Any, float]]
 
 DEFAULT_PENDING_SIZE = 8 * 1024 * 1024
 DEFAULT_SUB_PENDING_MSGS_LIMIT = 512 * 1024
@@ -32,7 +35,8 @@ class ConnectOptions:
     name: str | None = None
     user: str | None = None
     password: str | None = None
-    token: str | None = None
+    #: The token, or a function returning it (called at each connect).
+    token: str | Callable[[], str] | None = None
     verbose: bool = False
     pedantic: bool = False
     no_echo: bool = False
@@ -42,12 +46,15 @@ class ConnectOptions:
     allow_reconnect: bool = True
     max_reconnect_attempts: int = 60
     reconnect_time_wait: float = 2.0
-    reconnect_time_wait_max: float = 8.0
+    #: Above ``reconnect_time_wait``: the wait doubles per failed attempt up to this.
+    #: ``None`` (the default, as nats-py): always ``reconnect_time_wait``.
+    reconnect_time_wait_max: float | None = None
     reconnect_jitter: float = 0.1
     dont_randomize: bool = False
     #: The random source for shuffling servers and jittering reconnects (tests inject one).
     rng: random.Random | None = None
     retry_on_failed_connect: bool = False
+    #: Text; bytes (nats-py's default type) are decoded.
     inbox_prefix: str = "_INBOX"
     pending_size: int = DEFAULT_PENDING_SIZE
     flush_timeout: float | None = None
@@ -64,8 +71,15 @@ class ConnectOptions:
     ws_compression: bool = False
     #: An nkey seed (``SU...``) or the path of a file holding one.
     nkeys_seed: str | None = None
-    #: The path of a ``.creds`` file (user JWT and nkey seed).
-    user_credentials: str | None = None
+    #: A ``.creds`` file: its path, its text as :class:`RawCredentials`, or a
+    #: ``(jwt, seed)`` pair of files or values.
+    user_credentials: Credentials | None = None
+    #: An nkey seed as text (nats-py's name; ``nkeys_seed`` takes text or a path).
+    nkeys_seed_str: str | None = None
+    #: ``signature_cb(nonce)`` signs the server's nonce (base64) when the key is held
+    #: elsewhere (KMS, HSM); ``user_jwt_cb()`` returns the user JWT to send with it.
+    signature_cb: SignatureCallback | None = None
+    user_jwt_cb: JwtCallback | None = None
     namespace: str = ""
     error_cb: ErrorCallback | None = None
     disconnected_cb: EventCallback | None = None
@@ -76,6 +90,15 @@ class ConnectOptions:
     #: attempt, instead of the exponential backoff.
     reconnect_delay_cb: Callable[[int], float] | None = None
     lame_duck_mode_cb: EventCallback | None = None
+    #: ``reconnect_to_server_handler(servers, server_info)`` picks the server to
+    #: reconnect to: it returns ``(server or None, delay in seconds)``.
+    reconnect_to_server_handler: ReconnectHandler | None = None
+    #: Accepted for nats-py's sake: natswire writes once per event-loop pass and
+    #: has no flusher queue to size.
+    flusher_queue_size: int = 1024
+    #: Accepted for nats-py's sake: natswire checks subjects always (the check is
+    #: cached per subject, so it costs nothing on the hot path).
+    skip_subject_validation: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,6 +112,10 @@ class ConnectOptions:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        prefix: object = self.inbox_prefix
+        if isinstance(prefix, (bytes, bytearray)):
+            # nats-py's own default is bytes; a subject is text.
+            self.inbox_prefix = bytes(prefix).decode()
         if self.flush_timeout is not None and self.flush_timeout <= 0:
             raise ValueError(f"flush_timeout must be positive, got {self.flush_timeout!r}")
         if self.max_outstanding_pings < 1:

@@ -29,7 +29,12 @@ class RequestHost(Protocol):
     """The client calls the multiplexer makes to subscribe and publish."""
 
     async def subscribe(
-        self, subject: str, queue: str = ..., cb: MessageCallback | None = ..., max_msgs: int = ...
+        self,
+        subject: str,
+        queue: str = ...,
+        cb: MessageCallback | None = ...,
+        *,
+        max_msgs: int = ...,
     ) -> Subscription: ...
 
     async def publish(

@@ -4,12 +4,51 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 DEFAULT_PORT = 4222
 #: A ``ws://`` URL without a port means 80, ``wss://`` 443 (as in nats.go).
 DEFAULT_WEBSOCKET_PORTS = {"ws": 80, "wss": 443}
 MIXED_SCHEMES_ERROR = "nats: mixing of websocket and non websocket URLs is not allowed"
+
+
+class ServerURL(str):
+    """A server's URL as text that also answers as nats-py's parsed ``connected_url``:
+    ``.scheme``, ``.hostname``, ``.port``, ``.netloc``, ``.username``, ``.password``."""
+
+    __slots__ = ()
+
+    @property
+    def parsed(self) -> SplitResult:
+        return urlsplit(str(self))
+
+    @property
+    def scheme(self) -> str:
+        return self.parsed.scheme
+
+    @property
+    def hostname(self) -> str | None:
+        return self.parsed.hostname
+
+    @property
+    def port(self) -> int | None:
+        return self.parsed.port
+
+    @property
+    def netloc(self) -> str:
+        return self.parsed.netloc
+
+    @property
+    def username(self) -> str | None:
+        return self.parsed.username
+
+    @property
+    def password(self) -> str | None:
+        return self.parsed.password
+
+    @property
+    def path(self) -> str:
+        return self.parsed.path
 
 
 @dataclass
@@ -49,6 +88,16 @@ class Server:
             return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}{path}"
         scheme = "tls" if self.tls else "nats"
         return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def uri(self) -> SplitResult:
+        """The URL parsed (nats-py's ``Server.uri``: ``.hostname``, ``.port``, ``.netloc``)."""
+        return urlsplit(self.url)
+
+    @property
+    def reconnects(self) -> int:
+        """nats-py's name for :attr:`attempts`."""
+        return self.attempts
 
     def same_address(self, other: Server) -> bool:
         return self.host == other.host and self.port == other.port
@@ -124,6 +173,26 @@ class ServerPool:
             if not server.skipped and (max_attempts < 0 or server.attempts < max_attempts):
                 return server
         return None
+
+    def replace(self, urls: list[str]) -> None:
+        """A new list of servers (``set_server_pool``); those already known keep their
+        state. Raises ``ValueError`` for a bad URL before changing anything."""
+        new = [parse_server_url(url) for url in urls]
+        if not new:
+            raise ValueError("the server pool must hold at least one server")
+        if len({server.websocket for server in new}) > 1:
+            raise ValueError(MIXED_SCHEMES_ERROR)
+        kept = [next((old for old in self.servers if old.same_address(s)), s) for s in new]
+        if self._randomize:
+            self._rng.shuffle(kept)
+        self.servers = kept
+
+    def connected(self, server: Server) -> None:
+        """``server`` is the one connected to: move it to the back, so that when it is
+        lost the next server is tried first (as nats-py and nats.go do)."""
+        others = [s for s in self.servers if s is not server]
+        if len(others) < len(self.servers):
+            self.servers = [*others, server]
 
     def add_discovered(self, connect_urls: list[str], tls: bool, websocket: bool = False) -> bool:
         """Merge INFO ``connect_urls``; return whether any server was added.

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..protocol.frames import HMsg, Msg
-from .errors import BadTimeoutError, ConnectionClosedError, SlowConsumerError, TimeoutError
+from .errors import (
+    BadTimeoutError,
+    ConnectionClosedError,
+    InvalidCallbackTypeError,
+    SlowConsumerError,
+    TimeoutError,
+)
 from .message import Message, new_message
 
 if TYPE_CHECKING:
@@ -17,6 +24,24 @@ if TYPE_CHECKING:
 
 #: A message callback may be a plain function or a coroutine function.
 MessageCallback: TypeAlias = Callable[[Message], "Awaitable[None] | None"]
+
+
+def resolve_first(future: asyncio.Future[Message]) -> Callable[[Message], None]:
+    """A callback that hands the first message to ``future`` (nats-py's
+    ``subscribe(..., future=...)``) and ignores the rest."""
+
+    def resolve(msg: Message) -> None:
+        if not future.done():
+            future.set_result(msg)
+
+    return resolve
+
+
+def _pending_limit(value: int, what: str) -> int:
+    """A pending limit; -1 (any negative value, as nats-py) is unlimited."""
+    if not isinstance(value, int) or value == 0:
+        raise ValueError(f"{what} must be positive, or -1 for no limit, got {value!r}")
+    return value if value > 0 else sys.maxsize
 
 
 class Subscription:
@@ -51,9 +76,11 @@ class Subscription:
         self._max_msgs = max_msgs
         self._pending: deque[Message] = deque()
         self._pending_bytes = 0
-        self._pending_msgs_limit = pending_msgs_limit
-        self._pending_bytes_limit = pending_bytes_limit
-        self._waiter: asyncio.Future[None] | None = None
+        self._pending_msgs_limit = _pending_limit(pending_msgs_limit, "pending_msgs_limit")
+        self._pending_bytes_limit = _pending_limit(pending_bytes_limit, "pending_bytes_limit")
+        # Consumers waiting for a message, first come first served, each with its own
+        # future so that one giving up (a timeout) leaves the others waiting.
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._slow = False
         self._closed = False
         self._draining = False
@@ -62,6 +89,8 @@ class Subscription:
         self._sync_cb: Callable[[Message], Any] | None = None
         self._task: asyncio.Task[None] | None = None
         if cb is not None:
+            if not callable(cb):
+                raise InvalidCallbackTypeError(f"cb must be callable, not {type(cb).__name__}")
             if inspect.iscoroutinefunction(cb):
                 self._task = asyncio.get_running_loop().create_task(self._run_callback(cb))
             else:
@@ -141,8 +170,8 @@ class Subscription:
             self._slow = False
         pending.append(msg)
         self._pending_bytes += size
-        if self._waiter is not None:
-            self._wake()
+        if self._waiters:
+            self._wake_one()
 
     def _take(self) -> Message:
         msg = self._pending.popleft()
@@ -152,10 +181,20 @@ class Subscription:
             self._finish_drain()
         return msg
 
+    def _wake_one(self) -> None:
+        """A message is pending: wake the first consumer still waiting."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
+        """Wake every waiting consumer (the subscription ends or drains)."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -164,10 +203,18 @@ class Subscription:
         # starts an iteration later: messages delivered meanwhile found no waiter to wake.
         if self._pending or self._closed:
             return
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-        await waiter
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                # Woken, then cancelled: the message it was woken for goes to the next.
+                if self._pending:
+                    self._wake_one()
+            raise
 
     async def _run_callback(self, cb: MessageCallback) -> None:
         pending = self._pending

@@ -27,8 +27,15 @@ from ..protocol.errors import RemoteProtocolError, ServerError, server_error_fro
 from ..protocol.frames import PING, PONG, Err, Frame, Info
 from ..protocol.serializer import PING_BYTES, PONG_BYTES, encode_sub, encode_unsub
 from .callbacks import Callbacks
-from .connect_info import load_credentials, tls_context
-from .errors import ConnectionClosedError, NoServersError, TimeoutError
+from .connect_info import tls_context
+from .credentials import NkeyAuth, load_nkey_auth
+from .errors import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    NoServersError,
+    SecureConnectionFailedError,
+    TimeoutError,
+)
 from .failover import Failover
 from .handshake import Handshake, apply_info
 from .options import ConnectOptions
@@ -40,6 +47,20 @@ from .stats import Counters
 if TYPE_CHECKING:
     from .connection import ServerConnection
     from .subscription import Subscription
+
+
+def no_servers_error(errors: list[Exception]) -> NoServersError:
+    """The error a first connect raises when no server could be reached: also what
+    nats-py raised for the last failure, an ``ssl.SSLError`` or a ``TimeoutError``."""
+    text = "could not connect to any server: " + "; ".join(
+        f"{type(exc).__name__}: {exc}" for exc in errors
+    )
+    last = errors[-1] if errors else None
+    if isinstance(last, ssl.SSLError):
+        return SecureConnectionFailedError(text)
+    if isinstance(last, (asyncio.TimeoutError, TimeoutError)):
+        return ConnectTimeoutError(text)
+    return NoServersError(text)
 
 
 class SupervisedClient(MessageClient, Protocol):
@@ -98,8 +119,8 @@ class Supervisor:
         self._counters = counters
         self._callbacks = callbacks
         self._hooks = hooks
-        # (user JWT or "", nkey seed) from nkeys_seed or user_credentials.
-        self._credentials: tuple[str, str] | None = None
+        # From nkeys_seed(_str), user_credentials or signature_cb.
+        self._credentials: NkeyAuth | None = None
         self._tls_context: ssl.SSLContext | None = None
         #: Plain functions called after each successful reconnect, once the
         #: subscriptions are restored (JetStream consumers recover from them).
@@ -115,7 +136,7 @@ class Supervisor:
         """Take the options of a new ``connect()``: credentials, TLS, a new server pool.
         Raises when the credentials or the TLS files cannot be read."""
         self.options = options
-        self._credentials = load_credentials(options)
+        self._credentials = load_nkey_auth(options)
         self._tls_context = tls_context(options.tls)
         self.failover = Failover(self, options, options.rng or random.Random())
 
@@ -131,11 +152,14 @@ class Supervisor:
             try:
                 await self.connect_to(server)
             except ServerError as exc:
+                # As nats-py: every failed attempt goes to error_cb.
+                self.note_error(exc, report=True)
                 if not options.retry_on_failed_connect:
                     move_to(CLOSED)
                     raise
                 errors.append(exc)
             except (OSError, asyncio.TimeoutError, TimeoutError, ssl.SSLError) as exc:
+                self.note_error(exc, report=True)
                 errors.append(exc)
             else:
                 return
@@ -144,10 +168,7 @@ class Supervisor:
             failover.start_reconnecting()
             return
         move_to(CLOSED)
-        raise NoServersError(
-            "could not connect to any server: "
-            + "; ".join(f"{type(exc).__name__}: {exc}" for exc in errors)
-        ) from (errors[-1] if errors else None)
+        raise no_servers_error(errors) from (errors[-1] if errors else None)
 
     async def connect_to(self, server: Server) -> None:
         """Hand-shake with ``server`` and make it the current connection: resubscribe,
@@ -166,6 +187,7 @@ class Supervisor:
             old_conn.detach()
         self.conn = conn
         self.server = server
+        self.failover.pool.connected(server)
         self._apply_info(conn, info)
         conn.attach(self, self._subscriptions)
         self.failover.discover_servers(self.info)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .server_version import ServerVersion
+from .servers import Server, ServerURL
 from .state import CLOSED, CONNECTING, DRAINING, RECONNECTING, UP, Status
 
 if TYPE_CHECKING:
@@ -48,10 +50,17 @@ class ClientView:
         return self._status == DRAINING
 
     @property
-    def connected_url(self) -> str | None:
-        """The URL of the server connected to, or ``None``."""
+    def connected_url(self) -> ServerURL | None:
+        """The URL of the server connected to (text with ``.hostname``, ``.port`` ...,
+        as nats-py's parsed URL), or ``None``."""
         server = self._supervisor.current_server
-        return server.url if server is not None else None
+        return ServerURL(server.url) if server is not None else None
+
+    @property
+    def server_pool(self) -> list[Server]:
+        """The servers of the pool (each with nats-py's ``.uri`` and ``.reconnects``)."""
+        failover = self._supervisor.failover
+        return list(failover.pool.servers) if failover else []
 
     @property
     def servers(self) -> list[str]:
@@ -76,8 +85,15 @@ class ClientView:
         return value if isinstance(value, int) else None
 
     @property
-    def connected_server_version(self) -> str:
-        return str(self._supervisor.info.get("version", ""))
+    def connected_server_version(self) -> ServerVersion:
+        """The server's version: text with ``.major``, ``.minor``, ``.patch``, ordered."""
+        return ServerVersion(self._supervisor.info.get("version", ""))
+
+    @property
+    def client_ip(self) -> str | None:
+        """This client's address as the server sees it."""
+        value = self._supervisor.info.get("client_ip")
+        return value if isinstance(value, str) else None
 
     @property
     def server_info(self) -> dict[str, Any]:

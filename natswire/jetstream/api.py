@@ -9,20 +9,13 @@ update made by this client.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime
 import enum
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from ..protocol.headers import Headers
-
-_NANOS = 1_000_000_000
-
-B = TypeVar("B", bound="Base")
-_FIELD_NAMES: dict[type, frozenset[str]] = {}
-_REQUIRED_NAMES: dict[type, tuple[str, ...]] = {}
+from .apibase import Base, parse_time
 
 
 class Header(str, enum.Enum):
@@ -67,6 +60,13 @@ class StoreCompression(str, enum.Enum):
     S2 = "s2"
 
 
+class PersistMode(str, enum.Enum):
+    """How a stream persists writes (nats-server 2.12, ADR-56)."""
+
+    DEFAULT = "default"
+    ASYNC = "async"
+
+
 class AckPolicy(str, enum.Enum):
     NONE = "none"
     ALL = "all"
@@ -85,139 +85,6 @@ class DeliverPolicy(str, enum.Enum):
 class ReplayPolicy(str, enum.Enum):
     INSTANT = "instant"
     ORIGINAL = "original"
-
-
-def _to_nanos(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return value
-    return round(value * _NANOS)
-
-
-def _from_nanos(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return value
-    return value / _NANOS
-
-
-def _encode_time(value: Any) -> Any:
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        value = value.astimezone(datetime.timezone.utc)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value
-
-
-@dataclass
-class Base:
-    """Conversion between a dataclass and the server's JSON."""
-
-    #: Fields in seconds here and nanoseconds on the wire (lists are converted item-wise).
-    duration_fields: ClassVar[frozenset[str]] = frozenset()
-    #: Fields holding another :class:`Base` (or a list of them).
-    _nested: ClassVar[dict[str, type[Base]]] = {}
-    #: Fields holding an enum; a value this client does not know stays a plain string.
-    _enums: ClassVar[dict[str, type[enum.Enum]]] = {}
-    #: Fields holding a time, sent as RFC 3339 when given a ``datetime``.
-    time_fields: ClassVar[frozenset[str]] = frozenset()
-
-    #: Fields the server sent that this class does not know, sent back unchanged.
-    extra: dict[str, Any] = field(default_factory=dict, kw_only=True, repr=False, compare=False)
-
-    @classmethod
-    def _field_names(cls) -> frozenset[str]:
-        names = _FIELD_NAMES.get(cls)
-        if names is None:
-            names = frozenset(f.name for f in dataclasses.fields(cls) if f.name != "extra")
-            _FIELD_NAMES[cls] = names
-        return names
-
-    @classmethod
-    def _required_names(cls) -> tuple[str, ...]:
-        """Fields without a default: set to ``None`` when the server leaves them out."""
-        names = _REQUIRED_NAMES.get(cls)
-        if names is None:
-            names = tuple(
-                f.name
-                for f in dataclasses.fields(cls)
-                if f.name != "extra"
-                and f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING
-            )
-            _REQUIRED_NAMES[cls] = names
-        return names
-
-    @classmethod
-    def from_response(cls: type[B], data: dict[str, Any]) -> B:
-        """Build from the server's JSON object; unknown keys go to ``extra``."""
-        names = cls._field_names()
-        known: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in names:
-                extra[key] = value
-                continue
-            if value is not None:
-                if key in cls.duration_fields:
-                    value = (
-                        [_from_nanos(v) for v in value]
-                        if isinstance(value, list)
-                        else _from_nanos(value)
-                    )
-                elif key in cls._nested:
-                    nested = cls._nested[key]
-                    if isinstance(value, list):
-                        value = [
-                            nested.from_response(v) if isinstance(v, dict) else v for v in value
-                        ]
-                    elif isinstance(value, dict):
-                        value = nested.from_response(value)
-                elif key in cls._enums:
-                    with contextlib.suppress(ValueError):
-                        value = cls._enums[key](value)
-            known[key] = value
-        for name in cls._required_names():
-            if name not in known:
-                known[name] = None
-        obj = cls(**known)
-        obj.extra = extra
-        return obj
-
-    def as_request(self) -> dict[str, Any]:
-        """The JSON object to send: fields that are not ``None``, plus ``extra``."""
-        out: dict[str, Any] = dict(self.extra)
-        for f in dataclasses.fields(self):
-            if f.name == "extra":
-                continue
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            out[f.name] = _encode_value(self, f.name, value)
-        return out
-
-    def evolve(self: B, **changes: Any) -> B:
-        """A copy with ``changes`` applied (nats-py's name)."""
-        unknown = set(changes) - self._field_names() - {"extra"}
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(sorted(unknown))}")
-        copy = dataclasses.replace(self, **changes)
-        if "extra" not in changes:
-            copy.extra = dict(self.extra)
-        return copy
-
-
-def _encode_value(obj: Base, name: str, value: Any) -> Any:
-    if isinstance(value, Base):
-        return value.as_request()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if name in obj.duration_fields:
-        return [_to_nanos(v) for v in value] if isinstance(value, list) else _to_nanos(value)
-    if name in obj.time_fields:
-        return _encode_time(value)
-    if isinstance(value, list):
-        return [v.as_request() if isinstance(v, Base) else v for v in value]
-    return value
 
 
 # ---------------------------------------------------------------------- streams
@@ -309,6 +176,11 @@ class StreamConfig(Base):
     subject_delete_marker_ttl: float | None = None
     consumer_limits: StreamConsumerLimits | None = None
     metadata: dict[str, str] | None = None
+    #: nats-server 2.12: atomic batch publish, scheduled messages, persistence.
+    allow_atomic: bool | None = None
+    allow_batched: bool | None = None
+    allow_msg_schedules: bool | None = None
+    persist_mode: PersistMode | None = None
 
     duration_fields: ClassVar[frozenset[str]] = frozenset(
         {"max_age", "duplicate_window", "subject_delete_marker_ttl"}
@@ -326,7 +198,20 @@ class StreamConfig(Base):
         "discard": DiscardPolicy,
         "storage": StorageType,
         "compression": StoreCompression,
+        "persist_mode": PersistMode,
     }
+
+    def as_request(self) -> dict[str, Any]:
+        """As :meth:`Base.as_request`, after nats-py's checks: a known compression and
+        metadata as a mapping raise ``ValueError`` here, before anything is sent."""
+        if self.compression is not None and self.compression not in (
+            StoreCompression.NONE,
+            StoreCompression.S2,
+        ):
+            raise ValueError(f"invalid store compression type: {self.compression!r}")
+        if self.metadata is not None and not isinstance(self.metadata, dict):
+            raise ValueError(f"invalid metadata format: {self.metadata!r}")
+        return super().as_request()
 
 
 @dataclass
@@ -359,8 +244,11 @@ class ClusterInfo(Base):
     leader: str | None = None
     replicas: list[PeerInfo] | None = None
     raft_group: str | None = None
+    leader_since: datetime.datetime | None = None
+    traffic_acc: str | None = None
 
     _nested: ClassVar[dict[str, type[Base]]] = {"replicas": PeerInfo}
+    time_fields: ClassVar[frozenset[str]] = frozenset({"leader_since"})
 
 
 @dataclass
@@ -373,10 +261,13 @@ class StreamSourceInfo(Base):
 
 @dataclass
 class StreamInfo(Base):
+    """A stream's configuration and state; equal when both are (the response time
+    ``ts`` is left out of the comparison, as nats-py has none)."""
+
     config: StreamConfig
     state: StreamState
-    created: str | None = None
-    ts: str | None = None
+    created: datetime.datetime | None = None
+    ts: datetime.datetime | None = field(default=None, compare=False)
     cluster: ClusterInfo | None = None
     mirror: StreamSourceInfo | None = None
     sources: list[StreamSourceInfo] | None = None
@@ -389,6 +280,7 @@ class StreamInfo(Base):
         "mirror": StreamSourceInfo,
         "sources": StreamSourceInfo,
     }
+    time_fields: ClassVar[frozenset[str]] = frozenset({"created", "ts"})
 
 
 # -------------------------------------------------------------------- consumers
@@ -444,16 +336,21 @@ class ConsumerConfig(Base):
 class SequenceInfo(Base):
     consumer_seq: int = 0
     stream_seq: int = 0
-    last_active: str | None = None
+    last_active: datetime.datetime | None = None
+
+    time_fields: ClassVar[frozenset[str]] = frozenset({"last_active"})
 
 
 @dataclass
 class ConsumerInfo(Base):
+    """A consumer's configuration and state; the response time ``ts`` is left out of
+    the comparison, as nats-py has none."""
+
     name: str
     stream_name: str
     config: ConsumerConfig
-    created: str | None = None
-    ts: str | None = None
+    created: datetime.datetime | None = None
+    ts: datetime.datetime | None = field(default=None, compare=False)
     delivered: SequenceInfo | None = None
     ack_floor: SequenceInfo | None = None
     num_ack_pending: int = 0
@@ -469,6 +366,7 @@ class ConsumerInfo(Base):
         "ack_floor": SequenceInfo,
         "cluster": ClusterInfo,
     }
+    time_fields: ClassVar[frozenset[str]] = frozenset({"created", "ts"})
 
 
 # ---------------------------------------------------------------------- account
@@ -494,6 +392,19 @@ class APIStats(Base):
 
 
 @dataclass
+class Tier(Base):
+    """An account's usage and limits in one JetStream tier (``R1``, ``R3`` ...)."""
+
+    memory: int = 0
+    storage: int = 0
+    streams: int = 0
+    consumers: int = 0
+    limits: AccountLimits | None = None
+
+    _nested: ClassVar[dict[str, type[Base]]] = {"limits": AccountLimits}
+
+
+@dataclass
 class AccountInfo(Base):
     memory: int = 0
     storage: int = 0
@@ -502,8 +413,72 @@ class AccountInfo(Base):
     limits: AccountLimits | None = None
     api: APIStats | None = None
     domain: str | None = None
+    #: Usage per tier, when the account has tiered limits.
+    tiers: dict[str, Tier] | None = None
 
     _nested: ClassVar[dict[str, type[Base]]] = {"limits": AccountLimits, "api": APIStats}
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any]) -> AccountInfo:
+        tiers = data.get("tiers")
+        info = super().from_response({k: v for k, v in data.items() if k != "tiers"})
+        if isinstance(tiers, dict):
+            info.tiers = {
+                name: Tier.from_response(tier)
+                for name, tier in tiers.items()
+                if isinstance(tier, dict)
+            }
+        return info
+
+
+# ------------------------------------------------- key-value and object stores
+
+
+@dataclass
+class KeyValueConfig(Base):
+    """A key-value bucket's configuration, with nats-py's fields (``ttl`` in seconds).
+    natswire has no key-value store yet; the configuration serializes as nats-py's."""
+
+    bucket: str | None = None
+    description: str | None = None
+    max_value_size: int | None = None
+    history: int = 1
+    ttl: float | None = None
+    max_bytes: int | None = None
+    storage: StorageType | None = None
+    replicas: int = 1
+    placement: Placement | None = None
+    republish: RePublish | None = None
+    direct: bool | None = None
+    #: Client-side only: never sent.
+    limit_marker_ttl: float | None = None
+
+    duration_fields: ClassVar[frozenset[str]] = frozenset({"ttl"})
+    _nested: ClassVar[dict[str, type[Base]]] = {"placement": Placement, "republish": RePublish}
+    _enums: ClassVar[dict[str, type[enum.Enum]]] = {"storage": StorageType}
+
+    def as_request(self) -> dict[str, Any]:
+        request = super().as_request()
+        request.pop("limit_marker_ttl", None)
+        return request
+
+
+@dataclass
+class ObjectStoreConfig(Base):
+    """An object store bucket's configuration, with nats-py's fields (``ttl`` in
+    seconds). natswire has no object store yet."""
+
+    bucket: str | None = None
+    description: str | None = None
+    ttl: float | None = None
+    max_bytes: int | None = None
+    storage: StorageType | None = None
+    replicas: int = 1
+    placement: Placement | None = None
+
+    duration_fields: ClassVar[frozenset[str]] = frozenset({"ttl"})
+    _nested: ClassVar[dict[str, type[Base]]] = {"placement": Placement}
+    _enums: ClassVar[dict[str, type[enum.Enum]]] = {"storage": StorageType}
 
 
 # ---------------------------------------------------------------------- publish
@@ -527,8 +502,14 @@ class RawStreamMsg(Base):
     seq: int | None = None
     data: bytes = b""
     headers: Headers | None = None
-    time: str | None = None
+    time: datetime.datetime | None = None
     stream: str | None = None
+
+    time_fields: ClassVar[frozenset[str]] = frozenset({"time"})
+
+    def __post_init__(self) -> None:
+        # get_msg builds it from the server's answer: its time is RFC 3339 text.
+        self.time = parse_time(self.time)
 
 
 __all__ = [
@@ -544,7 +525,10 @@ __all__ = [
     "DiscardPolicy",
     "ExternalStream",
     "Header",
+    "KeyValueConfig",
+    "ObjectStoreConfig",
     "PeerInfo",
+    "PersistMode",
     "Placement",
     "PubAck",
     "RawStreamMsg",
@@ -561,6 +545,8 @@ __all__ = [
     "StreamSourceInfo",
     "StreamState",
     "SubjectTransform",
+    "Tier",
+    "parse_time",
 ]
 
 

@@ -73,7 +73,8 @@ def publish_headers(
     if expected_last_msg_id is not None:
         hdr[Header.EXPECTED_LAST_MSG_ID.value] = expected_last_msg_id
     if msg_ttl is not None:
-        hdr[Header.MSG_TTL.value] = f"{max(1, round(msg_ttl))}s"
+        # Whole seconds, as nats-py sends it; at least 1 (nats-py's "0" would mean none).
+        hdr[Header.MSG_TTL.value] = str(max(1, int(msg_ttl)))
     return hdr
 
 

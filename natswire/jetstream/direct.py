@@ -15,7 +15,7 @@ from typing import Any
 from ..client.client import Client
 from ..client.errors import TimeoutError
 from ..client.message import Message
-from .api import RawStreamMsg
+from .api import RawStreamMsg, parse_time
 from .errors import APIError, NoMessageFoundError
 
 STREAM = "Nats-Stream"
@@ -49,7 +49,7 @@ def raw_from_direct(msg: Message, stream: str) -> RawStreamMsg:
         seq=int(seq) if seq is not None and seq.isdigit() else None,
         data=msg.data,
         headers=headers,
-        time=headers.get(TIME_STAMP),
+        time=parse_time(headers.get(TIME_STAMP)),
         stream=headers.get(STREAM) or stream,
         extra=extra,
     )

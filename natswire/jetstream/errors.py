@@ -220,3 +220,120 @@ def decode_response(data: bytes, what: str) -> dict[str, Any]:
     if "error" in resp:
         raise api_error(resp["error"])
     return resp
+
+
+# ---------------------------------------------------------------- nats-py's names
+# What ``nats.js.errors`` offers, so that ``from natswire.js.errors import ...`` (this
+# module) catches what nats-py code caught. natswire has no key-value or object store
+# yet: their errors exist so that code naming them still imports and runs.
+
+#: ``nats.js.errors.Error``, the root of the JetStream errors.
+Error = JetStreamError
+#: ``nats.js.errors.ServerError`` (not the protocol's ``natswire.errors.ServerError``).
+ServerError = JetStreamServerError
+MsgAlreadyAckdError = MsgAlreadyAckedError
+
+
+class ConsumerInvalidResetError(BadRequestError):
+    """A consumer reset asked for a sequence its deliver policy rules out (10204)."""
+
+
+_BY_ERR_CODE[10204] = ConsumerInvalidResetError
+
+
+class BucketNotFoundError(NotFoundError):
+    """No key-value bucket by that name."""
+
+
+class BadBucketError(APIError):
+    """The stream behind a bucket is not a bucket."""
+
+
+class KeyValueError(APIError):
+    """A key-value store operation failed."""
+
+
+class KeyDeletedError(KeyValueError, NotFoundError):
+    """The key was deleted."""
+
+
+class KeyNotFoundError(KeyValueError, NotFoundError):
+    """No such key."""
+
+
+class KeyWrongLastSequenceError(KeyValueError, BadRequestError):
+    """An update named the wrong last sequence."""
+
+
+class NoKeysError(KeyValueError):
+    """The bucket holds no keys."""
+
+
+class KeyHistoryTooLargeError(KeyValueError):
+    """History is limited to 64 entries per key."""
+
+
+class InvalidKeyError(JetStreamError):
+    """Not a valid key-value key."""
+
+
+class InvalidBucketNameError(JetStreamError):
+    """Not a valid bucket name."""
+
+
+class InvalidObjectNameError(JetStreamError):
+    """Not a valid object name."""
+
+
+class BadObjectMetaError(JetStreamError):
+    """An object's metadata cannot be read."""
+
+
+class LinkIsABucketError(JetStreamError):
+    """The object is a link to a bucket."""
+
+
+class DigestMismatchError(JetStreamError):
+    """An object's content does not match its digest."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No such object."""
+
+
+class ObjectDeletedError(NotFoundError):
+    """The object was deleted."""
+
+
+class ObjectAlreadyExists(JetStreamError):
+    """An object by that name exists."""
+
+
+class KeyValueLimitMarkerTTLNotSupportedError(JetStreamError):
+    """Limit-marker TTLs need nats-server 2.11 or later."""
+
+
+__all__ += [
+    "BadBucketError",
+    "BadObjectMetaError",
+    "BucketNotFoundError",
+    "ConsumerInvalidResetError",
+    "DigestMismatchError",
+    "Error",
+    "InvalidBucketNameError",
+    "InvalidKeyError",
+    "InvalidObjectNameError",
+    "KeyDeletedError",
+    "KeyHistoryTooLargeError",
+    "KeyNotFoundError",
+    "KeyValueError",
+    "KeyValueLimitMarkerTTLNotSupportedError",
+    "KeyWrongLastSequenceError",
+    "LinkIsABucketError",
+    "MsgAlreadyAckdError",
+    "NoKeysError",
+    "ObjectAlreadyExists",
+    "ObjectDeletedError",
+    "ObjectNotFoundError",
+    "ServerError",
+]

@@ -80,9 +80,17 @@ def consumer_create(
     if name:
         check_name("consumer", name)
         api = f"CONSUMER.CREATE.{stream}.{name}"
+        if cfg.filter_subject and not _has_wildcard(cfg.filter_subject):
+            # As nats-py: the server checks it, and permissions can be set per filter.
+            # A wildcard filter stays in the body only: no request subject holds one.
+            api += f".{cfg.filter_subject}"
     else:
         api = f"CONSUMER.CREATE.{stream}"
     return api, {"stream_name": stream, "config": cfg.as_request()}
+
+
+def _has_wildcard(subject: str) -> bool:
+    return any(token in ("*", ">") for token in subject.split("."))
 
 
 class JetStreamManager:
@@ -176,12 +184,12 @@ class JetStreamManager:
     async def purge_stream(
         self,
         name: str,
+        seq: int | None = None,
         subject: str | None = None,
         keep: int | None = None,
-        seq: int | None = None,
     ) -> bool:
-        """Remove messages: all, those on ``subject``, all but the last ``keep``, or
-        those below ``seq``."""
+        """Remove messages: all, those below ``seq``, those on ``subject``, or all but
+        the last ``keep`` (nats-py's order of arguments)."""
         check_name("stream", name)
         body: dict[str, Any] = {}
         if subject:

@@ -70,7 +70,7 @@ class Endpoint:
 
     async def start(self, pending_msgs_limit: int | None, pending_bytes_limit: int | None) -> None:
         """Subscribe in the endpoint's queue group."""
-        limits: dict[str, int] = {}
+        limits: dict[str, Any] = {}
         if pending_msgs_limit is not None:
             limits["pending_msgs_limit"] = pending_msgs_limit
         if pending_bytes_limit is not None:

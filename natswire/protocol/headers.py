@@ -144,8 +144,9 @@ class Headers(MutableMapping[str, str]):
 def encode_headers(headers: HeadersLike) -> bytes:
     """Encode headers as a ``NATS/1.0`` block, including the blank line that ends it.
 
-    Raises :class:`LocalProtocolError` for names that are empty or hold whitespace,
-    ``:`` or control line breaks, and for values holding CR or LF.
+    Headers with an empty name are left out, as nats-py does. Raises
+    :class:`LocalProtocolError` for names that hold whitespace, ``:`` or line breaks,
+    and for values holding CR or LF.
     """
     if not isinstance(headers, Headers):
         headers = Headers(headers)
@@ -164,10 +165,10 @@ def encode_headers(headers: HeadersLike) -> bytes:
             raise LocalProtocolError(
                 f"header names and values must be str, got {name!r}: {value!r}"
             )
-        if not name or not _FORBIDDEN_IN_NAME.isdisjoint(name):
-            raise LocalProtocolError(
-                f"header name {name!r} is empty or holds whitespace, ':' or a line break"
-            )
+        if not name:
+            continue  # nats-py drops headers without a name
+        if not _FORBIDDEN_IN_NAME.isdisjoint(name):
+            raise LocalProtocolError(f"header name {name!r} holds whitespace, ':' or a line break")
         _check_value(f"header {name!r}", value)
         lines.append(f"{name}: {value}")
     lines.append("\r\n")

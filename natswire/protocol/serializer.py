@@ -36,12 +36,17 @@ def _to_bytes(value: Subject, what: str) -> bytes:
     raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
 
 
+def _shown(name: bytes) -> str:
+    """A subject or name as text in an error message (``'a b'``, not ``b'a b'``)."""
+    return repr(name.decode("utf-8", "backslashreplace"))
+
+
 def _subject_problem(subject: bytes, what: str) -> str:
     if not subject:
         return f"{what} is empty"
     if _NAME.fullmatch(subject) is None:
-        return f"{what} {subject!r} holds whitespace or a control character"
-    return f"{what} {subject!r} has an empty token (leading, trailing or double '.')"
+        return f"{what} {_shown(subject)} holds whitespace or a control character"
+    return f"{what} {_shown(subject)} has an empty token (leading, trailing or double '.')"
 
 
 def publish_subject(subject: Subject, what: str = "subject") -> bytes:
@@ -71,7 +76,7 @@ def reply_subject(subject: Subject, what: str = "reply subject") -> bytes:
         for token in encoded.split(b"."):
             if token in (b"*", b">"):
                 raise BadSubjectError(
-                    f"{what} {encoded!r} holds the wildcard {token.decode()!r}, "
+                    f"{what} {_shown(encoded)} holds the wildcard {token.decode()!r}, "
                     "which only subscriptions may use"
                 )
     return encoded
@@ -93,7 +98,7 @@ def subscribe_subject(subject: Subject) -> bytes:
         tokens = encoded.split(b".")
         if b">" in tokens[:-1]:
             raise BadSubjectError(
-                f"subject {encoded!r}: the wildcard '>' may only be the last token"
+                f"subject {_shown(encoded)}: the wildcard '>' may only be the last token"
             )
     if len(_subscribe_subjects) >= _VALID_CACHE_ENTRIES:
         _subscribe_subjects.clear()
@@ -104,7 +109,7 @@ def subscribe_subject(subject: Subject) -> bytes:
 def _name(value: Subject, what: str, error: type[LocalProtocolError] = LocalProtocolError) -> bytes:
     encoded = _to_bytes(value, what)
     if _NAME.fullmatch(encoded) is None:
-        raise error(f"{what} {encoded!r} is empty or holds whitespace or a control character")
+        raise error(f"{what} {_shown(encoded)} is empty or holds whitespace or a control character")
     return encoded
 
 

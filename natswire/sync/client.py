@@ -24,7 +24,8 @@ from concurrent import futures
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from ..client.connect_info import load_credentials, tls_context
+from ..client.connect_info import tls_context
+from ..client.credentials import load_nkey_auth
 from ..client.errors import (
     BadTimeoutError,
     ConnectionClosedError,
@@ -113,7 +114,7 @@ class Client(ClientView):
             list(options.servers), randomize=not options.dont_randomize, rng=options.rng
         )
         # Read TLS files and credentials before any thread starts: a bad one fails here.
-        tls, credentials = tls_context(options.tls), load_credentials(options)
+        tls, credentials = tls_context(options.tls), load_nkey_auth(options)
         delivery = self._delivery = DeliveryThread("natswire-sync-delivery")
         hooks = ReaderHooks(
             is_ending=self._is_ending,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
+from ..client.credentials import NkeyAuth
 from ..client.errors import NoServersError, TimeoutError
 from ..client.failover import Backoff, PingDecision, PingSchedule
 from ..client.options import ConnectOptions
@@ -66,7 +67,7 @@ class Reader:
         subscriptions: dict[bytes, Subscription],
         pool: ServerPool,
         tls_context: ssl.SSLContext | None,
-        credentials: tuple[str, str] | None,
+        credentials: NkeyAuth | None,
     ) -> None:
         self._host = host
         self._options = options

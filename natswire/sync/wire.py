@@ -17,6 +17,7 @@ from time import monotonic
 from typing import Any
 
 from ..client.connect_info import connect_fields, payload_limits
+from ..client.credentials import NkeyAuth
 from ..client.errors import TimeoutError
 from ..client.options import ConnectOptions
 from ..client.servers import Server
@@ -79,7 +80,7 @@ def open_link(
     server: Server,
     options: ConnectOptions,
     tls_context: ssl.SSLContext | None,
-    credentials: tuple[str, str] | None,
+    credentials: NkeyAuth | None,
 ) -> tuple[Link, dict[str, Any]]:
     """Connect to ``server`` and hand-shake within ``connect_timeout``; return the link
     and the server's INFO. Raises ``OSError``, :class:`TimeoutError` or the server's

@@ -11,7 +11,13 @@ from natswire.client.failover import Backoff
 from natswire.client.options import ConnectOptions
 
 
-def test_the_delay_doubles_per_attempt_up_to_the_maximum() -> None:
+def test_by_default_the_delay_is_reconnect_time_wait_for_every_attempt() -> None:
+    options = ConnectOptions(reconnect_time_wait=0.5, reconnect_jitter=0)
+    backoff = Backoff(options, random.Random(1))
+    assert [backoff.delay(n) for n in range(5)] == [0.5] * 5
+
+
+def test_asked_for_the_delay_doubles_per_attempt_up_to_the_maximum() -> None:
     options = ConnectOptions(reconnect_time_wait=0.5, reconnect_time_wait_max=3, reconnect_jitter=0)
     backoff = Backoff(options, random.Random(1))
     assert [backoff.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]

@@ -43,14 +43,15 @@ async def test_add_info_update_delete_stream(js: JetStreamContext, name: str) ->
 
 
 async def test_unknown_server_fields_round_trip(js: JetStreamContext, name: str) -> None:
-    # allow_atomic (atomic batch publish, server 2.12) is not a StreamConfig field.
-    info = await js.add_stream(name=name, subjects=[f"{name}.>"], extra={"allow_atomic": True})
+    # allow_msg_counter (message counters, server 2.12) is not a StreamConfig field.
+    extra = {"allow_msg_counter": True}
+    info = await js.add_stream(name=name, subjects=[f"{name}.>"], extra=extra)
     try:
-        assert info.config.extra == {"allow_atomic": True}
+        assert info.config.extra == extra
         again = await js.update_stream(info.config.evolve(max_msgs=7))
         assert again.config.max_msgs == 7
-        assert again.config.extra == {"allow_atomic": True}
-        assert (await js.stream_info(name)).config.extra == {"allow_atomic": True}
+        assert again.config.extra == extra
+        assert (await js.stream_info(name)).config.extra == extra
     finally:
         await js.delete_stream(name)
 

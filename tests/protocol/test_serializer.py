@@ -250,13 +250,17 @@ BAD_HEADERS: dict[str, tuple[Any, str]] = {
     "colon-in-name": ({"K:": "v"}, "header name"),
     "space-in-name": ({"Bad Name": "v"}, "header name"),
     "tab-in-name": ({"Bad\tName": "v"}, "header name"),
-    "empty-name": ({"": "v"}, "header name"),
     "multi-value-with-lf": ({"K": ["ok", "bad\n"]}, "holds CR or LF"),
     "status-description-crlf": (Headers(status=503, description="x\r\n"), "holds CR or LF"),
     "status-too-small": (Headers(status=99), "header status must be 3 digits"),
     "status-too-large": (Headers(status=1000), "header status must be 3 digits"),
     "non-str-value": ({"K": [1]}, "must be str"),
 }
+
+
+def test_headers_without_a_name_are_dropped_as_nats_py_does() -> None:
+    assert encode_headers({"": "v", "K": "1"}) == b"NATS/1.0\r\nK: 1\r\n\r\n"
+    assert encode_headers({"": "v"}) == b"NATS/1.0\r\n\r\n"
 
 
 @pytest.mark.parametrize(("headers", "message"), BAD_HEADERS.values(), ids=BAD_HEADERS.keys())

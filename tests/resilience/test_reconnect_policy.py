@@ -22,7 +22,9 @@ from natswire.server import NatsServer, free_port
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_backoff_grows_per_server_and_the_callback_overrides_it() -> None:
+async def test_backoff_grows_only_when_asked_for_and_the_callback_overrides_it() -> None:
+    constant = natswire.ConnectOptions(reconnect_time_wait=0.1, reconnect_jitter=0)
+    assert [Backoff(constant, random.Random()).delay(n) for n in range(6)] == [0.1] * 6
     options = natswire.ConnectOptions(
         reconnect_time_wait=0.1, reconnect_time_wait_max=0.8, reconnect_jitter=0
     )
