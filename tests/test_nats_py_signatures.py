@@ -63,18 +63,6 @@ DIFFERENT: dict[str, str] = {
 
 #: Not in natswire yet: other work adds them, or natswire has no such feature yet.
 NOT_YET: dict[str, str] = {
-    # The JetStream push and ordered consumer work (another change).
-    "JetStreamContext.subscribe": "push consumers",
-    "JetStreamContext.subscribe_bind": "push consumers",
-    "JetStreamContext.PushSubscription": "push consumers",
-    "JetStreamManager.pause_consumer": "consumer pause",
-    "JetStreamManager.resume_consumer": "consumer pause",
-    "JetStreamManager.get_msg": "direct get",
-    "JetStreamManager.get_last_msg": "direct get",
-    "api.ConsumerPause": "consumer pause",
-    "api.ConsumerConfig.pause_until": "consumer pause",
-    "api.ConsumerInfo.paused": "consumer pause",
-    "api.ConsumerInfo.pause_remaining": "consumer pause",
     # No key-value or object store in natswire.
     "JetStreamContext.key_value": "key-value store",
     "JetStreamContext.create_key_value": "key-value store",
@@ -87,7 +75,6 @@ NOT_YET: dict[str, str] = {
     "api.ObjectMeta": "object store",
     "api.ObjectMetaOptions": "object store",
     # JetStream management natswire does not have yet.
-    "JetStreamManager.streams_info_iterator": "paged stream listing",
     "api.StreamsListIterator": "paged stream listing",
     "JetStreamManager.reset_consumer": "consumer reset (nats-server 2.12)",
     "api.ConsumerReset": "consumer reset (nats-server 2.12)",

@@ -320,6 +320,7 @@ class ConsumerConfig(Base):
     num_replicas: int | None = None
     mem_storage: bool | None = None
     metadata: dict[str, str] | None = None
+    pause_until: str | None = None
 
     duration_fields: ClassVar[frozenset[str]] = frozenset(
         {"ack_wait", "backoff", "idle_heartbeat", "inactive_threshold", "max_expires"}
@@ -359,7 +360,10 @@ class ConsumerInfo(Base):
     num_pending: int = 0
     cluster: ClusterInfo | None = None
     push_bound: bool | None = None
+    paused: bool | None = None
+    pause_remaining: float | None = None
 
+    duration_fields: ClassVar[frozenset[str]] = frozenset({"pause_remaining"})
     _nested: ClassVar[dict[str, type[Base]]] = {
         "config": ConsumerConfig,
         "delivered": SequenceInfo,

@@ -568,3 +568,8 @@ class JetStreamContext(JetStreamManager):
         watcher = DeadLetterSubscription(self, stream, consumer, cb)
         await watcher.start()
         return watcher
+
+
+# nats-py names what ``subscribe`` returns ``JetStreamContext.PushSubscription``; set
+# after the class so the name inside it still means the type.
+JetStreamContext.PushSubscription = PushSubscription  # type: ignore[attr-defined]
