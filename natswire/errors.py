@@ -178,6 +178,49 @@ _LAZY.update(
 )
 
 
+# The Key-Value store's and Object Store's errors under nats-py's names.
+if TYPE_CHECKING:
+    from .jetstream.errors import (
+        BadBucketError,
+        BadObjectMetaError,
+        BucketNotFoundError,
+        DigestMismatchError,
+        InvalidBucketNameError,
+        InvalidKeyError,
+        KeyDeletedError,
+        KeyHistoryTooLargeError,
+        KeyNotFoundError,
+        KeyValueError,
+        KeyValueLimitMarkerTTLNotSupportedError,
+        KeyWrongLastSequenceError,
+        LinkIsABucketError,
+        NoKeysError,
+        ObjectAlreadyExists,
+        ObjectDeletedError,
+        ObjectNotFoundError,
+    )
+_KV_AND_OBJECT_ERRORS = (
+    "BadBucketError",
+    "BadObjectMetaError",
+    "BucketNotFoundError",
+    "DigestMismatchError",
+    "InvalidBucketNameError",
+    "InvalidKeyError",
+    "KeyDeletedError",
+    "KeyHistoryTooLargeError",
+    "KeyNotFoundError",
+    "KeyValueError",
+    "KeyValueLimitMarkerTTLNotSupportedError",
+    "KeyWrongLastSequenceError",
+    "LinkIsABucketError",
+    "NoKeysError",
+    "ObjectAlreadyExists",
+    "ObjectDeletedError",
+    "ObjectNotFoundError",
+)
+_LAZY.update(dict.fromkeys(_KV_AND_OBJECT_ERRORS, ".jetstream.errors"))
+
+
 def __getattr__(name: str) -> Any:
     try:
         module_name = _LAZY[name]
@@ -275,3 +318,22 @@ __all__ = [
     "WrongPortError",
 ]
 __all__ += ["ConsumerSequenceMismatchError", "FetchTimeoutError"]
+__all__ += [
+    "BadBucketError",
+    "BadObjectMetaError",
+    "BucketNotFoundError",
+    "DigestMismatchError",
+    "InvalidBucketNameError",
+    "InvalidKeyError",
+    "KeyDeletedError",
+    "KeyHistoryTooLargeError",
+    "KeyNotFoundError",
+    "KeyValueError",
+    "KeyValueLimitMarkerTTLNotSupportedError",
+    "KeyWrongLastSequenceError",
+    "LinkIsABucketError",
+    "NoKeysError",
+    "ObjectAlreadyExists",
+    "ObjectDeletedError",
+    "ObjectNotFoundError",
+]

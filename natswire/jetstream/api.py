@@ -581,3 +581,4 @@ class ConsumerPause(Base):
 
 
 __all__ += ["ConsumerPause"]
+from .kv_api import KeyValueConfig, ObjectStoreConfig  # noqa: E402, F401

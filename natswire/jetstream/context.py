@@ -25,7 +25,11 @@ from .errors import (
     decode_response,
 )
 from .flow import OrderedSequence
-from .manager import DEFAULT_PREFIX, JetStreamManager, check_name
+from .kv import KeyValue, bind_key_value
+from .kv import create_key_value as _create_key_value
+from .kv import delete_key_value as _delete_key_value
+from .kv_api import KeyValueConfig
+from .manager import DEFAULT_PREFIX, JetStreamManager, build_config, check_name
 from .ordered import OrderedPullSubscription, ordered_pull_config
 from .pull import PullSubscription
 from .push import DEFAULT_CHECK_INTERVAL, PushCallback, PushSubscription
@@ -567,3 +571,20 @@ class JetStreamContext(JetStreamManager):
         watcher = DeadLetterSubscription(self, stream, consumer, cb)
         await watcher.start()
         return watcher
+
+    # ---------------------------------------------------------- key-value store
+
+    async def key_value(self, bucket: str) -> KeyValue:
+        """The Key-Value bucket ``bucket``; raises :class:`BucketNotFoundError`."""
+        return await bind_key_value(self, bucket)
+
+    async def create_key_value(
+        self, config: KeyValueConfig | None = None, **params: Any
+    ) -> KeyValue:
+        """Create a Key-Value bucket (``bucket=``, ``history=``, ``ttl=``, ... or a
+        :class:`KeyValueConfig`); see :class:`natswire.jetstream.kv.KeyValue`."""
+        return await _create_key_value(self, build_config(KeyValueConfig, config, params))
+
+    async def delete_key_value(self, bucket: str) -> bool:
+        """Delete the Key-Value bucket ``bucket`` and everything in it."""
+        return await _delete_key_value(self, bucket)
