@@ -29,8 +29,13 @@ KV_PURGE = "PURGE"
 #: nats-server 2.11+ marks what it removed itself (TTL, max age) with this header.
 KV_MARKER_REASON = "Nats-Marker-Reason"
 _MARKER_OPS = {"MaxAge": KV_PURGE, "Purge": KV_PURGE, "Remove": KV_DEL}
-#: How long the server keeps a watcher's consumer nobody listens to (nats-py's default).
-DEFAULT_WATCH_INACTIVE = 5 * 60.0
+#: How long the server keeps a watcher's consumer nobody listens to. nats-py waits five
+#: minutes; a watcher replaces a lost consumer by itself, so the consumer of a client
+#: that went away without stopping its watcher is removed sooner.
+DEFAULT_WATCH_INACTIVE = 5.0
+#: The watcher's idle heartbeat: two missed ones (a consumer deleted from outside, a
+#: silent link) and the consumer is replaced.
+WATCH_HEARTBEAT = 1.0
 
 
 @dataclass
@@ -183,4 +188,5 @@ def watch_options(
         "deliver_policy": None if include_history else DeliverPolicy.LAST_PER_SUBJECT,
         "headers_only": True if (meta_only or headers_only) else None,
         "inactive_threshold": inactive or DEFAULT_WATCH_INACTIVE,
+        "idle_heartbeat": WATCH_HEARTBEAT,
     }
