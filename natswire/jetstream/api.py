@@ -581,4 +581,11 @@ class ConsumerPause(Base):
 
 
 __all__ += ["ConsumerPause"]
-from .kv_api import KeyValueConfig, ObjectStoreConfig  # noqa: E402, F401
+from .kv_api import (  # noqa: E402, F401
+    KeyValueConfig,
+    ObjectInfo,
+    ObjectLink,
+    ObjectMeta,
+    ObjectMetaOptions,
+    ObjectStoreConfig,
+)

@@ -103,4 +103,79 @@ class BucketStatus:
         return self.stream_info.config.subject_delete_marker_ttl
 
 
-__all__ = ["BucketStatus", "KeyValueConfig", "ObjectStoreConfig", "is_valid_key"]
+# ------------------------------------------------------------------ objects
+
+
+@dataclass
+class ObjectLink(Base):
+    """A link to another bucket (``name`` ``None``) or to one object in it."""
+
+    bucket: str
+    name: str | None = None
+
+
+@dataclass
+class ObjectMetaOptions(Base):
+    """An object's options: a link, or the chunk size it was written with."""
+
+    link: ObjectLink | None = None
+    max_chunk_size: int | None = None
+
+    _nested: ClassVar[dict[str, type[Base]]] = {"link": ObjectLink}
+
+
+@dataclass
+class ObjectMeta(Base):
+    """What a writer says about an object: name, description, headers, options."""
+
+    name: str | None = None
+    description: str | None = None
+    headers: dict[str, Any] | None = None
+    options: ObjectMetaOptions | None = None
+
+    _nested: ClassVar[dict[str, type[Base]]] = {"options": ObjectMetaOptions}
+
+
+@dataclass
+class ObjectInfo(Base):
+    """An object's metadata as stored on ``$O.<bucket>.M.<base64url name>``: its meta
+    plus the chunks' ``nuid``, ``size``, ``chunks`` and ``digest`` (``SHA-256=`` and
+    the base64url SHA-256 of the content)."""
+
+    name: str
+    bucket: str
+    nuid: str
+    size: int | None = None
+    mtime: str | None = None
+    chunks: int | None = None
+    digest: str | None = None
+    deleted: bool | None = False
+    description: str | None = None
+    headers: dict[str, Any] | None = None
+    options: ObjectMetaOptions | None = None
+
+    _nested: ClassVar[dict[str, type[Base]]] = {"options": ObjectMetaOptions}
+
+    @property
+    def meta(self) -> ObjectMeta:
+        return ObjectMeta(self.name, self.description, self.headers, self.options)
+
+    def is_link(self) -> bool:
+        """Whether this object is a link to another object or bucket."""
+        return self.options is not None and self.options.link is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        """nats-py's name for :meth:`as_request`."""
+        return self.as_request()
+
+
+__all__ = [
+    "BucketStatus",
+    "KeyValueConfig",
+    "ObjectInfo",
+    "ObjectLink",
+    "ObjectMeta",
+    "ObjectMetaOptions",
+    "ObjectStoreConfig",
+    "is_valid_key",
+]
