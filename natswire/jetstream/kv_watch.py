@@ -86,7 +86,6 @@ class KeyWatcher:
         self._waiter: asyncio.Future[None] | None = None
         self._sub: PushSubscription | None = None
         self._init_done = False
-        self._received = 0
         self._stopped = False
 
     @property
@@ -112,7 +111,6 @@ class KeyWatcher:
 
     def on_msg(self, msg: JetStreamMessage) -> None:
         """The ordered consumer's callback: one stored revision, in stream order."""
-        self._received += 1
         meta = msg.metadata
         op = operation_of(msg.headers)
         skip = op == "" or (self._ignore_deletes and op in (KV_DEL, KV_PURGE))
@@ -142,7 +140,10 @@ class KeyWatcher:
         except BaseException:
             await self._sub.unsubscribe()
             raise
-        if info.num_pending == 0 and self._received == 0 and not self._init_done:
+        # Nothing pending and nothing delivered: no initial values. (Delivered ones may
+        # still be on their way; the last of them carries num_pending 0 and ends them.)
+        delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+        if info.num_pending == 0 and delivered == 0 and not self._init_done:
             self._init_done = True
             self._push(None)
 
