@@ -10,6 +10,7 @@ stream has one consumer per live watcher.
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -67,6 +68,18 @@ def operation_of(headers: Any) -> str | None:
     return None
 
 
+def revision_fields(reply: str) -> tuple[int, datetime.datetime, int]:
+    """``(stream sequence, stored time, pending)`` from a JetStream ack subject (either
+    layout), read without building the whole metadata."""
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        sseq, ts, pending = tokens[5], tokens[7], tokens[8]
+    else:
+        sseq, ts, pending = tokens[7], tokens[9], tokens[10]
+    created = datetime.datetime.fromtimestamp(int(ts) / 1e9, tz=datetime.timezone.utc)
+    return int(sseq), created, int(pending)
+
+
 class _Stop:
     """Ends the watcher's iteration."""
 
@@ -111,22 +124,12 @@ class KeyWatcher:
 
     def on_msg(self, msg: JetStreamMessage) -> None:
         """The ordered consumer's callback: one stored revision, in stream order."""
-        meta = msg.metadata
+        revision, created, pending = revision_fields(msg.reply)
         op = operation_of(msg.headers)
-        skip = op == "" or (self._ignore_deletes and op in (KV_DEL, KV_PURGE))
-        if not skip:
-            self._push(
-                Entry(
-                    self._bucket,
-                    msg.subject[self._prefix_len :],
-                    msg.data,
-                    meta.sequence.stream,
-                    meta.num_pending,
-                    meta.timestamp,
-                    op,
-                )
-            )
-        if meta.num_pending == 0 and not self._init_done:
+        if not (op == "" or (self._ignore_deletes and op in (KV_DEL, KV_PURGE))):
+            key = msg.subject[self._prefix_len :]
+            self._push(Entry(self._bucket, key, msg.data, revision, pending, created, op))
+        if pending == 0 and not self._init_done:
             self._init_done = True
             self._push(None)
 
