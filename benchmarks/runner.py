@@ -360,7 +360,7 @@ def rows_for(workload: str, size: int) -> list[Row]:
             )
         ]
     if workload == "obj":
-        return [
+        rows = [
             Row(
                 workload,
                 16,
@@ -374,6 +374,10 @@ def rows_for(workload: str, size: int) -> list[Row]:
             )
             for kind, what, target in (("objput", "put", None), ("objget", "get", 3.0))
         ]
+        # The get row's raw column is a plain loopback socket copy of the same size.
+        rows[1].sources["raw"] = "objget"
+        rows[1].ratios[1] = Ratio(("", "natswire"), ("", "raw"), 0.5, "nw/socket copy")
+        return rows
     if workload == "amqp":
         return [
             _js_row(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -145,3 +146,48 @@ async def objput(client: Flavour, url: str, size: int, n: int, warmup: int) -> d
 async def objget(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     """``obs.get`` of an ``n`` MiB object into memory, in MB/s."""
     return await _object_trial(client, url, n, "get")
+
+
+async def raw_objget(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """The raw socket copy rate the object get is measured against: ``n`` MiB sent over
+    loopback TCP by a thread in 128 KiB writes, received by an asyncio protocol into
+    memory, in MB/s."""
+    total = n * MIB
+    block = os.urandom(128 * 1024)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def send() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            sent = 0
+            while sent < total:
+                piece = block[: min(len(block), total - sent)]
+                conn.sendall(piece)
+                sent += len(piece)
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[float] = loop.create_future()
+    parts: list[bytes] = []
+
+    class Receiver(asyncio.Protocol):
+        received = 0
+
+        def data_received(self, data: bytes) -> None:
+            parts.append(data)
+            self.received += len(data)
+            if self.received >= total and not done.done():
+                done.set_result(now())
+
+    sender = loop.run_in_executor(None, send)
+    t0 = now()
+    transport, _ = await loop.create_connection(Receiver, "127.0.0.1", port)
+    end = await asyncio.wait_for(done, 120)
+    data = b"".join(parts)
+    took = now() - t0
+    transport.close()
+    await sender
+    listener.close()
+    if len(data) != total:
+        raise RuntimeError("the socket copy lost bytes")
+    return {"metrics": {"rate": total / 1e6 / max(took, end - t0)}}
