@@ -45,6 +45,8 @@ WORKLOADS = (
     "jspub",
     "jsfetch",
     "jspush",
+    "kv",
+    "obj",
     "amqp",
     "ws",
     "blocking",
@@ -75,6 +77,11 @@ FULL_N: dict[str, dict[int, int]] = {
     "jsflow": {16: 30_000},
     "jspush": {16: 100_000},
     "jsordered": {16: 100_000},
+    "kvput": {16: 20_000},
+    "kvget": {16: 20_000},
+    "kvwatch": {16: 100_000},
+    "objput": {16: 64},
+    "objget": {16: 64},
     "amqp": {16: 30_000},
     "wspub": {16: 300_000},
     "wspubsub": {16: 100_000},
@@ -100,6 +107,11 @@ QUICK_N: dict[str, int] = {
     "jsflow": 1_000,
     "jspush": 2_000,
     "jsordered": 2_000,
+    "kvput": 300,
+    "kvget": 300,
+    "kvwatch": 2_000,
+    "objput": 4,
+    "objget": 4,
     "amqp": 1_000,
     "wspub": 5_000,
     "wspubsub": 2_000,
@@ -123,6 +135,8 @@ LABELS = {
     "jspub": "JS publish+ack",
     "jsfetch": "JS fetch+ack",
     "jspush": "JS push",
+    "kv": "KV",
+    "obj": "Object Store",
     "amqp": "pub→consume→ack",
     "ws": "over WebSocket",
     "blocking": "blocking",
@@ -326,6 +340,44 @@ def rows_for(workload: str, size: int) -> list[Row]:
             )
             for kind, what in (("jspush", "auto-ack"), ("jsordered", "ordered consumer"))
         ]
+    if workload == "kv":
+        return [
+            Row(
+                workload,
+                16,
+                "rate",
+                f"{label} {what} {size} B",
+                "op/s",
+                True,
+                key=kind,
+                sources={c: kind for c in nw_py},
+                ratios=[Ratio(("", "natswire"), ("", "nats-py"), target), None],
+            )
+            for kind, what, target in (
+                ("kvput", "put (sequential, acked)", 2.0),
+                ("kvget", "get (Direct Get)", 2.0),
+                ("kvwatch", "watch updates", None),
+            )
+        ]
+    if workload == "obj":
+        rows = [
+            Row(
+                workload,
+                16,
+                "rate",
+                f"{label} {what}",
+                "MB/s",
+                True,
+                key=kind,
+                sources={c: kind for c in nw_py},
+                ratios=[Ratio(("", "natswire"), ("", "nats-py"), target), None],
+            )
+            for kind, what, target in (("objput", "put", None), ("objget", "get", 3.0))
+        ]
+        # The get row's raw column is a plain loopback socket copy of the same size.
+        rows[1].sources["raw"] = "objget"
+        rows[1].ratios[1] = Ratio(("", "natswire"), ("", "raw"), 0.5, "nw/socket copy")
+        return rows
     if workload == "amqp":
         return [
             _js_row(
@@ -642,6 +694,8 @@ def run_workload(
         row.warmup = warmup_for(kind, row.n)
         if workload == "memory":
             row.label = f"memory {row.n // 1000}k x {size} B pending"
+        if workload == "obj":
+            row.label = f"{row.label} of a {row.n} MiB object"
     baseline: dict[str, list[float]] = {c: [] for c in CLIENTS}
     peaks: dict[str, list[float]] = {c: [] for c in CLIENTS}
     for t in range(trials):

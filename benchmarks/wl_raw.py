@@ -218,3 +218,7 @@ async def memory(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     if count != n:
         raise RuntimeError(f"{count} messages pending, expected {n}")
     return {"metrics": {"peak_rss": peak, "rss_before": base}, "expect_in": n, "expect_out": n}
+
+
+# The Object Store get row's raw column: a plain loopback socket copy (see wl_kv).
+from .wl_kv import raw_objget as objget  # noqa: E402, F401

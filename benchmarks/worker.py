@@ -37,6 +37,11 @@ WORKLOADS = (
     "jsflow",
     "jspush",
     "jsordered",
+    "kvput",
+    "kvget",
+    "kvwatch",
+    "objput",
+    "objget",
     "amqp",
     "wspub",
     "wspubsub",
@@ -89,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             elif args.client == "raw":
                 workload = getattr(importlib.import_module(".wl_raw", __package__), args.workload)
             else:
-                from . import wl_clients, wl_push
+                from . import wl_clients, wl_kv, wl_push
 
                 module = wl_push if args.workload in wl_push.WORKLOADS else wl_clients
+                if args.workload in wl_kv.WORKLOADS:
+                    module = wl_kv
                 workload = functools.partial(
                     getattr(module, args.workload), wl_clients.FLAVOURS[args.client]
                 )

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .micro.cli import add_parsers as add_micro_parsers
 
     add_micro_parsers(commands, _connection_args)  # ``micro ls|info|stats``
+    from .jetstream.store_cli import add_parsers as add_store_parsers
+
+    add_store_parsers(commands, _connection_args)  # ``kv ...`` and ``object ...``
     return parser
 
 
@@ -268,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .micro.cli import run as run_micro
 
         return run_micro(args, _connect)
+    if args.command in ("kv", "object"):
+        from .jetstream.store_cli import run as run_store
+
+        return run_store(args, _connect)
     if args.command in ("admin", "stats"):
         from .admin.cli import run as run_admin
 

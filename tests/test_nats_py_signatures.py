@@ -63,17 +63,6 @@ DIFFERENT: dict[str, str] = {
 
 #: Not in natswire yet: other work adds them, or natswire has no such feature yet.
 NOT_YET: dict[str, str] = {
-    # No key-value or object store in natswire.
-    "JetStreamContext.key_value": "key-value store",
-    "JetStreamContext.create_key_value": "key-value store",
-    "JetStreamContext.delete_key_value": "key-value store",
-    "JetStreamContext.object_store": "object store",
-    "JetStreamContext.create_object_store": "object store",
-    "JetStreamContext.delete_object_store": "object store",
-    "api.ObjectInfo": "object store",
-    "api.ObjectLink": "object store",
-    "api.ObjectMeta": "object store",
-    "api.ObjectMetaOptions": "object store",
     # JetStream management natswire does not have yet.
     "api.StreamsListIterator": "paged stream listing",
     "JetStreamManager.reset_consumer": "consumer reset (nats-server 2.12)",

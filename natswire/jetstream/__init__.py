@@ -101,3 +101,26 @@ __all__ = [
     "parse_advisory",
     "parse_metadata",
 ]
+
+# The Key-Value store and Object Store.
+from .kv import KeyValue
+from .kv_api import (
+    KeyValueConfig,
+    ObjectInfo,
+    ObjectLink,
+    ObjectMeta,
+    ObjectStoreConfig,
+)
+from .kv_watch import KeyWatcher
+from .object_store import ObjectStore
+
+__all__ += [
+    "KeyValue",
+    "KeyValueConfig",
+    "KeyWatcher",
+    "ObjectInfo",
+    "ObjectLink",
+    "ObjectMeta",
+    "ObjectStore",
+    "ObjectStoreConfig",
+]

@@ -435,56 +435,6 @@ class AccountInfo(Base):
         return info
 
 
-# ------------------------------------------------- key-value and object stores
-
-
-@dataclass
-class KeyValueConfig(Base):
-    """A key-value bucket's configuration, with nats-py's fields (``ttl`` in seconds).
-    natswire has no key-value store yet; the configuration serializes as nats-py's."""
-
-    bucket: str | None = None
-    description: str | None = None
-    max_value_size: int | None = None
-    history: int = 1
-    ttl: float | None = None
-    max_bytes: int | None = None
-    storage: StorageType | None = None
-    replicas: int = 1
-    placement: Placement | None = None
-    republish: RePublish | None = None
-    direct: bool | None = None
-    #: Client-side only: never sent.
-    limit_marker_ttl: float | None = None
-
-    duration_fields: ClassVar[frozenset[str]] = frozenset({"ttl"})
-    _nested: ClassVar[dict[str, type[Base]]] = {"placement": Placement, "republish": RePublish}
-    _enums: ClassVar[dict[str, type[enum.Enum]]] = {"storage": StorageType}
-
-    def as_request(self) -> dict[str, Any]:
-        request = super().as_request()
-        request.pop("limit_marker_ttl", None)
-        return request
-
-
-@dataclass
-class ObjectStoreConfig(Base):
-    """An object store bucket's configuration, with nats-py's fields (``ttl`` in
-    seconds). natswire has no object store yet."""
-
-    bucket: str | None = None
-    description: str | None = None
-    ttl: float | None = None
-    max_bytes: int | None = None
-    storage: StorageType | None = None
-    replicas: int = 1
-    placement: Placement | None = None
-
-    duration_fields: ClassVar[frozenset[str]] = frozenset({"ttl"})
-    _nested: ClassVar[dict[str, type[Base]]] = {"placement": Placement}
-    _enums: ClassVar[dict[str, type[enum.Enum]]] = {"storage": StorageType}
-
-
 # ---------------------------------------------------------------------- publish
 
 
@@ -571,3 +521,12 @@ class ConsumerPause(Base):
 
 
 __all__ += ["ConsumerPause"]
+# The Key-Value and Object Store configurations live with the stores' other types.
+from .kv_api import (  # noqa: E402, F401
+    KeyValueConfig,
+    ObjectInfo,
+    ObjectLink,
+    ObjectMeta,
+    ObjectMetaOptions,
+    ObjectStoreConfig,
+)

@@ -25,7 +25,14 @@ from .errors import (
     decode_response,
 )
 from .flow import OrderedSequence
-from .manager import DEFAULT_PREFIX, JetStreamManager, check_name
+from .kv import KeyValue, bind_key_value
+from .kv import create_key_value as _create_key_value
+from .kv import delete_key_value as _delete_key_value
+from .kv_api import KeyValueConfig, ObjectStoreConfig
+from .manager import DEFAULT_PREFIX, JetStreamManager, build_config, check_name
+from .object_store import ObjectStore, bind_object_store
+from .object_store import create_object_store as _create_object_store
+from .object_store import delete_object_store as _delete_object_store
 from .ordered import OrderedPullSubscription, ordered_pull_config
 from .pull import PullSubscription
 from .push import DEFAULT_CHECK_INTERVAL, PushCallback, PushSubscription
@@ -568,6 +575,43 @@ class JetStreamContext(JetStreamManager):
         watcher = DeadLetterSubscription(self, stream, consumer, cb)
         await watcher.start()
         return watcher
+
+    # ---------------------------------------------------------- key-value store
+
+    async def key_value(self, bucket: str) -> KeyValue:
+        """The Key-Value bucket ``bucket``; raises :class:`BucketNotFoundError`."""
+        return await bind_key_value(self, bucket)
+
+    async def create_key_value(
+        self, config: KeyValueConfig | None = None, **params: Any
+    ) -> KeyValue:
+        """Create a Key-Value bucket (``bucket=``, ``history=``, ``ttl=``, ... or a
+        :class:`KeyValueConfig`); see :class:`natswire.jetstream.kv.KeyValue`."""
+        return await _create_key_value(self, build_config(KeyValueConfig, config, params))
+
+    async def delete_key_value(self, bucket: str) -> bool:
+        """Delete the Key-Value bucket ``bucket`` and everything in it."""
+        return await _delete_key_value(self, bucket)
+
+    # ------------------------------------------------------------- object store
+
+    async def object_store(self, bucket: str) -> ObjectStore:
+        """The Object Store bucket ``bucket``; raises :class:`BucketNotFoundError`."""
+        return await bind_object_store(self, bucket)
+
+    async def create_object_store(
+        self, bucket: str | None = None, config: ObjectStoreConfig | None = None, **params: Any
+    ) -> ObjectStore:
+        """Create an Object Store bucket (``bucket``, or a :class:`ObjectStoreConfig`)."""
+        if config is None:
+            config = ObjectStoreConfig(bucket=bucket)
+        elif bucket is not None:
+            params["bucket"] = bucket
+        return await _create_object_store(self, build_config(ObjectStoreConfig, config, params))
+
+    async def delete_object_store(self, bucket: str) -> bool:
+        """Delete the Object Store bucket ``bucket`` and every object in it."""
+        return await _delete_object_store(self, bucket)
 
 
 # nats-py names what ``subscribe`` returns ``JetStreamContext.PushSubscription``; set

@@ -222,10 +222,134 @@ def decode_response(data: bytes, what: str) -> dict[str, Any]:
     return resp
 
 
+# ------------------------ Key-Value store and Object Store errors (nats-py's names)
+
+
+class InvalidBucketNameError(JetStreamError):
+    """A bucket name with characters other than letters, digits, ``_`` and ``-``."""
+
+
+class InvalidKeyError(JetStreamError):
+    """A Key-Value key that is empty, starts or ends with a dot, or has other characters
+    than letters, digits and ``-/_=.``."""
+
+
+class BucketNotFoundError(NotFoundError):
+    """No Key-Value or Object Store bucket by that name."""
+
+
+class BadBucketError(APIError):
+    """The stream behind the bucket is not a Key-Value or Object Store stream."""
+
+
+class KeyValueError(APIError):
+    """Root of the Key-Value store's errors."""
+
+
+class KeyDeletedError(KeyValueError, NotFoundError):
+    """The key's last revision is a delete or purge marker (``entry``, ``op``)."""
+
+    def __init__(self, entry: Any = None, op: str | None = None) -> None:
+        self.entry = entry
+        self.op = op
+        super().__init__(404, None, "key was deleted")
+
+
+class KeyNotFoundError(KeyValueError, NotFoundError):
+    """The key has no value: never written, deleted or purged."""
+
+    def __init__(
+        self, entry: Any = None, op: str | None = None, message: str | None = None
+    ) -> None:
+        self.entry = entry
+        self.op = op
+        self.message = message
+        super().__init__(404, None, "key not found" + (f": {message}" if message else ""))
+
+
+class KeyWrongLastSequenceError(KeyValueError, WrongLastSequenceError):
+    """``create`` of a key that has a value, or ``update``/``delete`` with a revision that
+    is not the key's last."""
+
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(400, 10071, description or "wrong last sequence")
+
+
+class NoKeysError(KeyValueError):
+    """``keys()`` or ``history()`` found nothing."""
+
+    def __init__(self, description: str = "no keys found") -> None:
+        super().__init__(None, None, description)
+
+
+class KeyHistoryTooLargeError(KeyValueError):
+    """A bucket's ``history`` over 64."""
+
+    def __init__(self, description: str = "history limited to a max of 64") -> None:
+        super().__init__(None, None, description)
+
+
+class KeyValueLimitMarkerTTLNotSupportedError(JetStreamError):
+    """``limit_marker_ttl`` on a server older than 2.11."""
+
+
+class BadObjectMetaError(JetStreamError):
+    """An object's stored metadata could not be read."""
+
+
+class LinkIsABucketError(JetStreamError):
+    """``get`` of a link that names a whole bucket."""
+
+
+class DigestMismatchError(JetStreamError):
+    """An object's chunks do not add up to its recorded SHA-256 digest."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No object by that name."""
+
+    def __init__(self, description: str = "object not found") -> None:
+        super().__init__(404, None, description)
+
+
+class ObjectDeletedError(NotFoundError):
+    """The object was deleted."""
+
+    def __init__(self, description: str = "object was deleted") -> None:
+        super().__init__(404, None, description)
+
+
+class ObjectAlreadyExists(JetStreamError):
+    """An object by that name exists already."""
+
+
+KV_ERRORS = (
+    "BadBucketError",
+    "BucketNotFoundError",
+    "InvalidBucketNameError",
+    "InvalidKeyError",
+    "KeyDeletedError",
+    "KeyHistoryTooLargeError",
+    "KeyNotFoundError",
+    "KeyValueError",
+    "KeyValueLimitMarkerTTLNotSupportedError",
+    "KeyWrongLastSequenceError",
+    "NoKeysError",
+)
+OBJECT_STORE_ERRORS = (
+    "BadObjectMetaError",
+    "DigestMismatchError",
+    "LinkIsABucketError",
+    "ObjectAlreadyExists",
+    "ObjectDeletedError",
+    "ObjectNotFoundError",
+)
+__all__ += [*KV_ERRORS, *OBJECT_STORE_ERRORS]
+
+
 # ---------------------------------------------------------------- nats-py's names
-# What ``nats.js.errors`` offers, so that ``from natswire.js.errors import ...`` (this
-# module) catches what nats-py code caught. natswire has no key-value or object store
-# yet: their errors exist so that code naming them still imports and runs.
+# What ``nats.js.errors`` offers beyond the above, so that ``from natswire.js.errors
+# import ...`` (this module) catches what nats-py code caught.
 
 #: ``nats.js.errors.Error``, the root of the JetStream errors.
 Error = JetStreamError
@@ -241,99 +365,14 @@ class ConsumerInvalidResetError(BadRequestError):
 _BY_ERR_CODE[10204] = ConsumerInvalidResetError
 
 
-class BucketNotFoundError(NotFoundError):
-    """No key-value bucket by that name."""
-
-
-class BadBucketError(APIError):
-    """The stream behind a bucket is not a bucket."""
-
-
-class KeyValueError(APIError):
-    """A key-value store operation failed."""
-
-
-class KeyDeletedError(KeyValueError, NotFoundError):
-    """The key was deleted."""
-
-
-class KeyNotFoundError(KeyValueError, NotFoundError):
-    """No such key."""
-
-
-class KeyWrongLastSequenceError(KeyValueError, BadRequestError):
-    """An update named the wrong last sequence."""
-
-
-class NoKeysError(KeyValueError):
-    """The bucket holds no keys."""
-
-
-class KeyHistoryTooLargeError(KeyValueError):
-    """History is limited to 64 entries per key."""
-
-
-class InvalidKeyError(JetStreamError):
-    """Not a valid key-value key."""
-
-
-class InvalidBucketNameError(JetStreamError):
-    """Not a valid bucket name."""
-
-
 class InvalidObjectNameError(JetStreamError):
     """Not a valid object name."""
 
 
-class BadObjectMetaError(JetStreamError):
-    """An object's metadata cannot be read."""
-
-
-class LinkIsABucketError(JetStreamError):
-    """The object is a link to a bucket."""
-
-
-class DigestMismatchError(JetStreamError):
-    """An object's content does not match its digest."""
-
-
-class ObjectNotFoundError(NotFoundError):
-    """No such object."""
-
-
-class ObjectDeletedError(NotFoundError):
-    """The object was deleted."""
-
-
-class ObjectAlreadyExists(JetStreamError):
-    """An object by that name exists."""
-
-
-class KeyValueLimitMarkerTTLNotSupportedError(JetStreamError):
-    """Limit-marker TTLs need nats-server 2.11 or later."""
-
-
 __all__ += [
-    "BadBucketError",
-    "BadObjectMetaError",
-    "BucketNotFoundError",
     "ConsumerInvalidResetError",
-    "DigestMismatchError",
     "Error",
-    "InvalidBucketNameError",
-    "InvalidKeyError",
     "InvalidObjectNameError",
-    "KeyDeletedError",
-    "KeyHistoryTooLargeError",
-    "KeyNotFoundError",
-    "KeyValueError",
-    "KeyValueLimitMarkerTTLNotSupportedError",
-    "KeyWrongLastSequenceError",
-    "LinkIsABucketError",
     "MsgAlreadyAckdError",
-    "NoKeysError",
-    "ObjectAlreadyExists",
-    "ObjectDeletedError",
-    "ObjectNotFoundError",
     "ServerError",
 ]

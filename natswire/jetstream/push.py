@@ -370,9 +370,12 @@ class PushSubscription:
         )
         self._serial += 1
         self._uncertain.add(cfg.name or "")
+        # The new consumer delivers as soon as it exists, before its creation is answered.
+        self._live = core
         try:
             info = await self._js.add_consumer(self._stream, cfg)
         except BaseException:
+            self._live = None
             await core.unsubscribe()
             raise
         self._uncertain.discard(info.name)
