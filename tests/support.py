@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import os
 import subprocess
@@ -30,9 +31,10 @@ from typing import Any, TypeVar, overload
 
 import nats
 import pytest
+from faultproxy import FaultProxy
 
 import natswire
-from natswire import amqp
+from natswire import amqp, errors
 from natswire.server import NatsServer
 
 T = TypeVar("T")
@@ -193,6 +195,23 @@ def _describe(check: Callable[[], Any]) -> str:
 # ------------------------------------------------------------------------ command line
 
 _CLI = [sys.executable, "-m", "natswire"]
+
+
+#: ``await until_answered(call)``: ``call()``'s result once JetStream answers again (after
+#: a restart, a frozen link or a leader election).
+until_answered = functools.partial(
+    eventually,
+    timeout=20.0,
+    retry_on=(errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError),
+    interval=0.1,
+)
+
+
+@pytest.fixture
+async def proxy(server: NatsServer) -> AsyncIterator[FaultProxy]:
+    """A fault proxy (freeze, cut, reset) in front of the directory's ``server``."""
+    async with FaultProxy("127.0.0.1", server.port) as fault_proxy:
+        yield fault_proxy
 
 
 def _cli_env() -> dict[str, str]:

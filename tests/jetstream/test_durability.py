@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 
-from support import eventually
+from support import until_answered
 
 import natswire
 from natswire import errors
 from natswire.jetstream import ConsumerConfig, StorageType
 from natswire.server import NatsCluster, NatsServer
-
-#: ``await until_answered(call)``: ``call()``'s result once JetStream answers again (after
-#: a restart or an election).
-until_answered = functools.partial(
-    eventually,
-    timeout=20.0,
-    retry_on=(errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError),
-    interval=0.2,
-)
 
 
 async def test_acked_messages_survive_kill_9_and_consumer_resumes() -> None:

@@ -8,21 +8,13 @@ import asyncio
 import functools
 
 import pytest
-from support import eventually
+from support import eventually, until_answered
 
 import natswire
-from natswire import errors
 from natswire.jetstream.kv_watch import KeyWatcher
 from natswire.server import NatsCluster
 
 pytestmark = pytest.mark.timeout(120)
-
-until_answered = functools.partial(
-    eventually,
-    timeout=20.0,
-    retry_on=(errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError),
-    interval=0.2,
-)
 
 
 async def collect(watcher: KeyWatcher, into: list[int]) -> None:

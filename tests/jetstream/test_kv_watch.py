@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from support import Connect, eventually
 
 import natswire
 from natswire import errors
 from natswire.jetstream import JetStreamContext
 from natswire.jetstream.kv import KeyValue
 from natswire.jetstream.kv_watch import Entry, KeyWatcher
-from tests.support import Connect, eventually
 
 _buckets = itertools.count(1)
 

@@ -11,36 +11,24 @@ from collections.abc import AsyncIterator
 
 import pytest
 from faultproxy import FaultProxy
+from support import eventually, until_answered
 
 import natswire
 from natswire import errors
 from natswire.jetstream.kv import KeyValue
 from natswire.jetstream.kv_watch import KeyWatcher
 from natswire.server import NatsServer
-from tests.support import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
 BUCKET = "REC"
 BATCH = 20
-until_answered = functools.partial(
-    eventually,
-    timeout=20.0,
-    retry_on=(errors.JetStreamError, errors.TimeoutError, errors.NoRespondersError),
-    interval=0.1,
-)
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[NatsServer]:
     async with NatsServer(jetstream=True) as srv:
         yield srv
-
-
-@pytest.fixture
-async def proxy(server: NatsServer) -> AsyncIterator[FaultProxy]:
-    async with FaultProxy("127.0.0.1", server.port) as fault_proxy:
-        yield fault_proxy
 
 
 async def collect(watcher: KeyWatcher, into: list[int]) -> None:

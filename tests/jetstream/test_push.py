@@ -7,11 +7,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from support import eventually
 
 import natswire
 from natswire import errors
 from natswire.jetstream import ConsumerConfig, JetStreamContext, JetStreamMessage
-from tests.support import eventually
 
 
 async def publish_n(js: JetStreamContext, subject: str, n: int, size: int = 0) -> None:

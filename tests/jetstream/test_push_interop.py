@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from support import eventually
+
 from natswire.jetstream import JetStreamContext, JetStreamMessage
-from tests.support import eventually
 
 
 async def test_natswire_push_and_ordered_deliver_what_nats_py_published(

@@ -24,12 +24,6 @@ async def server() -> AsyncIterator[NatsServer]:
         yield srv
 
 
-@pytest.fixture
-async def proxy(server: NatsServer) -> AsyncIterator[FaultProxy]:
-    async with FaultProxy("127.0.0.1", server.port) as fault_proxy:
-        yield fault_proxy
-
-
 def sequence_numbers(received: list[bytes]) -> list[int]:
     return [int(data.split(b":", 1)[0]) for data in received]
 
