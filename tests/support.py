@@ -214,6 +214,18 @@ async def proxy(server: NatsServer) -> AsyncIterator[FaultProxy]:
         yield fault_proxy
 
 
+async def peer_sync(peer: Any) -> None:
+    """Make sure a nats-py client's earlier SUBs reached the server.
+
+    nats-py writes a flush's PING straight to the transport, ahead of commands still
+    queued for its flusher task (such as a SUB just made), so one ``flush()`` does not
+    prove the server has the subscription. The first PONG comes back only after the
+    flusher has run, so a second flush's PING follows the SUB.
+    """
+    await peer.flush()
+    await peer.flush()
+
+
 def _cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 

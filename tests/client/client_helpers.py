@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 
 class ErrorLog:
@@ -32,15 +31,3 @@ class ErrorLog:
                 await self._event.wait()
 
         return await asyncio.wait_for(_wait(), timeout)
-
-
-async def peer_sync(peer: Any) -> None:
-    """Make sure a nats-py client's earlier SUBs reached the server.
-
-    nats-py writes a flush's PING straight to the transport, ahead of commands still
-    queued for its flusher task (such as a SUB just made), so one ``flush()`` does not
-    prove the server has the subscription. The first PONG comes back only after the
-    flusher has run, so a second flush's PING follows the SUB.
-    """
-    await peer.flush()
-    await peer.flush()

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from client_helpers import peer_sync
+from support import peer_sync
 
 import natswire
 from natswire import Headers

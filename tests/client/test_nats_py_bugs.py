@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support import Connect, ConnectPeer
+from support import Connect, ConnectPeer, peer_sync
 
 import natswire
 from natswire.errors import BadSubjectError
@@ -121,7 +121,7 @@ async def test_a_bytes_inbox_prefix_makes_text_inboxes(
         await peer.publish(msg.reply, b"pong")
 
     await peer.subscribe("inbox.check", cb=answer)
-    await peer.flush()
+    await peer_sync(peer)
     assert (await nc.request("inbox.check", b"", timeout=3)).data == b"pong"
     assert seen[0].startswith("_INBOX.")
 

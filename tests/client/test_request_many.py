@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from support import Connect
+from support import Connect, peer_sync
 
 import natswire
 from natswire.client.scatter import ScatterGather, empty_payload
@@ -73,7 +73,7 @@ async def test_stall_does_not_cut_the_wait_for_the_first_reply(
         await msg.respond(b"late")
 
     await late.subscribe("rm.slow", cb=slow)
-    await late.flush()
+    await peer_sync(late)
     replies = await nc.request_many("rm.slow", timeout=3.0, stall=0.1)
     assert [m.data for m in replies] == [b"late"]
 
@@ -136,7 +136,7 @@ async def test_a_nats_py_responder_answers(nc: natswire.Client, peer: Any) -> No
         await msg.respond(b"from nats-py")
 
     await peer.subscribe("rm.peer", cb=answer)
-    await peer.flush()
+    await peer_sync(peer)
     replies = await nc.request_many("rm.peer", timeout=3.0, max_msgs=1)
     assert [m.data for m in replies] == [b"from nats-py"]
 

@@ -15,7 +15,7 @@ import nats
 import pytest
 from certs import make_tls_files
 from faultproxy import FaultProxy
-from support import eventually
+from support import eventually, peer_sync
 
 import natswire
 from natswire.errors import NoServersError, StaleConnectionError
@@ -88,6 +88,7 @@ async def test_interop_with_nats_py_on_tcp(
         from_peer = await ws_client.subscribe("interop.to_ws")
         to_peer = await peer.subscribe("interop.to_tcp")
         await ws_client.flush()
+        await peer_sync(peer)
         await peer.publish("interop.to_ws", b"from nats-py", headers={"H": "1"})
         await ws_client.publish("interop.to_tcp", b"from natswire")
         msg = await from_peer.next_msg(timeout=2)
@@ -213,6 +214,7 @@ async def test_compression_when_asked_for_and_the_server_allows_it(
                 sub = await nc.subscribe("ws.packed")
                 from_ws = await peer.subscribe("ws.packed.back")
                 await nc.flush()
+                await peer.flush()
                 text = b"MSG-like text that compresses well. " * 20_000
                 for index in range(300):
                     await peer.publish("ws.packed", b"%d" % index)

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from support import peer_sync
 from sync_drivers import Driver
 
 from natswire.errors import NoRespondersError, TimeoutError
@@ -26,7 +27,7 @@ async def test_publish_subscribe_to_itself(driver: Driver) -> None:
 
 async def test_driver_publishes_nats_py_receives(driver: Driver, peer: Any) -> None:
     sub = await peer.subscribe("drv.to.py")
-    await peer.flush()
+    await peer_sync(peer)
     for i in range(50):
         await driver.publish("drv.to.py", b"%d" % i)
     await driver.flush()
@@ -48,7 +49,7 @@ async def test_nats_py_publishes_driver_receives(driver: Driver, peer: Any) -> N
 async def test_headers_both_ways(driver: Driver, peer: Any) -> None:
     py_sub = await peer.subscribe("drv.hdr.py")
     inbox = await driver.subscribe("drv.hdr.nw")
-    await peer.flush()
+    await peer_sync(peer)
     await driver.flush()
     await driver.publish("drv.hdr.py", b"a", headers={"X-One": "1", "X-Two": "two"})
     await driver.flush()
@@ -64,7 +65,7 @@ async def test_request_to_nats_py_responder(driver: Driver, peer: Any) -> None:
         await msg.respond(b"py:" + msg.data)
 
     await peer.subscribe("drv.svc.py", cb=answer)
-    await peer.flush()
+    await peer_sync(peer)
     replies = [await driver.request("drv.svc.py", b"%d" % i) for i in range(20)]
     assert [r.data for r in replies] == [b"py:%d" % i for i in range(20)]
 
@@ -89,6 +90,6 @@ async def test_no_responders_and_timeout(driver: Driver, peer: Any) -> None:
     with pytest.raises(NoRespondersError):
         await driver.request("drv.nobody", b"x", timeout=2)
     await peer.subscribe("drv.silent")  # listens, never answers
-    await peer.flush()
+    await peer_sync(peer)
     with pytest.raises(TimeoutError):
         await driver.request("drv.silent", b"x", timeout=0.2)
