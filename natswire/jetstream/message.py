@@ -171,17 +171,7 @@ class JetStreamMessage(Message):
         return self._acked is not None
 
     def _check(self, what: str) -> str:
-        reply = self.reply
-        if not reply:
-            raise NotJSMessageError(
-                f"cannot {what}: message on {self.subject!r} has no JetStream reply subject"
-            )
-        if self._acked is not None:
-            raise MsgAlreadyAckedError(
-                f"cannot {what}: message on {self.subject!r} (reply {reply!r}) was already "
-                f"settled with {self._acked.decode()}"
-            )
-        return reply
+        return settle_subject(what, self.subject, self.reply, self._acked)
 
     async def _settle(self, what: str, body: bytes) -> None:
         reply = self._check(what)
@@ -255,3 +245,18 @@ __all__ = [
     "parse_metadata",
     "term_body",
 ]
+
+
+def settle_subject(what: str, subject: str, reply: str, acked: bytes | None) -> str:
+    """The ack subject to ``what`` (ack, nak ...) a message on: its reply subject; raises
+    when it has none or was settled already. Shared with the blocking client's messages."""
+    if not reply:
+        raise NotJSMessageError(
+            f"cannot {what}: message on {subject!r} has no JetStream reply subject"
+        )
+    if acked is not None:
+        raise MsgAlreadyAckedError(
+            f"cannot {what}: message on {subject!r} (reply {reply!r}) was already "
+            f"settled with {acked.decode()}"
+        )
+    return reply

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..jetstream.errors import MsgAlreadyAckedError, NotJSMessageError
-from ..jetstream.message import ACK, WPI, MsgMetadata, nak_body, parse_metadata, term_body
+from ..jetstream.message import (
+    ACK,
+    WPI,
+    MsgMetadata,
+    nak_body,
+    parse_metadata,
+    settle_subject,
+    term_body,
+)
 from ..protocol.frames import HMsg, Msg
 from .message import Message
 
@@ -52,17 +59,7 @@ class JetStreamMessage(Message):
         return self._acked is not None
 
     def _check(self, what: str) -> str:
-        reply = self.reply
-        if not reply:
-            raise NotJSMessageError(
-                f"cannot {what}: message on {self.subject!r} has no JetStream reply subject"
-            )
-        if self._acked is not None:
-            raise MsgAlreadyAckedError(
-                f"cannot {what}: message on {self.subject!r} (reply {reply!r}) was already "
-                f"settled with {self._acked.decode()}"
-            )
-        return reply
+        return settle_subject(what, self.subject, self.reply, self._acked)
 
     def _settle(self, what: str, body: bytes) -> None:
         reply = self._check(what)
