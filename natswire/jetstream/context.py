@@ -20,9 +20,7 @@ from .errors import (
     ConsumerNotFoundError,
     JetStreamError,
     NoStreamResponseError,
-    ServiceUnavailableError,
     TooManyStalledMsgsError,
-    decode_response,
 )
 from .flow import OrderedSequence
 from .kv import KeyValue, bind_key_value
@@ -34,6 +32,7 @@ from .object_store import ObjectStore, bind_object_store
 from .object_store import create_object_store as _create_object_store
 from .object_store import delete_object_store as _delete_object_store
 from .ordered import OrderedPullSubscription, ordered_pull_config
+from .puback import PublishRetry, parse_pub_ack
 from .pull import PullSubscription
 from .push import DEFAULT_CHECK_INTERVAL, PushCallback, PushSubscription
 
@@ -43,7 +42,6 @@ DEFAULT_JS_SUB_PENDING_BYTES_LIMIT = 256 * 1024 * 1024
 DEFAULT_PUBLISH_ASYNC_MAX_PENDING = 4000
 DEFAULT_PUBLISH_RETRY_ATTEMPTS = 2
 DEFAULT_PUBLISH_RETRY_WAIT = 0.25
-_MAX_RETRY_WAIT = 2.0
 #: How often overdue ``publish_async`` acks are looked for.
 _ASYNC_SWEEP_INTERVAL = 0.1
 
@@ -97,14 +95,6 @@ def _fail(entry: _AsyncEntry, exc: Exception) -> None:
     if on_error is not None:
         future.exception()  # retrieved: on_error reports it
         on_error(exc)
-
-
-def parse_pub_ack(data: bytes) -> PubAck:
-    """The stream's answer to a publish; raises the API error it carries."""
-    resp = decode_response(data, "JetStream publish")
-    if "stream" not in resp or "seq" not in resp:
-        raise JetStreamError(f"JetStream publish answer lacks stream or seq: {resp!r}")
-    return PubAck.from_response(resp)
 
 
 def pull_consumer_config(
@@ -205,28 +195,22 @@ class JetStreamContext(JetStreamManager):
         timeout = timeout or self._timeout
         attempts = self._retry_attempts if retry_attempts is None else retry_attempts
         wait = self._retry_wait if retry_wait is None else retry_wait
-        error: Exception | None = None
-        for attempt in range(attempts + 1):
-            if attempt:
-                await asyncio.sleep(min(wait * 2 ** (attempt - 1), _MAX_RETRY_WAIT))
+        retry = PublishRetry(subject, attempts, wait, has_id)
+        for pause in retry.pauses():
+            if pause:
+                await asyncio.sleep(pause)
             try:
                 msg = await self._nc.request(subject, payload, timeout=timeout, headers=hdr)
             except NoRespondersError:
-                error = NoStreamResponseError(
-                    503, None, f"no stream answered the publish to {subject!r}"
-                )
+                retry.no_responders()
                 continue
             except TimeoutError as exc:
-                if not has_id:
-                    raise
-                error = exc
+                retry.timed_out(exc)
                 continue
-            try:
-                return parse_pub_ack(msg.data)
-            except ServiceUnavailableError as exc:
-                error = exc
-        assert error is not None
-        raise error
+            ack = retry.answer(msg.data)
+            if ack is not None:
+                return ack
+        raise retry.error()
 
     async def _start_async(self) -> None:
         self._async_prefix = f"{self._nc.new_inbox()}."

@@ -17,7 +17,6 @@ from ..jetstream.api import ConsumerConfig, ConsumerInfo, Header, PubAck, Stream
 from ..jetstream.context import (
     DEFAULT_PUBLISH_RETRY_ATTEMPTS,
     DEFAULT_PUBLISH_RETRY_WAIT,
-    parse_pub_ack,
     publish_headers,
     pull_consumer_config,
 )
@@ -25,7 +24,6 @@ from ..jetstream.errors import (
     APIError,
     ConsumerNotFoundError,
     NoHeartbeatError,
-    NoStreamResponseError,
     ServiceUnavailableError,
     StreamNotFoundError,
     decode_response,
@@ -37,6 +35,7 @@ from ..jetstream.manager import (
     check_name,
     consumer_create,
 )
+from ..jetstream.puback import PublishRetry
 from ..jetstream.pull import expires_for, final_409, pull_request
 from ..protocol.headers import HeadersLike
 from .jsmessage import JetStreamMessage
@@ -46,7 +45,6 @@ from .subscription import Subscription
 if TYPE_CHECKING:
     from .client import Client
 
-_MAX_RETRY_WAIT = 2.0
 _RETRY_PAUSE = 0.05
 
 __all__ = ["JetStreamContext", "JetStreamMessage", "PullSubscription"]
@@ -165,28 +163,22 @@ class JetStreamContext:
         timeout = timeout or self.timeout
         attempts = self._retry_attempts if retry_attempts is None else retry_attempts
         wait = self._retry_wait if retry_wait is None else retry_wait
-        error: Exception | None = None
-        for attempt in range(attempts + 1):
-            if attempt:
-                time.sleep(min(wait * 2 ** (attempt - 1), _MAX_RETRY_WAIT))
+        retry = PublishRetry(subject, attempts, wait, has_id)
+        for pause in retry.pauses():
+            if pause:
+                time.sleep(pause)
             try:
                 msg = self._nc.request(subject, payload, timeout=timeout, headers=hdr)
             except NoRespondersError:
-                error = NoStreamResponseError(
-                    503, None, f"no stream answered the publish to {subject!r}"
-                )
+                retry.no_responders()
                 continue
             except TimeoutError as exc:
-                if not has_id:
-                    raise
-                error = exc
+                retry.timed_out(exc)
                 continue
-            try:
-                return parse_pub_ack(msg.data)
-            except ServiceUnavailableError as exc:
-                error = exc
-        assert error is not None
-        raise error
+            ack = retry.answer(msg.data)
+            if ack is not None:
+                return ack
+        raise retry.error()
 
     # ---------------------------------------------------------- pull consumers
 

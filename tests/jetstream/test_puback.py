@@ -1,0 +1,36 @@
+"""PublishRetry: when an acked publish is tried again (no server, no event loop)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from natswire.errors import NoStreamResponseError, ServiceUnavailableError
+from natswire.jetstream.puback import MAX_RETRY_WAIT, PublishRetry
+
+
+def test_pauses_start_at_zero_and_double_up_to_the_cap() -> None:
+    retry = PublishRetry("s", attempts=5, wait=0.25, has_id=False)
+    assert list(retry.pauses()) == [0.0, 0.25, 0.5, 1.0, MAX_RETRY_WAIT, MAX_RETRY_WAIT]
+
+
+def test_a_timeout_is_retried_only_for_a_message_with_an_id() -> None:
+    exc = TimeoutError("late")
+    with pytest.raises(TimeoutError):
+        PublishRetry("s", 2, 0.1, has_id=False).timed_out(exc)
+    retry = PublishRetry("s", 2, 0.1, has_id=True)
+    retry.timed_out(exc)
+    assert retry.error() is exc
+
+
+def test_no_responders_and_a_503_answer_are_retried_and_reported_last() -> None:
+    retry = PublishRetry("orders.new", 1, 0.1, has_id=False)
+    retry.no_responders()
+    assert isinstance(retry.error(), NoStreamResponseError)
+    assert "orders.new" in str(retry.error())
+    busy = json.dumps({"error": {"code": 503, "description": "unavailable"}}).encode()
+    assert retry.answer(busy) is None
+    assert isinstance(retry.error(), ServiceUnavailableError)
+    ack = retry.answer(b'{"stream": "ORDERS", "seq": 7}')
+    assert ack is not None and (ack.stream, ack.seq) == ("ORDERS", 7)
