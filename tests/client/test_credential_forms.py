@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_nkeys import make_jwt, new_key
+from operator_mode import OperatorMode, new_key
 
 import natswire
 from natswire import RawCredentials
@@ -33,38 +33,9 @@ class Operator:
 
 @pytest.fixture(scope="module")
 def operator_mode() -> Iterator[Operator]:
-    operator = new_key(nkeys.PREFIX_OPERATOR)
-    account = new_key(nkeys.PREFIX_ACCOUNT)
-    user = new_key(nkeys.PREFIX_USER)
-    unlimited = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1}
-    operator_jwt = make_jwt(operator, operator.public_key, "op", {"type": "operator"})
-    account_jwt = make_jwt(
-        operator,
-        account.public_key,
-        "acc",
-        {"type": "account", "limits": {**unlimited, "conn": -1, "leaf": -1, "wildcards": True}},
-    )
-    user_jwt = make_jwt(
-        account,
-        user.public_key,
-        "usr",
-        {"type": "user", "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1},
-    )
-    creds_text = (
-        "-----BEGIN NATS USER JWT-----\n"
-        f"{user_jwt}\n"
-        "------END NATS USER JWT------\n\n"
-        "-----BEGIN USER NKEY SEED-----\n"
-        f"{user.seed}\n"
-        "------END USER NKEY SEED------\n"
-    )
-    config = (
-        f"operator: {operator_jwt}\n"
-        "resolver: MEMORY\n"
-        f"resolver_preload: {{ {account.public_key}: {account_jwt} }}\n"
-    )
-    with NatsServer(config_extra=config) as server:
-        yield Operator(server, user, user_jwt, creds_text)
+    setup = OperatorMode.make()
+    with NatsServer(config_extra=setup.config) as server:
+        yield Operator(server, setup.user, setup.user_jwt, setup.creds_text)
 
 
 async def roundtrip(url: str, **options: Any) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from operator_mode import OperatorMode, new_key
 
 import natswire
 from natswire.client import nkeys
@@ -17,10 +15,6 @@ from natswire.errors import AuthorizationError
 from natswire.server import NatsServer
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def new_key(prefix: int) -> nkeys.KeyPair:
-    return nkeys.KeyPair.from_seed(nkeys.encode_seed(prefix, os.urandom(32)))
 
 
 def test_seed_and_public_key_encodings_round_trip() -> None:
@@ -81,59 +75,12 @@ async def test_unreadable_seed_file_fails_at_once(tmp_path: Path) -> None:
     assert time.monotonic() - started < 0.5
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def make_jwt(issuer: nkeys.KeyPair, subject: str, name: str, nats: dict[str, Any]) -> str:
-    header = _b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode())
-    claims = {
-        "jti": _b64(os.urandom(24)),
-        "iat": int(time.time()),
-        "iss": issuer.public_key,
-        "name": name,
-        "sub": subject,
-        "nats": {**nats, "version": 2},
-    }
-    body = _b64(json.dumps(claims).encode())
-    signature = issuer.sign(f"{header}.{body}".encode())
-    return f"{header}.{body}.{_b64(signature)}"
-
-
 async def test_user_credentials_file(tmp_path: Path) -> None:
-    operator = new_key(nkeys.PREFIX_OPERATOR)
-    account = new_key(nkeys.PREFIX_ACCOUNT)
-    user = new_key(nkeys.PREFIX_USER)
-    operator_jwt = make_jwt(operator, operator.public_key, "op", {"type": "operator"})
-    unlimited = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1}
-    account_jwt = make_jwt(
-        operator,
-        account.public_key,
-        "acc",
-        {"type": "account", "limits": {**unlimited, "conn": -1, "leaf": -1, "wildcards": True}},
-    )
-    user_jwt = make_jwt(
-        account,
-        user.public_key,
-        "usr",
-        {"type": "user", "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1},
-    )
+    setup = OperatorMode.make()
+    user = setup.user
     creds = tmp_path / "user.creds"
-    creds.write_text(
-        "-----BEGIN NATS USER JWT-----\n"
-        f"{user_jwt}\n"
-        "------END NATS USER JWT------\n\n"
-        "************************* IMPORTANT *************************\n"
-        "NKEY Seed printed below can be used to sign and prove identity.\n\n"
-        "-----BEGIN USER NKEY SEED-----\n"
-        f"{user.seed}\n"
-        "------END USER NKEY SEED------\n"
-    )
-    config = (
-        f"operator: {operator_jwt}\n"
-        "resolver: MEMORY\n"
-        f"resolver_preload: {{ {account.public_key}: {account_jwt} }}\n"
-    )
+    creds.write_text(setup.creds_text)
+    config = setup.config
     with NatsServer(config_extra=config) as server:
         nc = await natswire.connect(server.url, user_credentials=str(creds))
         try:
