@@ -42,6 +42,12 @@ class ClientControl(ClientView):
         """Whether the client drains (nats-py's second drain phase; natswire has one)."""
         return self._status is DRAINING
 
+    def report_error(self, error: Exception) -> None:
+        """Hand an asynchronous error to ``error_cb`` as the client's own are handed (it
+        is counted; a coroutine ``error_cb`` runs as a kept task; no ``error_cb``: the
+        log). For natswire's upper layers, whose errors arise outside any call."""
+        self._supervisor.report_error(error)
+
     async def rtt(self, timeout: float = 10) -> float:
         """The seconds a PING takes to come back as a PONG."""
         if self._status not in UP:

@@ -258,13 +258,12 @@ class PushSubscription:
         consumer_seq, stream_seq = ack_sequences(reply)
         if ordered.accept(consumer_seq, stream_seq):
             return True
-        if self._nc.options.error_cb is not None:
-            self._recovery.report(
-                ConsumerSequenceMismatchError(
-                    ordered.next_stream_seq, ordered.consumer_seq, consumer_seq
-                )
-            )
         self._recovery.trigger("a gap in the consumer sequence")
+        self._recovery.report(
+            ConsumerSequenceMismatchError(
+                ordered.next_stream_seq, ordered.consumer_seq, consumer_seq
+            )
+        )
         return False
 
     def _control(self, msg: Message) -> None:

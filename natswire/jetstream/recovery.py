@@ -7,10 +7,9 @@ the client is closed; what a recovery does is the consumer's (:mod:`.push`).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from contextlib import suppress
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..client.client import Client
 from .errors import NoHeartbeatError, StreamNotFoundError
@@ -37,17 +36,6 @@ class Recoverable(Protocol):
         """Check the consumer and create or replace it; raise when that failed."""
 
 
-def report_error(nc: Client, error: Exception) -> asyncio.Future[Any] | None:
-    """Hand ``error`` to the client's ``error_cb`` (the log when there is none); returns
-    the future of a coroutine ``error_cb``, to be kept."""
-    error_cb = nc.options.error_cb
-    if error_cb is None:
-        logger.error("natswire: %s", error)
-        return None
-    result = error_cb(error)
-    return asyncio.ensure_future(result) if inspect.isawaitable(result) else None
-
-
 class RecoveryWatch:
     """Watches one push consumer and runs its recoveries."""
 
@@ -61,7 +49,6 @@ class RecoveryWatch:
         self._watch = HeartbeatWatch(interval, loop.time()) if interval else None
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
-        self._reported: asyncio.Future[Any] | None = None
         self._stopped = False
 
     @property
@@ -85,7 +72,7 @@ class RecoveryWatch:
             self._task.cancel()
 
     def report(self, error: Exception) -> None:
-        self._reported = report_error(self._nc, error)
+        self._nc.report_error(error)
 
     def trigger(self, reason: str) -> None:
         """Recover now, unless a recovery is already under way."""
