@@ -105,7 +105,8 @@ async def find_or_create(
         cfg.deliver_subject = js.client.new_inbox()
     if not cfg.filter_subjects:
         cfg.filter_subject = subject
-    cfg.flow_control = flow_control or None
+    if flow_control:
+        cfg.flow_control = True
     if idle_heartbeat:
         cfg.idle_heartbeat = idle_heartbeat
     if ordered:

@@ -154,6 +154,7 @@ _BY_ERR_CODE: dict[int, type[APIError]] = {
     10013: ConsumerExistsError,
     10148: ConsumerExistsError,
     10071: WrongLastSequenceError,
+    10164: WrongLastSequenceError,
     10070: WrongLastMsgIdError,
     10060: WrongExpectedStreamError,
 }

@@ -43,12 +43,10 @@ KV_STREAM_TEMPLATE = "KV_{bucket}"
 KV_PRE_TEMPLATE = "$KV.{bucket}."
 #: ``Nats-Rollup: sub`` keeps only the purge marker of a purged key.
 MSG_ROLLUP_SUBJECT = "sub"
-#: The server's error numbers for a failed ``Nats-Expected-Last-Subject-Sequence``.
-_WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 def check_bucket(bucket: str) -> None:
-    if not isinstance(bucket, str) or VALID_BUCKET_RE.match(bucket) is None:
+    if not isinstance(bucket, str) or VALID_BUCKET_RE.fullmatch(bucket) is None:
         raise InvalidBucketNameError(f"invalid bucket name {bucket!r}")
 
 
@@ -159,10 +157,6 @@ class KeyValue:
             )
         except WrongLastSequenceError as err:
             raise KeyWrongLastSequenceError(err.description) from None
-        except Exception as err:
-            if getattr(err, "err_code", None) in _WRONG_LAST_SEQUENCE:
-                raise KeyWrongLastSequenceError(getattr(err, "description", None)) from None
-            raise
         return ack.seq
 
     async def delete(
@@ -188,7 +182,7 @@ class KeyValue:
     async def purge(self, key: str, msg_ttl: float | None = None) -> bool:
         """Remove every revision of the key, leaving one purge marker."""
         headers = {KV_OP: KV_PURGE, Header.ROLLUP.value: MSG_ROLLUP_SUBJECT}
-        await self._js.publish(self._pre + key, headers=headers, msg_ttl=msg_ttl)
+        await self._js.publish(self._subject(key, True), headers=headers, msg_ttl=msg_ttl)
         return True
 
     async def purge_deletes(self, olderthan: int = 30 * 60) -> bool:

@@ -20,7 +20,9 @@ KV_MAX_HISTORY = 64
 
 def is_valid_key(key: str) -> bool:
     """Whether ``key`` is a valid Key-Value key (nats.go's rule)."""
-    return bool(key) and key[0] != "." and key[-1] != "." and VALID_KEY_RE.match(key) is not None
+    return (
+        bool(key) and key[0] != "." and key[-1] != "." and VALID_KEY_RE.fullmatch(key) is not None
+    )
 
 
 @dataclass

@@ -67,14 +67,14 @@ def control_subject(
 def _check_name(what: str, name: str) -> None:
     if not name:
         raise ConfigValidationError(f"{what} name cannot be empty")
-    if not isinstance(name, str) or not NAME_REGEX.match(name):
+    if not isinstance(name, str) or not NAME_REGEX.fullmatch(name):
         raise ConfigValidationError(
             f"invalid {what} name {name!r}: only A-Z, a-z, 0-9, dash and underscore"
         )
 
 
 def _check_subject(what: str, value: str | None) -> None:
-    if value and not SUBJECT_REGEX.match(value):
+    if value and not SUBJECT_REGEX.fullmatch(value):
         raise ConfigValidationError(f"invalid {what} {value!r}: no spaces, and '>' only at the end")
 
 
@@ -130,7 +130,7 @@ class ServiceConfig:
         _check_name("service", self.name)
         if not self.version:
             raise ConfigValidationError("service version cannot be empty")
-        if not isinstance(self.version, str) or not SEMVER_REGEX.match(self.version):
+        if not isinstance(self.version, str) or not SEMVER_REGEX.fullmatch(self.version):
             raise ConfigValidationError(
                 f"invalid service version {self.version!r}: it must be a semantic version "
                 "(1.0.0, 2.1.3-alpha.1, ...)"

@@ -206,3 +206,15 @@ async def test_written_by_natswire_read_by_nats_py(
     # What nats-py writes now is seen by natswire.
     await pkv.put("a", b"3")
     assert (await kv.get("a")).value == b"3"
+
+
+async def test_keys_and_bucket_names_with_a_trailing_newline_are_refused(
+    js: JetStreamContext, kv: KeyValue
+) -> None:
+    for key in ("k\n", ".k", "k."):
+        with pytest.raises(errors.InvalidKeyError):
+            await kv.put(key, b"v")
+        with pytest.raises(errors.InvalidKeyError):
+            await kv.purge(key)
+    with pytest.raises(errors.InvalidBucketNameError):
+        await js.key_value("bucket\n")

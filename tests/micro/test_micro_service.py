@@ -303,6 +303,7 @@ async def test_add_endpoint_validates(nc: natswire.Client) -> None:
         {"name": "a.b"},
         {"name": "ok", "subject": "a b"},
         {"name": "ok", "subject": "a.>.b"},
+        {"name": "ok\n"},
     )
     for bad in bad_configs:
         with pytest.raises(ConfigValidationError):
