@@ -171,7 +171,10 @@ class Subscription:
         pending.append(msg)
         self._pending_bytes += size
         if self._waiters:
-            self._wake_one()
+            if self._closed:
+                self._wake()  # the last message: the other waiters learn the end
+            else:
+                self._wake_one()
 
     def _take(self) -> Message:
         msg = self._pending.popleft()

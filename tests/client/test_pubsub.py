@@ -78,6 +78,21 @@ async def test_auto_unsubscribe_max_msgs(nc: natswire.Client) -> None:
     assert sub.is_closed
 
 
+async def test_the_last_message_under_max_msgs_ends_every_other_waiter(
+    nc: natswire.Client,
+) -> None:
+    sub = await nc.subscribe("auto.last", max_msgs=1)
+    await nc.flush()
+    waiters = [asyncio.ensure_future(sub.next_msg(timeout=5)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    await nc.publish("auto.last", b"only")
+    _, pending = await asyncio.wait(waiters, timeout=2)
+    assert not pending, "a waiter kept waiting after the subscription's last message"
+    outcomes = [w.exception() or w.result().data for w in waiters]
+    assert outcomes[0] == b"only"
+    assert isinstance(outcomes[1], ConnectionClosedError)
+
+
 async def test_unsubscribe_limit_counts_earlier_messages(nc: natswire.Client) -> None:
     sub = await nc.subscribe("auto.limit")
     await nc.flush()
