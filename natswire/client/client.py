@@ -179,7 +179,7 @@ class Client(ClientControl):
     # Hooks for the supervisor (see ClientHooks): the write side of a connection.
 
     def _connection_up(self, transport: asyncio.Transport, head: bytes, tail: bytes) -> None:
-        self._write_paused = False
+        self._write_paused = self._flush_scheduled = False
         self._transport = transport
         transport.set_write_buffer_limits(high=1024 * 1024)
         resend = head + self._outbound + tail
