@@ -360,6 +360,9 @@ def _opens_with_offsets_frame(chunk: bytes) -> bool:
     decides which path parses, never what is accepted."""
     if chunk[:5] == b"HMSG ":
         return True
-    args = chunk[: chunk.find(b"\n", 0, 1024)].split()
+    end = chunk.find(b"\n", 0, 1024)
+    if end < 0:
+        return False
+    args = chunk[:end].split()
     size = args[-1] if len(args) in (4, 5) and args[0] == b"MSG" else b""
     return size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE)
