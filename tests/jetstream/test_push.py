@@ -252,13 +252,18 @@ async def test_missed_heartbeats_are_reported_and_the_consumer_comes_back(
 
 
 async def test_closing_the_client_stops_the_watch(connect: Any, stream: str) -> None:
-    nc = await connect()
+    reported: list[Exception] = []
+    nc = await connect(error_cb=reported.append)
     js = nc.jetstream(timeout=0.5)
     await js.subscribe(f"{stream}.a", cb=lambda m: None, idle_heartbeat=0.1)
+    assert nc.reconnect_listeners
     await nc.close()
     await asyncio.sleep(0.5)  # more than two heartbeat intervals
     names = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
     assert not [n for n in names if "RecoveryWatch" in n]
+    # The watch stopped itself: it listens for no reconnect and reports nothing.
+    assert not nc.reconnect_listeners
+    assert not [e for e in reported if isinstance(e, errors.NoHeartbeatError)], reported
 
 
 async def test_unsubscribe_with_a_limit(js: JetStreamContext, stream: str) -> None:
