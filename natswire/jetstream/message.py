@@ -112,6 +112,21 @@ def term_body(reason: str | None) -> bytes:
     return TERM + b" " + reason.encode()
 
 
+def settle_subject(what: str, subject: str, reply: str, acked: bytes | None) -> str:
+    """The ack subject to ``what`` (ack, nak ...) a message on: its reply subject; raises
+    when it has none or was settled already. Shared with the blocking client's messages."""
+    if not reply:
+        raise NotJSMessageError(
+            f"cannot {what}: message on {subject!r} has no JetStream reply subject"
+        )
+    if acked is not None:
+        raise MsgAlreadyAckedError(
+            f"cannot {what}: message on {subject!r} (reply {reply!r}) was already "
+            f"settled with {acked.decode()}"
+        )
+    return reply
+
+
 class JetStreamMessage(Message):
     """A :class:`natswire.Message` from a JetStream consumer, with the ack protocol.
 
@@ -243,20 +258,6 @@ __all__ = [
     "SequencePair",
     "nak_body",
     "parse_metadata",
+    "settle_subject",
     "term_body",
 ]
-
-
-def settle_subject(what: str, subject: str, reply: str, acked: bytes | None) -> str:
-    """The ack subject to ``what`` (ack, nak ...) a message on: its reply subject; raises
-    when it has none or was settled already. Shared with the blocking client's messages."""
-    if not reply:
-        raise NotJSMessageError(
-            f"cannot {what}: message on {subject!r} has no JetStream reply subject"
-        )
-    if acked is not None:
-        raise MsgAlreadyAckedError(
-            f"cannot {what}: message on {subject!r} (reply {reply!r}) was already "
-            f"settled with {acked.decode()}"
-        )
-    return reply
