@@ -146,6 +146,7 @@ class Reader:
         parser = link.parser
         frames: list[Frame] = link.early_frames
         link.early_frames = []
+        failure: RemoteProtocolError | None = None
         while True:
             for frame in frames:
                 cls = frame.__class__
@@ -155,6 +156,8 @@ class Reader:
                         sub.deliver(frame)  # type: ignore[arg-type]
                 else:
                     host.on_control_frame(frame)
+            if failure is not None:
+                return failure  # after the frames that arrived intact before the bad bytes
             if monotonic() >= pings.next_due:
                 decision = pings.due(monotonic())
                 if decision is PingDecision.STALE:
@@ -178,7 +181,7 @@ class Reader:
                 frames = parser.receive_data(data)
             except RemoteProtocolError as exc:
                 host.note_error(exc, True)
-                return exc
+                failure, frames = exc, list(exc.frames)
 
     def _reconnect(self) -> bool:
         """Try the pool's servers until one answers (``True``), the attempts run out or

@@ -12,7 +12,12 @@ from client.fakeserver import FakeServer
 from support import eventually
 
 import natswire.sync
-from natswire.errors import PermissionsViolationError, StaleConnectionError
+from natswire.errors import (
+    PermissionsViolationError,
+    RemoteProtocolError,
+    StaleConnectionError,
+)
+from natswire.protocol import encode_msg
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,5 +82,24 @@ async def test_info_announcing_servers_grows_the_pool() -> None:
             conn.send_info(connect_urls=["127.0.0.1:1", "127.0.0.1:2"])
             await eventually(lambda: discovered == ["new"])
             assert nc.server_info["connect_urls"] == ["127.0.0.1:1", "127.0.0.1:2"]
+        finally:
+            await asyncio.to_thread(nc.close)
+
+
+async def test_frames_before_bad_bytes_are_delivered_then_the_link_is_replaced() -> None:
+    errors: list[Exception] = []
+    async with FakeServer() as srv:
+        nc = await connect(srv.url, error_cb=errors.append)
+        try:
+            got: list[bytes] = []
+            await asyncio.to_thread(nc.subscribe, "intact", cb=lambda m: got.append(m.data))
+            await asyncio.to_thread(nc.flush)
+            conn = await srv.ready()
+            sid = await conn.wait_sub("intact")
+            conn.send(encode_msg("intact", sid, b"one") + encode_msg("intact", sid, b"two"))
+            conn.send(b"BOGUS nonsense\r\n")
+            await eventually(lambda: got == [b"one", b"two"])
+            await srv.ready(1)  # the bad link was dropped and a new one made
+            assert any(isinstance(e, RemoteProtocolError) for e in errors)
         finally:
             await asyncio.to_thread(nc.close)
