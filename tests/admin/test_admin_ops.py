@@ -120,7 +120,10 @@ async def test_list_queues_regex_and_pages(
 async def test_delete_queue_cancels_its_consumers(
     amqp_connect: AmqpConnect, admin: NatsAdmin, namespace: str
 ) -> None:
-    conn = await amqp_connect()
+    # A pull request that reaches the server while it deletes the consumer is dropped
+    # without a 409; the consumer then learns of the deletion when it renews the pull,
+    # after pull_expires at the latest.
+    conn = await amqp_connect(pull_expires=2.0)
     ch = await declare_wire_queues(conn)
     cancelled = asyncio.Event()
     await ch.basic_consume("cells_events", lambda d: None, on_cancel=lambda tag: cancelled.set())
