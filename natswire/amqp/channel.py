@@ -429,6 +429,8 @@ class Channel:
         for consumer in consumers:
             if consumer.wants_pull():
                 await consumer.pump()
+            elif not consumer.active and consumer.held == 0:
+                await consumer.unpin()
 
     async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
         """Acknowledge a delivery; with ``multiple``, every outstanding one up to it."""
@@ -442,6 +444,8 @@ class Channel:
                 consumer.counters.acked += 1
                 if consumer.wants_pull():
                     await consumer.pump()
+                elif not consumer.active and consumer.held == 0:
+                    await consumer.unpin()
                 return
         await self._settle(delivery_tag, multiple, "ack")
 

@@ -401,6 +401,39 @@ async def test_single_active_consumer_and_takeover(conn: amqp.Connection) -> Non
     assert c2.bodies == [b"%d" % i for i in range(5, 13)]
 
 
+async def test_single_active_consumer_hands_over_after_the_last_held_ack(
+    conn: amqp.Connection,
+) -> None:
+    """Cancelled while holding an unacked delivery: once that delivery is acked, the
+    waiting consumer becomes active and gets the rest of the queue, in order, not
+    redelivered (as RabbitMQ does)."""
+    ch1 = await conn.channel()
+    ch2 = await conn.channel()
+    await ch1.basic_qos(1)
+    await ch2.basic_qos(1)
+    await ch1.queue_declare("sac1", arguments={"x-single-active-consumer": True})
+    first, waiting = Collector(), Collector()
+    tag = await ch1.basic_consume("sac1", first)
+    await asyncio.sleep(0.1)
+
+    async def ack_each(delivery: amqp.Delivery) -> None:
+        waiting(delivery)
+        await delivery.ack()
+
+    await ch2.basic_consume("sac1", ack_each)
+    for i in range(5):
+        await ch1.basic_publish("", "sac1", b"%d" % i)
+    (held,) = await first.wait_for(1)
+    assert held.body == b"0"
+    assert await waiting.quiet(0.3) == []
+    await ch1.basic_cancel(tag)
+    await held.ack()
+    got = await waiting.wait_for(4, timeout=5)
+    assert [d.body for d in got] == [b"1", b"2", b"3", b"4"]
+    assert not any(d.redelivered for d in got)
+    assert len(first.deliveries) == 1
+
+
 # ------------------------------------------------------------- delivery limit
 
 
