@@ -123,7 +123,7 @@ returns, ``basic.get``, priorities, queue length limits and ``x-expires`` (rejec
 """
 
 from .channel import Channel
-from .connection import BUILTIN_EXCHANGES, EXCHANGE_TYPES, Connection, connect
+from .connection import Connection
 from .consumer import Consumer
 from .errors import (
     AmqpAdapterError,
@@ -135,7 +135,10 @@ from .errors import (
     NotAllowedError,
     PreconditionFailedError,
     QueueNotFoundError,
+    ResourceLimitError,
     ResourceLockedError,
+    ServerRefusedError,
+    ServerUnavailableError,
     TooManyChannelsError,
     UnknownDeliveryTagError,
 )
@@ -153,8 +156,11 @@ from .names import (
     user_notifications_subject,
     user_temp_subject,
 )
+from .options import AmqpOptions
 from .properties import PERSISTENT, TRANSIENT, BasicProperties, Delivery
 from .queues import QueueDeclareOk
+from .setup import connect
+from .topology import BUILTIN_EXCHANGES, EXCHANGE_TYPES
 
 __all__ = [
     "BUILTIN_EXCHANGES",
@@ -164,6 +170,7 @@ __all__ = [
     "AmqpAdapterError",
     "AmqpConnectionClosedError",
     "AmqpNotFoundError",
+    "AmqpOptions",
     "BasicProperties",
     "Channel",
     "ChannelClosedError",
@@ -176,7 +183,10 @@ __all__ = [
     "PreconditionFailedError",
     "QueueDeclareOk",
     "QueueNotFoundError",
+    "ResourceLimitError",
     "ResourceLockedError",
+    "ServerRefusedError",
+    "ServerUnavailableError",
     "SubjectMap",
     "TooManyChannelsError",
     "UnknownDeliveryTagError",

@@ -6,36 +6,28 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..jetstream.errors import APIError
 from .consumer import Consumer, OnCancel, OnMessage
 from .errors import (
     AmqpAdapterError,
     ChannelClosedError,
     ChannelError,
     NotAllowedError,
-    PreconditionFailedError,
-    UnknownDeliveryTagError,
+    server_refusal,
 )
-from .properties import BasicProperties, Delivery
+from .ledger import DeliveryLedger, hand_back
+from .properties import BasicProperties
 from .queues import QueueDeclareOk
 
 if TYPE_CHECKING:
-    from ..jetstream.message import JetStreamMessage
     from .connection import Connection
 
 logger = logging.getLogger("natswire.amqp")
 
-
-class HeldDelivery(Delivery):
-    """A delivery the channel holds until the application settles it: the consumer it
-    came from (whose prefetch it counts against) and when it was last kept alive."""
-
-    __slots__ = ("consumer", "since")
-
-    consumer: Consumer
-    since: float
+T = TypeVar("T")
 
 
 class Channel:
@@ -55,38 +47,44 @@ class Channel:
         self.prefetch_count = 0
         self._open = True
         self._closing: asyncio.Task[None] | None = None
-        self._next_tag = 1
-        self._unacked: dict[int, HeldDelivery] = {}
+        self._ledger = DeliveryLedger(self)
         self._consumers: dict[str, Consumer] = {}
+        self._topology = connection.topology
+        self._publisher = connection.publisher
+        self._dead_letters = connection.dead_letters
+        self._js = connection.js
         #: Reports a failed ``confirm=False`` publish of this channel.
-        self._confirm_failed = connection.confirm_failure_reporter(self)
+        self._confirm_failed = self._publisher.confirm_failure_reporter(self)
         # The connection's live tables, read by basic_publish's fast path.
-        self._known_exchanges = connection.known_exchanges
-        self._encoded_routes = connection.encoded_routes
+        self._known_exchanges = self._topology.known_exchanges
+        self._encoded_routes = self._publisher.encoded_routes
         self._exclusive: list[str] = []
         self._next_consumer = 0
         self.close_reason: BaseException | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
-        return f"<Channel {self.channel_number} {state} unacked={len(self._unacked)}>"
+        return f"<Channel {self.channel_number} {state} unacked={len(self._ledger)}>"
 
     @property
     def is_open(self) -> bool:
+        """Whether the channel (and its connection) is open."""
         return self._open and not self.connection.is_closed
 
     @property
     def is_closed(self) -> bool:
+        """Whether the channel (or its connection) is closed."""
         return not self.is_open
 
     @property
     def consumer_tags(self) -> list[str]:
+        """The tags of this channel's consumers."""
         return list(self._consumers)
 
     @property
     def unacked_count(self) -> int:
         """Deliveries of this channel not yet acknowledged or rejected."""
-        return len(self._unacked)
+        return len(self._ledger)
 
     def _check_open(self) -> None:
         if not self._open:
@@ -105,7 +103,9 @@ class Channel:
             await self.close()
         raise exc
 
-    async def _run(self, coro: Any) -> Any:
+    async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a channel method's work: a channel error (or a refusal of the server, as
+        a :class:`ServerRefusedError`) closes the channel."""
         try:
             self._check_open()
         except ChannelClosedError:
@@ -115,6 +115,11 @@ class Channel:
             return await coro
         except ChannelError as exc:
             await self._fail(exc)
+        except APIError as exc:
+            refusal = server_refusal(exc)
+            refusal.__cause__ = exc
+            await self._fail(refusal)
+        raise AssertionError("unreachable: _fail raises")
 
     # ---------------------------------------------------------------- exchanges
 
@@ -135,14 +140,14 @@ class Channel:
         :class:`PreconditionFailedError`."""
         kind = type or exchange_type
         await self._run(
-            self.connection.declare_exchange(
+            self._topology.declare_exchange(
                 exchange, kind, passive, durable, auto_delete, internal, arguments or {}
             )
         )
 
     async def exchange_delete(self, exchange: str, if_unused: bool = False) -> None:
         """Delete an exchange and its bindings."""
-        await self._run(self.connection.delete_exchange(exchange, if_unused))
+        await self._run(self._topology.delete_exchange(exchange, if_unused))
 
     # ------------------------------------------------------------------- queues
 
@@ -164,12 +169,11 @@ class Channel:
         flags or arguments raises :class:`PreconditionFailedError`; the same
         declaration is idempotent.
         """
-        result: QueueDeclareOk = await self._run(
-            self.connection.declare_queue(
+        return await self._run(
+            self._topology.declare_queue(
                 self, queue, passive, durable, exclusive, auto_delete, arguments
             )
         )
-        return result
 
     async def queue_bind(
         self,
@@ -180,7 +184,7 @@ class Channel:
     ) -> None:
         """Bind ``queue`` to ``exchange`` with a binding key (a pattern for topic
         exchanges: ``*`` one word, ``#`` zero or more)."""
-        await self._run(self.connection.bind_queue(queue, exchange, routing_key, True))
+        await self._run(self._topology.bind_queue(queue, exchange, routing_key, True))
 
     async def queue_unbind(
         self,
@@ -189,21 +193,20 @@ class Channel:
         routing_key: str = "",
         arguments: dict[str, Any] | None = None,
     ) -> None:
-        await self._run(self.connection.bind_queue(queue, exchange, routing_key, False))
+        """Remove a binding of ``queue`` to ``exchange`` (nothing if there is none)."""
+        await self._run(self._topology.bind_queue(queue, exchange, routing_key, False))
 
     async def queue_delete(
         self, queue: str, if_unused: bool = False, if_empty: bool = False
     ) -> int:
         """Delete a queue; its consumers (in any process) get ``on_cancel``. Returns the
         number of messages it held."""
-        count: int = await self._run(self.connection.delete_queue(queue, if_unused, if_empty))
-        return count
+        return await self._run(self._topology.delete_queue(queue, if_unused, if_empty))
 
     async def queue_purge(self, queue: str) -> int:
         """Remove the queue's ready messages (not the unacknowledged ones); return how
         many."""
-        count: int = await self._run(self.connection.purge_queue(queue))
-        return count
+        return await self._run(self._topology.purge_queue(queue))
 
     # -------------------------------------------------------------------- basic
 
@@ -234,28 +237,30 @@ class Channel:
         the message (a publisher confirm); ``confirm=False`` returns at once (a failure
         is reported to ``on_channel_exception``; :meth:`wait_for_confirms` waits).
         """
-        conn = self.connection
-        if not self._open or conn._closed:  # friend: the connection's flag, read per publish
+        # A closed connection closed its channels first: the channel's flag is enough.
+        if not self._open:
             self._check_open()
         if exchange and exchange not in self._known_exchanges:
-            try:
-                await conn.exchange_type(exchange)
-            except ChannelError as exc:
-                await self._fail(exc)
+            await self._run(self._topology.exchange_type(exchange))
         if not confirm and properties is None:
             # A pipelined publish of a route seen before: straight to JetStream with the
-            # remembered subject and header block (Connection.publish does the rest).
+            # remembered subject and header block (Publisher.publish does the rest).
             encoded = self._encoded_routes.get((exchange, routing_key))
             if encoded is not None:
-                await conn.js.publish_async_encoded(
+                await self._js.publish_async_encoded(
                     encoded[0], body, encoded[1], None, None, self._confirm_failed
                 )
                 return
-        await conn.publish(exchange, routing_key, body, properties, confirm=confirm, channel=self)
+        try:
+            await self._publisher.publish(
+                exchange, routing_key, body, properties, confirm=confirm, channel=self
+            )
+        except ChannelError as exc:
+            await self._fail(exc)
 
     async def wait_for_confirms(self, timeout: float | None = None) -> None:
         """Wait until every ``confirm=False`` publish is stored (or failed)."""
-        await self.connection.js.publish_async_completed(timeout)
+        await self._js.publish_async_completed(timeout)
 
     async def basic_consume(
         self,
@@ -272,20 +277,23 @@ class Channel:
         deleted. With a single-active-consumer queue, only one consumer (across all
         processes) receives at a time."""
         self._check_open()
-        conn = self.connection
+        registry = self.connection.consumers
         tag = consumer_tag or self._new_consumer_tag()
         if tag in self._consumers:
             await self._fail(NotAllowedError(f"consumer tag {tag!r} is in use on this channel"))
-        spec = await self._run(conn.queue_spec(queue))
-        consumer = Consumer(self, spec, tag, on_message, auto_ack, on_cancel, self.prefetch_count)
+        spec = await self._run(self._topology.queue_spec(queue))
+        consumer = Consumer(
+            self, self._ledger, spec, tag, on_message, auto_ack, on_cancel, self.prefetch_count
+        )
         self._consumers[tag] = consumer
-        conn.add_consumer(consumer)
+        registry.add(consumer)
         try:
             await consumer.start()
         except BaseException:
             self._consumers.pop(tag, None)
-            conn.discard_consumer(consumer)
+            registry.discard(consumer)
             await consumer.stop()
+            self._ledger.close_account(consumer)
             raise
         return tag
 
@@ -300,27 +308,20 @@ class Channel:
         consumer = self._consumers.pop(consumer_tag, None)
         if consumer is None:
             return
-        await self._stop_consumer(consumer)
-        await self.connection.after_consumer_gone(consumer)
-
-    async def _stop_consumer(self, consumer: Consumer) -> None:
-        self.connection.discard_consumer(consumer)
+        self.connection.consumers.discard(consumer)
         await consumer.stop()
-        if consumer.held == 0:
-            await consumer.unpin()
+        self._ledger.close_account(consumer)
+        await consumer.release_pin()
+        await self._topology.after_consumer_gone(consumer)
 
     async def consumer_gone(self, consumer: Consumer) -> None:
         """The queue was deleted under ``consumer`` (of this channel): cancel it and tell
-        the application. For :class:`Consumer` and :class:`Connection`."""
-        if consumer.cancelled:
+        the application. For :class:`Consumer` and :class:`Topology`."""
+        if not consumer.cancel_by_server():
             return
-        consumer.cancelled = True
         self._consumers.pop(consumer.consumer_tag, None)
-        self.connection.discard_consumer(consumer)
-        consumer.active = False
-        for tag, delivery in list(self._unacked.items()):
-            if delivery.consumer is consumer:  # their ack subjects are dead
-                self._unacked.pop(tag, None)
+        self.connection.consumers.discard(consumer)
+        self._ledger.forget_consumer(consumer)
         if consumer.on_cancel is not None:
             try:
                 result = consumer.on_cancel(consumer.consumer_tag)
@@ -335,82 +336,20 @@ class Channel:
 
     # ----------------------------------------------------------------- settling
 
-    def deliver(
-        self, msg: JetStreamMessage, consumer: Consumer, seq: int, delivered: int
-    ) -> Delivery:
-        """For :class:`Consumer`: this channel's next delivery of ``msg`` (stream
-        sequence ``seq``, delivered ``delivered`` times). Unless the consumer acknowledges
-        automatically, the application holds it until it settles it."""
-        tag = self._next_tag
-        self._next_tag = tag + 1
-        if consumer.auto_ack:
-            return Delivery(self, msg, tag, consumer.consumer_tag, consumer.queue, delivered, seq)
-        delivery = HeldDelivery(
-            self, msg, tag, consumer.consumer_tag, consumer.queue, delivered, seq
-        )
-        delivery.consumer = consumer
-        delivery.since = time.monotonic()
-        self._unacked[tag] = delivery
-        consumer.held += 1
-        consumer.held_seqs[seq] = tag
-        return delivery
-
-    def redelivered(self, tag: int, msg: JetStreamMessage, delivered: int) -> bool:
-        """For :class:`Consumer`: ``msg`` came again while the application still holds it
-        as ``tag`` (the ack wait passed during a long disconnect); the held delivery takes
-        the newer copy, which carries the live ack subject. ``False`` when ``tag`` is no
-        longer held."""
-        held = self._unacked.get(tag)
-        if held is None:
-            return False
-        held.redelivered_as(msg, delivered)
-        return True
-
-    def _release(self, tag: int) -> tuple[HeldDelivery, Consumer] | None:
-        delivery = self._unacked.pop(tag, None)
-        if delivery is None:
-            return None
-        consumer = delivery.consumer
-        seq = delivery.stream_sequence
-        consumer.held -= 1
-        if consumer.held_seqs.get(seq) == tag:
-            del consumer.held_seqs[seq]
-        return delivery, consumer
-
-    def _tags_upto(self, tag: int, multiple: bool) -> list[int]:
-        if not multiple:
-            if tag not in self._unacked:
-                raise UnknownDeliveryTagError(
-                    f"unknown delivery tag {tag} on channel {self.channel_number}"
-                )
-            return [tag]
-        if tag == 0:
-            return list(self._unacked)
-        if tag >= self._next_tag:
-            raise UnknownDeliveryTagError(
-                f"unknown delivery tag {tag} on channel {self.channel_number}"
-            )
-        tags = []
-        for held in self._unacked:
-            if held > tag:
-                break
-            tags.append(held)
-        return tags
-
     async def _settle(self, tag: int, multiple: bool, how: str) -> None:
         self._check_open()
+        ledger = self._ledger
         try:
-            tags = self._tags_upto(tag, multiple)
+            tags = ledger.tags_upto(tag, multiple)
         except ChannelError as exc:
             await self._fail(exc)
             return
         consumers: set[Consumer] = set()
-        conn = self.connection
         for one in tags:
-            released = self._release(one)
-            if released is None:
+            delivery = ledger.release(one)
+            if delivery is None:
                 continue
-            delivery, consumer = released
+            consumer = delivery.consumer
             consumers.add(consumer)
             msg = delivery.message
             if how == "ack":
@@ -420,32 +359,36 @@ class Channel:
             consumer.counters.nacked += 1
             if how == "requeue":
                 limit = consumer.spec.max_delivery
-                if limit is not None and msg.metadata.num_delivered >= limit:
-                    await conn.dead_letter(consumer.spec, msg, "delivery_limit")
-                else:
+                if limit is None or msg.metadata.num_delivered < limit:
                     await msg.nak()
+                    continue
+                reason = "delivery_limit"
             else:
-                await conn.dead_letter(consumer.spec, msg, "rejected")
+                reason = "rejected"
+            try:
+                await self._dead_letters.dead_letter(consumer.spec, msg, reason)
+            except ChannelError as exc:
+                await self._fail(exc)
         for consumer in consumers:
             if consumer.wants_pull():
                 await consumer.pump()
-            elif not consumer.active and consumer.held == 0:
-                await consumer.unpin()
+            elif not consumer.active:
+                await consumer.release_pin()
 
     async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
         """Acknowledge a delivery; with ``multiple``, every outstanding one up to it."""
-        # friend: the connection's flag, read per ack
-        if not multiple and self._open and not self.connection._closed:
+        # A closed connection closed its channels first: the channel's flag is enough.
+        if not multiple and self._open:
             # One delivery, the common case: what _settle does, without its lists.
-            released = self._release(delivery_tag)
-            if released is not None:
-                delivery, consumer = released
+            delivery = self._ledger.release(delivery_tag)
+            if delivery is not None:
+                consumer = delivery.consumer
                 await delivery.message.ack()
                 consumer.counters.acked += 1
                 if consumer.wants_pull():
                     await consumer.pump()
-                elif not consumer.active and consumer.held == 0:
-                    await consumer.unpin()
+                elif not consumer.active:
+                    await consumer.release_pin()
                 return
         await self._settle(delivery_tag, multiple, "ack")
 
@@ -458,25 +401,19 @@ class Channel:
         await self._settle(delivery_tag, multiple, "requeue" if requeue else "reject")
 
     async def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
+        """Reject one delivery: as :meth:`basic_nack` without ``multiple``."""
         await self._settle(delivery_tag, False, "requeue" if requeue else "reject")
 
     async def basic_recover(self, requeue: bool = True) -> None:
         """Hand every unacknowledged delivery back to its queue."""
         self._check_open()
-        if self._unacked:
+        if len(self._ledger):
             await self._settle(0, True, "requeue")
 
     async def touch(self, now: float, every: float) -> None:
         """Keep held deliveries from being redelivered by the ack wait (``+WPI``): those
         not kept alive for ``every`` seconds. For the connection's upkeep."""
-        for tag, delivery in list(self._unacked.items()):
-            if now - delivery.since < every or self._unacked.get(tag) is not delivery:
-                continue  # recently touched, or settled meanwhile
-            delivery.since = now
-            try:
-                await delivery.message.in_progress()
-            except Exception as exc:
-                logger.debug("natswire.amqp: in_progress: %s", exc)
+        await self._ledger.touch(now, every)
 
     # -------------------------------------------------------------------- close
 
@@ -490,39 +427,36 @@ class Channel:
     async def _close(self) -> None:
         self._open = False
         conn = self.connection
+        ledger = self._ledger
         consumers = list(self._consumers.values())
         self._consumers.clear()
         for consumer in consumers:
-            conn.discard_consumer(consumer)
+            conn.consumers.discard(consumer)
             await consumer.stop()
+            ledger.close_account(consumer)
         # Consumers no longer pull (the server dropped their requests with their
         # inboxes), so what we hand back goes to the other consumers at once, in order.
-        handed_back = []
-        if self._unacked and conn.nc.is_connected:
+        if len(ledger) and conn.nc.is_connected:
             # The server forgets a puller that went away only when it next looks at its
             # waiting list: a message handed back before that is tried on our dead pull
             # request and requeued behind the others. A short pull request that cannot
             # deliver (max_bytes 1, 50 ms) makes it sweep the list first.
-            specs = {id(d.consumer.spec): d.consumer.spec for d in self._unacked.values()}
-            for spec in specs.values():
+            for spec in ledger.held_specs():
                 with contextlib.suppress(Exception):
-                    await conn.ping_queue(spec)
-        for tag in list(self._unacked):
-            released = self._release(tag)
-            if released is not None:
-                handed_back.append(released[0].message)
+                    await self._topology.ping_queue(spec)
+        handed_back = ledger.release_all()
         # A single active consumer hands its pin over first: while the pin is ours, a
         # message handed back would be tried on the waiting (unpinned) consumer and
         # requeued behind the others.
         for consumer in consumers:
             await consumer.unpin()
         if handed_back:
-            await conn.nak_all(handed_back)
+            await hand_back(conn.nc, handed_back, conn.wait_ready)
         for consumer in consumers:
-            await conn.after_consumer_gone(consumer)
+            await self._topology.after_consumer_gone(consumer)
         for queue in self._exclusive:
             try:
-                await conn.delete_queue(queue, False, False)
+                await self._topology.delete_queue(queue, False, False)
             except AmqpAdapterError:
                 pass
             except Exception as exc:
@@ -531,7 +465,7 @@ class Channel:
         conn.channel_closed(self)
 
     def own_exclusive(self, queue: str) -> None:
-        """For :class:`Connection`: ``queue`` is an exclusive queue this channel declared;
+        """For :class:`Topology`: ``queue`` is an exclusive queue this channel declared;
         it is deleted when the channel closes."""
         self._exclusive.append(queue)
 
@@ -542,4 +476,4 @@ class Channel:
         await self.close()
 
 
-__all__ = ["Channel", "PreconditionFailedError"]
+__all__ = ["Channel"]

@@ -21,18 +21,22 @@ import json
 import logging
 import time
 import types
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client.message import Message
 from ..client.subscription import Subscription
 from ..jetstream.message import JetStreamMessage
+from ..protocol.errors import NatsWireError
 from ..protocol.frames import HMsg
-from .properties import H_EXPIRATION, Delivery
+from .expiry import is_expired
+from .names import consumer_name
+from .properties import H_EXPIRATION, Delivery, route_of
 from .queues import QueueSpec
 
 if TYPE_CHECKING:
     from .channel import Channel
+    from .ledger import DeliveryLedger
 
 logger = logging.getLogger("natswire.amqp")
 
@@ -86,11 +90,16 @@ def may_expire(msg: Message) -> bool:
 
 
 class Consumer:
-    """One ``basic.consume`` on a channel."""
+    """One ``basic.consume`` on a channel.
+
+    The channel's :class:`DeliveryLedger` records the deliveries it hands out; the
+    consumer reads its account there to size its pull requests.
+    """
 
     def __init__(
         self,
         channel: Channel,
+        ledger: DeliveryLedger,
         spec: QueueSpec,
         consumer_tag: str,
         on_message: OnMessage,
@@ -99,32 +108,39 @@ class Consumer:
         prefetch: int,
     ) -> None:
         conn = channel.connection
+        options = conn.options
         self.channel = channel
         self.queue = spec.name
         self.consumer_tag = consumer_tag
         self._on_message = on_message
         self.auto_ack = auto_ack
         self.on_cancel = on_cancel
-        self.window = prefetch if (prefetch and not auto_ack) else conn.unlimited_window
+        self.window = prefetch if (prefetch and not auto_ack) else options.unlimited_window
         self._threshold = max(1, self.window // 4)
         self._nc = conn.nc
         self._js = conn.js
         self._stream = conn.stream
-        self._consumer = conn.consumer_name(spec.name)
+        self._dead_letters = conn.dead_letters
+        self._topology = conn.topology
+        self._report = conn.report
+        self._ledger = ledger
+        #: stream sequence -> delivery tag of the deliveries the application holds (the
+        #: ledger's record, read here).
+        self._held: Mapping[int, int] = ledger.open_account(self)
+        # Deliveries being dead-lettered or expired: they count against the prefetch.
+        self._settling = 0
+        self._consumer = consumer_name(spec.name)
         self._next_subject = f"{conn.js.prefix}.CONSUMER.MSG.NEXT.{conn.stream}.{self._consumer}"
-        self._expires = conn.pull_expires
+        self._expires = options.pull_expires
         self._sac = spec.single_active_consumer
         if self._sac:
-            self._expires = min(self._expires, conn.sac_timeout / 3)
+            self._expires = min(self._expires, options.sac_timeout / 3)
         self._inbox = ""
         self._sub: Subscription | None = None
         self._requests: dict[str, list[float]] = {}  # reply -> [remaining, deadline]
         self._requested = 0
         self._next_request = 0
-        self.held = 0
-        #: stream sequence -> delivery tag, for deliveries the application holds.
-        self.held_seqs: dict[int, int] = {}
-        self.pin_id: str | None = None
+        self._pin_id: str | None = None
         self._last_pull = 0.0
         self._pumping = False
         self.active = False
@@ -133,6 +149,11 @@ class Consumer:
         #: This queue's counters on the connection (delivered, acked, ...).
         self.counters = conn.counters(spec.name)
         self.update_spec(spec)
+
+    @property
+    def held(self) -> int:
+        """Deliveries of this consumer the application holds (or being dead-lettered)."""
+        return len(self._held) + self._settling
 
     @property
     def subscription(self) -> Subscription | None:
@@ -174,9 +195,25 @@ class Consumer:
         self._requests.clear()
         self._requested = 0
 
+    def cancel_by_server(self) -> bool:
+        """The queue was deleted under this consumer: it stops and counts as cancelled.
+        ``False`` when it was already."""
+        if self.cancelled:
+            return False
+        self.cancelled = True
+        self.active = False
+        return True
+
+    async def release_pin(self) -> None:
+        """After a settlement: once this consumer was cancelled and holds nothing, a
+        single-active pin goes to the next consumer."""
+        if not self.active and not self._held:
+            await self.unpin()
+
     async def unpin(self) -> None:
-        if self._sac and self.pin_id is not None:
-            self.pin_id = None
+        """Give up a single-active pin (another consumer takes over at once)."""
+        if self._sac and self._pin_id is not None:
+            self._pin_id = None
             body = json.dumps({"group": PIN_GROUP}).encode()
             try:
                 await self._nc.request(
@@ -198,14 +235,14 @@ class Consumer:
         """Whether :meth:`pump` would pull now (a cheap test before awaiting it)."""
         if not self.active or self._pumping:
             return False
-        room = self.window - self.held - self._requested
+        room = self.window - len(self._held) - self._settling - self._requested
         return room > 0 and not (self._requested and room < self._threshold)
 
     async def pump(self) -> None:
         """Pull as much as the prefetch allows (in batches of at least a quarter)."""
         if not self.wants_pull():
             return
-        room = self.window - self.held - self._requested
+        room = self.window - len(self._held) - self._settling - self._requested
         self._pumping = True
         try:
             await self._pull(room)
@@ -220,8 +257,8 @@ class Consumer:
             body["max_bytes"] = 1
         if self._sac:
             body["group"] = PIN_GROUP
-            if self.pin_id:
-                body["id"] = self.pin_id
+            if self._pin_id:
+                body["id"] = self._pin_id
         now = time.monotonic()
         self._last_pull = now
         if not ping:
@@ -245,8 +282,8 @@ class Consumer:
         for reply, (_, deadline) in list(self._requests.items()):
             if deadline < now:
                 self._drop_request(reply)
-        if self._sac and self.pin_id and now - self._last_pull > self._expires:
-            room = self.window - self.held - self._requested
+        if self._sac and self._pin_id and now - self._last_pull > self._expires:
+            room = self.window - len(self._held) - self._settling - self._requested
             if room <= 0 and not self._requests:
                 await self._pull(1, ping=True)
         await self.pump()
@@ -274,7 +311,7 @@ class Consumer:
             if headers is not None:
                 pin = headers.get(PIN_HEADER)
                 if pin:
-                    self.pin_id = pin
+                    self._pin_id = pin
         if self._closing or not self.active:
             await self._nak_quietly(jm)
             return
@@ -285,33 +322,25 @@ class Consumer:
             await self._nak_quietly(jm)
             return
         seq, delivered, stored_ns = numbers
-        held_tag = self.held_seqs.get(seq)
+        held_tag = self._held.get(seq)
         # Redelivered while the application still holds it (ack wait passed during a
         # long disconnect): the newer delivery carries the live ack subject.
-        if held_tag is not None and self.channel.redelivered(held_tag, jm, delivered):
+        if held_tag is not None and self._ledger.redelivered(held_tag, jm, delivered):
             return
-        channel = self.channel
-        conn = channel.connection
         if not (self._exact and seq > self._floor):
-            exchange, routing_key = conn.route_of(jm)
+            exchange, routing_key = route_of(jm.headers)
             if not self.spec.routes(exchange, routing_key, seq):
                 await jm.ack()  # not this queue's message (see QueueSpec.routes)
                 await self.pump()
                 return
         if self._limit is not None and delivered > self._limit:
-            self.held += 1
-            await conn.dead_letter(self.spec, jm, "delivery_limit")
-            self.held -= 1
-            await self.pump()
+            await self._settle_here(jm, "delivery_limit")
             return
         ttl = self._ttl
-        if (ttl is not None or may_expire(msg)) and conn.is_expired(jm, stored_ns, ttl):
-            self.held += 1
-            await conn.expire(self.spec, jm)
-            self.held -= 1
-            await self.pump()
+        if (ttl is not None or may_expire(msg)) and is_expired(jm, stored_ns, ttl):
+            await self._settle_here(jm, "expired")
             return
-        delivery = channel.deliver(jm, self, seq, delivered)
+        delivery = self._ledger.deliver(jm, self, seq, delivered)
         counters = self.counters
         counters.delivered += 1
         if self.auto_ack:
@@ -325,9 +354,24 @@ class Consumer:
                 await result
         except Exception as exc:
             logger.exception("natswire.amqp: consumer %s callback raised", self.consumer_tag)
-            conn.report(channel, exc)
+            self._report(self.channel, exc)
         if self.auto_ack:
             await self.pump()
+
+    async def _settle_here(self, jm: JetStreamMessage, reason: str) -> None:
+        """Dead-letter (``reason``) or expire a message instead of delivering it; it
+        counts against the prefetch meanwhile. A refusal goes to the hook."""
+        self._settling += 1
+        try:
+            if reason == "expired":
+                await self._dead_letters.expire(self.spec, jm)
+            else:
+                await self._dead_letters.dead_letter(self.spec, jm, reason)
+        except NatsWireError as exc:
+            self._report(self.channel, exc)
+        finally:
+            self._settling -= 1
+        await self.pump()
 
     async def _nak_quietly(self, jm: JetStreamMessage) -> None:
         try:
@@ -344,16 +388,51 @@ class Consumer:
             return
         self._drop_request(reply)
         if status == 423:  # someone else holds the pin
-            self.pin_id = None
+            self._pin_id = None
         elif status == 409 and "consumer deleted" in description:
             await self.channel.consumer_gone(self)
             return
         elif status == 503:
             # No responders: the consumer (or JetStream) is gone, or restarting.
-            if await self.channel.connection.queue_missing(self.queue):
+            if await self._topology.queue_missing(self.queue):
                 await self.channel.consumer_gone(self)
                 return
             await asyncio.sleep(0.2)
         elif status == 409 and "message size exceeds maxbytes" not in description:
             await asyncio.sleep(0.05)  # e.g. max waiting exceeded: pull again soon
         await self.pump()
+
+
+class ConsumerSet:
+    """The started consumers of one connection (for the upkeep, the topology and the
+    metrics)."""
+
+    __slots__ = ("_consumers",)
+
+    def __init__(self) -> None:
+        self._consumers: set[Consumer] = set()
+
+    def add(self, consumer: Consumer) -> None:
+        """``consumer`` started."""
+        self._consumers.add(consumer)
+
+    def discard(self, consumer: Consumer) -> None:
+        """``consumer`` stopped or was cancelled."""
+        self._consumers.discard(consumer)
+
+    def of_queue(self, queue: str) -> list[Consumer]:
+        """The consumers of ``queue``."""
+        return [c for c in self._consumers if c.queue == queue]
+
+    def queues(self) -> set[str]:
+        """The queues consumed here."""
+        return {c.queue for c in self._consumers}
+
+    def __iter__(self) -> Iterator[Consumer]:
+        return iter(list(self._consumers))
+
+    def __len__(self) -> int:
+        return len(self._consumers)
+
+    def __contains__(self, consumer: object) -> bool:
+        return consumer in self._consumers

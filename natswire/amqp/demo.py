@@ -14,9 +14,9 @@ import json
 from collections.abc import Callable
 
 from .channel import Channel
-from .connection import connect
 from .names import client_queue_name, temporary_routing_key
 from .properties import BasicProperties, Delivery
+from .setup import connect
 
 EXCHANGE = "user-notifications"
 DLX = "dead-user-notifications"

@@ -153,6 +153,13 @@ def decode_headers(headers: Headers | None) -> tuple[str, str, BasicProperties]:
     return exchange, routing_key, props
 
 
+def route_of(headers: Headers | None) -> tuple[str, str]:
+    """``(exchange, routing key)`` a stored message was published with."""
+    if headers is None:
+        return "", ""
+    return headers.get(H_EXCHANGE, ""), headers.get(H_ROUTING_KEY, "")
+
+
 class Delivery:
     """One message handed to a consumer (``basic.deliver``).
 

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..amqp.connection import BUILTIN_EXCHANGES, EXCHANGE_TYPES
 from ..amqp.errors import AmqpAdapterError
 from ..amqp.names import SubjectMap, consumer_name, meta_stream_name, stream_name
 from ..amqp.queues import Binding, QueueSpec, normalize_arguments
+from ..amqp.topology import BUILTIN_EXCHANGES, EXCHANGE_TYPES
 from .errors import MigrationError
 from .plan import Plan, PlannedBinding, PlannedExchange, PlannedQueue, Problem
 

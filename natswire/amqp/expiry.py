@@ -1,0 +1,229 @@
+"""Dead-lettering and expiry: ``x-dead-letter-exchange``, message TTLs, the sweep.
+
+A message is dead-lettered when it is rejected without requeue, expires, or goes over
+the queue's delivery limit: republished to the queue's dead-letter exchange with
+RabbitMQ's ``x-death`` headers, then terminated (dropped when the queue has none).
+Expiry is checked when a message is about to be delivered; queues with a dead-letter
+exchange that nobody consumes here are swept for expired messages at their head.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
+
+from ..jetstream.context import JetStreamContext
+from ..jetstream.errors import NotFoundError
+from ..jetstream.message import JetStreamMessage
+from .names import encode_name
+from .properties import TRANSIENT, decode_headers
+from .stats import QueueCounters
+
+if TYPE_CHECKING:
+    from .._client import Client
+    from .channel import Channel
+    from .publisher import Publisher
+    from .queues import QueueSpec
+    from .topology import Topology
+
+#: ``expiration: "0"`` means "only if a consumer takes it at once": this long.
+ZERO_TTL_GRACE = 0.5
+#: Expired messages dead-lettered per queue and sweep at most.
+SWEEP_BATCH = 100
+
+
+def is_expired(msg: JetStreamMessage, stored_ns: int, queue_ttl: int | None) -> bool:
+    """Whether ``msg`` (stored at ``stored_ns``) outlived its ``expiration`` or the
+    queue's ``x-message-ttl`` (ms; the smaller counts)."""
+    headers = msg.headers
+    expiration = headers.get("Amqp-Expiration") if headers is not None else None
+    ttl = queue_ttl
+    if expiration is not None:
+        try:
+            value = int(expiration)
+        except ValueError:
+            value = None
+        if value is not None and (ttl is None or value < ttl):
+            ttl = value
+    if ttl is None:
+        return False
+    age = (time.time_ns() - stored_ns) / 1e9
+    limit = ttl / 1000 if ttl else ZERO_TTL_GRACE
+    return age >= limit
+
+
+def death_headers(
+    headers: dict[str, Any],
+    queue: str,
+    reason: str,
+    exchange: str,
+    routing_key: str,
+    expiration: str | None,
+) -> dict[str, Any]:
+    """``headers`` with RabbitMQ's ``x-death`` record of this death added (a repeated
+    death in the same queue for the same reason counts up) and the ``x-first-death-*``
+    and ``x-last-death-*`` headers."""
+    headers = dict(headers)
+    deaths = headers.get("x-death")
+    deaths = [dict(d) for d in deaths if isinstance(d, dict)] if isinstance(deaths, list) else []
+    now = int(time.time())
+    found = None
+    for death in deaths:
+        if death.get("queue") == queue and death.get("reason") == reason:
+            found = death
+            break
+    if found is not None:
+        deaths.remove(found)
+        found["count"] = int(found.get("count", 1)) + 1
+        found["time"] = now
+    else:
+        found = {
+            "count": 1,
+            "reason": reason,
+            "queue": queue,
+            "time": now,
+            "exchange": exchange,
+            "routing-keys": [routing_key],
+        }
+        if expiration is not None:
+            found["original-expiration"] = expiration
+    deaths.insert(0, found)
+    headers["x-death"] = deaths
+    headers.setdefault("x-first-death-queue", queue)
+    headers.setdefault("x-first-death-reason", reason)
+    headers.setdefault("x-first-death-exchange", exchange)
+    headers["x-last-death-queue"] = queue
+    headers["x-last-death-reason"] = reason
+    headers["x-last-death-exchange"] = exchange
+    return headers
+
+
+class DeadLetters:
+    """Dead-lettering and expiry for the queues of one connection."""
+
+    def __init__(
+        self,
+        nc: Client,
+        js: JetStreamContext,
+        stream: str,
+        publisher: Publisher,
+        counters: Callable[[str], QueueCounters],
+    ) -> None:
+        self._nc = nc
+        self._js = js
+        self._stream = stream
+        self._publisher = publisher
+        self._counters = counters
+        self._swept: set[str] = set()  # queues with a DLX, swept for expired heads
+
+    # ------------------------------------------------------------ queue watch
+
+    def queue_seen(self, spec: QueueSpec, channel: Channel) -> None:
+        """A queue declared or found through this connection: swept if it has a
+        dead-letter exchange."""
+        if spec.dead_letter_exchange is not None:
+            self._swept.add(spec.name)
+
+    def queue_gone(self, queue: str) -> None:
+        """``queue`` was deleted: no longer swept."""
+        self._swept.discard(queue)
+
+    # ------------------------------------------------------------ per message
+
+    async def expire(self, spec: QueueSpec, msg: JetStreamMessage) -> None:
+        """An expired message: dead-lettered (reason ``expired``) unless transient."""
+        headers = msg.headers
+        mode = headers.get("Amqp-Delivery-Mode") if headers is not None else None
+        if mode == str(TRANSIENT):
+            await msg.term("expired")
+            self._counters(spec.name).dropped += 1
+            return
+        await self.dead_letter(spec, msg, "expired")
+
+    async def dead_letter(self, spec: QueueSpec, msg: JetStreamMessage, reason: str) -> None:
+        """Republish to the queue's dead-letter exchange with ``x-death`` headers (if it
+        has one), then terminate the original. Without a DLX the message is dropped."""
+        dlx = spec.dead_letter_exchange
+        if dlx is None:
+            await msg.term(reason)
+            self._counters(spec.name).dropped += 1
+            return
+        exchange, routing_key, props = decode_headers(msg.headers)
+        meta = msg.metadata
+        headers = death_headers(
+            props.headers or {}, spec.name, reason, exchange, routing_key, props.expiration
+        )
+        key = spec.dead_letter_routing_key
+        await self._publisher.publish(
+            dlx,
+            routing_key if key is None else key,
+            msg.data,
+            props.copy(headers=headers, expiration=None),
+            msg_id=f"dlx:{encode_name(spec.name)}:{meta.sequence.stream}:{meta.num_delivered}",
+        )
+        await msg.term(reason)
+        self._counters(spec.name).dead_lettered += 1
+
+    # ------------------------------------------------------------------ sweep
+
+    async def sweep(self, topology: Topology, consumed: Collection[str]) -> None:
+        """Dead-letter expired messages at the head of the swept queues nobody here
+        consumes (``consumed``); RabbitMQ, too, expires messages when they reach the
+        head of the queue."""
+        for queue in list(self._swept):
+            if queue in consumed:
+                continue
+            found = await topology.find_queue(queue)
+            if found is None:
+                self._swept.discard(queue)
+                continue
+            info, spec = found
+            if not (info.num_pending or info.num_ack_pending) or info.num_waiting:
+                continue  # empty, or consumed elsewhere (that consumer expires lazily)
+            for _ in range(SWEEP_BATCH):
+                if not await self._head_expired(info, spec):
+                    break
+                msgs = await topology.pull_once(spec, 1)
+                if not msgs:
+                    break
+                msg = msgs[0]
+                if is_expired(msg, msg.metadata.timestamp_ns, spec.message_ttl):
+                    await self.expire(spec, msg)
+                else:
+                    await msg.nak()
+                    break
+
+    async def _head_expired(self, info: Any, spec: QueueSpec) -> bool:
+        """Whether the first message the queue would deliver (read without delivering
+        it) has expired; ``False`` when there is none."""
+        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+        start = max(floor, spec.created_seq) + 1
+        best: Any = None
+        for subject in info.config.filter_subjects or []:
+            try:
+                raw = await self._js.get_msg(self._stream, seq=start, subject=subject, next=True)
+            except NotFoundError:
+                continue
+            if raw.seq is not None and (best is None or raw.seq < best.seq):
+                best = raw
+        if best is None:
+            return False
+        msg = JetStreamMessage(self._nc, best.subject or "", best.data, None, best.headers)
+        return is_expired(msg, parse_time_ns(best.time), spec.message_ttl)
+
+
+def parse_time_ns(value: datetime.datetime | str | None) -> int:
+    """A stored message's time (a ``datetime``, or RFC 3339 with nanoseconds,
+    ``2026-01-02T03:04:05.123456789Z``) to ns."""
+    if not value:
+        return time.time_ns()
+    if isinstance(value, datetime.datetime):
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return (value - epoch) // datetime.timedelta(microseconds=1) * 1000
+    text = value.rstrip("Z")
+    main, _, frac = text.partition(".")
+    stamp = datetime.datetime.fromisoformat(main).replace(tzinfo=datetime.timezone.utc)
+    nanos = int((frac + "000000000")[:9]) if frac else 0
+    return int(stamp.timestamp()) * 1_000_000_000 + nanos

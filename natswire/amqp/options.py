@@ -1,0 +1,92 @@
+"""The adapter's options: one frozen object instead of a row of keywords.
+
+:func:`natswire.amqp.connect` builds an :class:`AmqpOptions` from its keywords and the
+configuration mapping (keywords win), and passes the rest of its keywords to the NATS
+client as :class:`natswire.ConnectOptions` fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..jetstream.api import StorageType
+from .names import SubjectMap
+
+#: A hook: a plain or coroutine function.
+Hook = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class AmqpOptions:
+    """How an adapter connection behaves.
+
+    ``namespace`` prefixes every subject and names the streams; ``subjects`` maps
+    exchanges and queues to subjects (default: :meth:`SubjectMap.wire` of the namespace).
+    ``max_channels`` bounds the channel pool. Hooks: ``on_new_channel(channel)``,
+    ``on_channel_exception(channel, exc)``, ``on_connection_close()``. ``ack_wait``: the
+    JetStream ack wait (a crash backstop, s); ``pull_expires``: how long a pull request
+    waits (s); ``sac_timeout``: how long a crashed single active consumer keeps its pin;
+    ``orphan_timeout``: the inactive threshold of exclusive and auto-delete queues;
+    ``unlimited_window``: the prefetch of a consumer without one;
+    ``expiry_sweep_interval``: how often idle queues with a dead-letter exchange are
+    checked for expired heads (``None``: never); ``stream_max_age``: the main stream's
+    max age (s, ``None``: unlimited); ``storage``: the streams' storage.
+    """
+
+    namespace: str = ""
+    subjects: SubjectMap | None = None
+    max_channels: int = 300
+    on_new_channel: Hook | None = None
+    on_channel_exception: Hook | None = None
+    on_connection_close: Hook | None = None
+    ack_wait: float = 30.0
+    pull_expires: float = 30.0
+    sac_timeout: float = 10.0
+    orphan_timeout: float = 60.0
+    unlimited_window: int = 1000
+    expiry_sweep_interval: float | None = 1.0
+    stream_max_age: float | None = None
+    storage: StorageType = StorageType.FILE
+
+    def __post_init__(self) -> None:
+        if self.max_channels < 1:
+            raise ValueError("max_channels must be at least 1")
+        if self.subjects is not None and self.subjects.namespace != self.namespace:
+            raise ValueError("the subject map's namespace differs from the connection's")
+
+    @property
+    def subject_map(self) -> SubjectMap:
+        """``subjects``, or Wire's map of the namespace when none was given."""
+        return self.subjects if self.subjects is not None else SubjectMap.wire(self.namespace)
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """The names of the options (what :func:`connect` takes for this object)."""
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def build(
+        cls, block: Mapping[str, Any], keywords: dict[str, Any]
+    ) -> tuple[AmqpOptions, dict[str, Any]]:
+        """Options from the configuration ``block`` (keys named as the fields) and
+        ``keywords`` (which win); returns them and the keywords that are not options
+        (for the NATS client)."""
+        names = cls.field_names()
+        values = {key: value for key, value in block.items() if key in names}
+        if "namespace" in values:
+            values["namespace"] = str(values["namespace"] or "")
+        rest: dict[str, Any] = {}
+        for key, value in keywords.items():
+            if key in names:
+                if key != "namespace" or value is not None:
+                    values[key] = value
+            else:
+                rest[key] = value
+        return cls(**values), rest
+
+    def with_changes(self, **changes: Any) -> AmqpOptions:
+        """A copy with some options changed."""
+        return dataclasses.replace(self, **changes)

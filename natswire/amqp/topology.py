@@ -1,0 +1,450 @@
+"""The topology: exchanges, queues and bindings as JetStream records and consumers.
+
+Exchanges are records in the metadata stream (one subject each, written with an
+expected-last-sequence check so concurrent declarations agree); a queue is a durable
+pull consumer on the message stream whose ``metadata`` holds its :class:`QueueSpec`
+and whose filters express its bindings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..client.errors import TimeoutError
+from ..jetstream.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from ..jetstream.context import JetStreamContext
+from ..jetstream.errors import ConsumerNotFoundError, NotFoundError, WrongLastSequenceError
+from ..jetstream.message import JetStreamMessage
+from ..protocol.errors import NatsWireError
+from .consumer import PIN_GROUP, ConsumerSet
+from .errors import (
+    ExchangeNotFoundError,
+    NotAllowedError,
+    PreconditionFailedError,
+    QueueNotFoundError,
+    ResourceLockedError,
+)
+from .names import consumer_name, encode_name
+from .options import AmqpOptions
+from .queues import Binding, QueueDeclareOk, QueueSpec, normalize_arguments
+
+if TYPE_CHECKING:
+    from .._client import Client
+    from .channel import Channel
+    from .consumer import Consumer
+
+logger = logging.getLogger("natswire.amqp")
+
+EXCHANGE_TYPES = frozenset({"direct", "topic", "fanout"})
+#: Exchanges every broker has.
+BUILTIN_EXCHANGES = {
+    "": "direct",
+    "amq.direct": "direct",
+    "amq.topic": "topic",
+    "amq.fanout": "fanout",
+}
+
+
+class QueueWatcher(Protocol):
+    """What follows the queues this connection declares or finds (expiry, upkeep)."""
+
+    def queue_seen(self, spec: QueueSpec, channel: Channel) -> None: ...
+
+    def queue_gone(self, queue: str) -> None: ...
+
+
+class Topology:
+    """Exchanges, queues and bindings of one namespace, for one connection."""
+
+    def __init__(
+        self,
+        nc: Client,
+        js: JetStreamContext,
+        options: AmqpOptions,
+        stream: str,
+        meta_stream: str,
+        owner: str,
+        consumers: ConsumerSet,
+    ) -> None:
+        self._nc = nc
+        self._js = js
+        self._options = options
+        self._subjects = options.subject_map
+        self._stream = stream
+        self._meta_stream = meta_stream
+        self._owner = owner
+        self._consumers = consumers
+        self._exchanges: dict[str, str] = dict(BUILTIN_EXCHANGES)
+        self._watchers: list[QueueWatcher] = []
+        self._lock = asyncio.Lock()
+
+    def add_watcher(self, watcher: QueueWatcher) -> None:
+        """Tell ``watcher`` of every queue declared or found, and of every deletion."""
+        self._watchers.append(watcher)
+
+    @property
+    def known_exchanges(self) -> Mapping[str, str]:
+        """Exchange -> type, for the exchanges this connection has seen (a live view; for
+        :class:`Channel`'s publish fast path)."""
+        return self._exchanges
+
+    # --------------------------------------------------------------- exchanges
+
+    def _exchange_subject(self, exchange: str) -> str:
+        return self._subjects.meta_subject("x", encode_name(exchange))
+
+    async def _read_exchange(self, exchange: str) -> dict[str, Any] | None:
+        try:
+            raw = await self._js.get_last_msg(self._meta_stream, self._exchange_subject(exchange))
+        except NotFoundError:
+            return None
+        try:
+            record = json.loads(raw.data)
+        except ValueError:
+            return None
+        return record if isinstance(record, dict) and record.get("type") else None
+
+    async def exchange_type(self, exchange: str) -> str:
+        """The type of ``exchange``; :class:`ExchangeNotFoundError` when it does not
+        exist."""
+        kind = self._exchanges.get(exchange)
+        if kind is not None:
+            return kind
+        record = await self._read_exchange(exchange)
+        if record is None:
+            raise ExchangeNotFoundError(f"NOT_FOUND - no exchange {exchange!r}")
+        kind = str(record["type"])
+        self._exchanges[exchange] = kind
+        return kind
+
+    async def declare_exchange(
+        self,
+        exchange: str,
+        kind: str,
+        passive: bool,
+        durable: bool,
+        auto_delete: bool,
+        internal: bool,
+        arguments: dict[str, Any],
+    ) -> None:
+        """``exchange.declare``: :class:`PreconditionFailedError` when it exists with
+        other settings, :class:`NotAllowedError` for a reserved name or unknown type."""
+        if passive:
+            await self.exchange_type(exchange)
+            return
+        if kind not in EXCHANGE_TYPES:
+            raise NotAllowedError(
+                f"exchange type {kind!r} is not supported (direct, topic, fanout)"
+            )
+        builtin = BUILTIN_EXCHANGES.get(exchange)
+        if builtin is not None or exchange.startswith("amq."):
+            if builtin != kind:
+                raise NotAllowedError(f"ACCESS_REFUSED - exchange name {exchange!r} is reserved")
+            return
+        want = {"type": kind, "durable": durable, "auto_delete": auto_delete, "internal": internal}
+        subject = self._exchange_subject(exchange)
+        for _ in range(3):
+            record = await self._read_exchange(exchange)
+            if record is not None:
+                for key, value in want.items():
+                    if record.get(key) != value:
+                        raise PreconditionFailedError(
+                            f"PRECONDITION_FAILED - inequivalent arg {key!r} for exchange "
+                            f"{exchange!r}: received {value!r} but current is "
+                            f"{record.get(key)!r}"
+                        )
+                self._exchanges[exchange] = kind
+                return
+            try:
+                await self._js.publish(
+                    subject,
+                    json.dumps({**want, "arguments": arguments}).encode(),
+                    expected_last_subject_seq=0,
+                )
+            except WrongLastSequenceError:
+                continue  # declared meanwhile: compare with that
+            self._exchanges[exchange] = kind
+            return
+        raise PreconditionFailedError(f"exchange {exchange!r} keeps changing")
+
+    async def delete_exchange(self, exchange: str, if_unused: bool) -> None:
+        """``exchange.delete``: the exchange and every binding to it."""
+        if exchange in BUILTIN_EXCHANGES or exchange.startswith("amq."):
+            raise NotAllowedError(f"ACCESS_REFUSED - exchange {exchange!r} is reserved")
+        async with self._lock:
+            bound: list[tuple[ConsumerInfo, QueueSpec]] = []
+            for info in await self._js.consumers_info(self._stream):
+                spec = QueueSpec.from_info(info)
+                if spec is not None and any(b.exchange == exchange for b in spec.bindings):
+                    bound.append((info, spec))
+            if if_unused and bound:
+                raise PreconditionFailedError(f"PRECONDITION_FAILED - exchange {exchange!r} in use")
+            for info, spec in bound:
+                spec.bindings = [b for b in spec.bindings if b.exchange != exchange]
+                await self._store_spec(info.config, spec)
+            await self._js.purge_stream(self._meta_stream, subject=self._exchange_subject(exchange))
+            self._exchanges.pop(exchange, None)
+
+    # ------------------------------------------------------------------ queues
+
+    async def find_queue(self, queue: str) -> tuple[ConsumerInfo, QueueSpec] | None:
+        """The consumer info and description of ``queue``; ``None`` if there is none."""
+        try:
+            info = await self._js.consumer_info(self._stream, consumer_name(queue))
+        except ConsumerNotFoundError:
+            return None
+        spec = QueueSpec.from_info(info)
+        if spec is None:
+            return None
+        return info, spec
+
+    def _check_owner(self, spec: QueueSpec) -> None:
+        """RESOURCE_LOCKED for an exclusive queue of another connection."""
+        if spec.exclusive and spec.owner != self._owner:
+            raise ResourceLockedError(
+                f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue {spec.name!r}"
+            )
+
+    async def queue_spec(self, queue: str) -> QueueSpec:
+        """The description of ``queue``, to consume it: NOT_FOUND, or RESOURCE_LOCKED
+        for an exclusive queue of another connection."""
+        found = await self.find_queue(queue)
+        if found is None:
+            raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
+        spec = found[1]
+        self._check_owner(spec)
+        return spec
+
+    async def queue_missing(self, queue: str) -> bool:
+        """Whether ``queue`` is known not to exist (``False`` when JetStream cannot
+        tell now)."""
+        try:
+            return await self.find_queue(queue) is None
+        except NatsWireError:
+            return False
+
+    async def declare_queue(
+        self,
+        channel: Channel,
+        queue: str,
+        passive: bool,
+        durable: bool,
+        exclusive: bool,
+        auto_delete: bool,
+        arguments: dict[str, Any] | None,
+    ) -> QueueDeclareOk:
+        """``queue.declare`` on ``channel`` (which owns the exclusive queues it
+        creates)."""
+        if not queue:
+            if passive:
+                raise QueueNotFoundError("NOT_FOUND - no queue ''")
+            queue = f"amq.gen-{secrets.token_urlsafe(16)}"
+        elif queue.startswith("amq.") and not passive:
+            raise NotAllowedError(f"ACCESS_REFUSED - queue name {queue!r} is reserved")
+        args = normalize_arguments(arguments)
+        found = await self.find_queue(queue)
+        if found is not None:
+            info, spec = found
+            self._check_owner(spec)
+            if not passive:
+                _check_equivalent(spec, durable, exclusive, auto_delete, args)
+            self._seen(spec, channel)
+            return QueueDeclareOk(queue, info.num_pending, info.num_waiting)
+        if passive:
+            raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
+        last_seq = (await self._js.stream_info(self._stream)).state.last_seq
+        spec = QueueSpec(
+            name=queue,
+            durable=durable,
+            exclusive=exclusive,
+            auto_delete=auto_delete,
+            owner=self._owner if exclusive else "",
+            arguments=args,
+            created_seq=last_seq,
+        )
+        await self._js.add_consumer(self._stream, self._consumer_config(spec))
+        if exclusive:
+            channel.own_exclusive(queue)
+        self._seen(spec, channel)
+        return QueueDeclareOk(queue, 0, 0)
+
+    def _consumer_config(self, spec: QueueSpec) -> ConsumerConfig:
+        options = self._options
+        extra: dict[str, Any] = {}
+        if spec.single_active_consumer:
+            extra = {
+                "priority_groups": [PIN_GROUP],
+                "priority_policy": "pinned_client",
+                "priority_timeout": int(options.sac_timeout * 1e9),
+            }
+        return ConsumerConfig(
+            durable_name=consumer_name(spec.name),
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=options.ack_wait,
+            max_deliver=-1,
+            max_ack_pending=-1,
+            filter_subjects=spec.filters(self._subjects),
+            mem_storage=True if not spec.durable else None,
+            inactive_threshold=(
+                options.orphan_timeout if (spec.exclusive or spec.auto_delete) else None
+            ),
+            metadata=spec.metadata(),
+            extra=extra,
+        )
+
+    def _seen(self, spec: QueueSpec, channel: Channel) -> None:
+        for watcher in self._watchers:
+            watcher.queue_seen(spec, channel)
+
+    async def _store_spec(self, config: ConsumerConfig, spec: QueueSpec) -> None:
+        updated = config.evolve(
+            filter_subjects=spec.filters(self._subjects),
+            filter_subject=None,
+            metadata=spec.metadata(),
+        )
+        await self._js.add_consumer(self._stream, updated)
+        for consumer in self._consumers.of_queue(spec.name):
+            consumer.update_spec(spec)
+
+    async def bind_queue(self, queue: str, exchange: str, routing_key: str, bind: bool) -> None:
+        """``queue.bind`` (``bind``) or ``queue.unbind``."""
+        if exchange == "":
+            raise NotAllowedError(
+                "ACCESS_REFUSED - operation not permitted on the default exchange"
+            )
+        kind = await self.exchange_type(exchange)
+        async with self._lock:
+            found = await self.find_queue(queue)
+            if found is None:
+                raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
+            info, spec = found
+            present = [
+                b for b in spec.bindings if b.exchange == exchange and b.routing_key == routing_key
+            ]
+            if bind:
+                if present:
+                    return
+                _, exact = self._subjects.binding_filters(exchange, kind, routing_key)
+                since = (await self._js.stream_info(self._stream)).state.last_seq
+                spec.bindings.append(Binding(exchange, kind, routing_key, since, exact))
+            else:
+                if not present:
+                    return
+                spec.bindings = [b for b in spec.bindings if b not in present]
+            await self._store_spec(info.config, spec)
+
+    async def delete_queue(self, queue: str, if_unused: bool, if_empty: bool) -> int:
+        """``queue.delete``: the number of messages it held. Its consumers here are
+        cancelled (``on_cancel``)."""
+        found = await self.find_queue(queue)
+        if found is None:
+            return 0
+        info, _ = found
+        if if_empty and (info.num_pending or info.num_ack_pending):
+            raise PreconditionFailedError(f"PRECONDITION_FAILED - queue {queue!r} not empty")
+        if if_unused and (info.num_waiting or self._consumers.of_queue(queue)):
+            raise PreconditionFailedError(f"PRECONDITION_FAILED - queue {queue!r} in use")
+        try:
+            await self._js.delete_consumer(self._stream, consumer_name(queue))
+        except ConsumerNotFoundError:
+            return 0
+        for watcher in self._watchers:
+            watcher.queue_gone(queue)
+        for consumer in self._consumers.of_queue(queue):
+            await consumer.channel.consumer_gone(consumer)
+        return int(info.num_pending)
+
+    async def purge_queue(self, queue: str) -> int:
+        """``queue.purge``: the number of messages removed."""
+        found = await self.find_queue(queue)
+        if found is None:
+            raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
+        spec = found[1]
+        purged = 0
+        while True:
+            msgs = await self.pull_once(spec, 256)
+            if not msgs:
+                return purged
+            for msg in msgs:
+                await msg.ack()
+                purged += 1
+
+    async def after_consumer_gone(self, consumer: Consumer) -> None:
+        """Delete an auto-delete queue when its last consumer (here) is gone."""
+        if not consumer.spec.auto_delete or consumer.cancelled:
+            return
+        if self._consumers.of_queue(consumer.queue):
+            return
+        try:
+            await self.delete_queue(consumer.queue, False, False)
+        except NatsWireError as exc:
+            logger.debug("natswire.amqp: auto-delete %s: %s", consumer.queue, exc)
+
+    # ----------------------------------------------------------------- pulls
+
+    async def ping_queue(self, spec: QueueSpec) -> None:
+        """A pull request that can deliver nothing: the server sweeps the queue's
+        waiting list (forgetting pullers that went away), and an idle exclusive or
+        auto-delete queue is kept from its inactive threshold."""
+        await self.pull_once(spec, 1, ping=True)
+
+    async def pull_once(
+        self, spec: QueueSpec, batch: int, ping: bool = False
+    ) -> list[JetStreamMessage]:
+        """One ``no_wait`` pull request from the queue's consumer (purge, sweep)."""
+        nc = self._nc
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        body: dict[str, Any] = {"batch": batch, "no_wait": True}
+        if ping:
+            body = {"batch": 1, "max_bytes": 1, "expires": 50_000_000}
+        if spec.single_active_consumer:
+            body["group"] = PIN_GROUP
+        msgs: list[JetStreamMessage] = []
+        try:
+            await nc.publish(
+                f"{self._js.prefix}.CONSUMER.MSG.NEXT.{self._stream}.{consumer_name(spec.name)}",
+                json.dumps(body).encode(),
+                inbox,
+            )
+            while len(msgs) < batch:
+                try:
+                    msg = await sub.next_msg(2.0)
+                except TimeoutError:
+                    break
+                if msg.status is not None:
+                    break
+                msgs.append(JetStreamMessage.from_message(nc, msg))
+        finally:
+            await sub.unsubscribe()
+        return msgs
+
+
+def _check_equivalent(
+    spec: QueueSpec, durable: bool, exclusive: bool, auto_delete: bool, args: dict[str, Any]
+) -> None:
+    """PRECONDITION_FAILED when a redeclaration differs from the queue."""
+    flags: Sequence[tuple[str, bool, bool]] = (
+        ("durable", spec.durable, durable),
+        ("exclusive", spec.exclusive, exclusive),
+        ("auto_delete", spec.auto_delete, auto_delete),
+    )
+    for what, have, want in flags:
+        if have != want:
+            raise PreconditionFailedError(
+                f"PRECONDITION_FAILED - inequivalent arg {what!r} for queue "
+                f"{spec.name!r}: received {want!r} but current is {have!r}"
+            )
+    for key in sorted(set(spec.arguments) | set(args)):
+        if spec.arguments.get(key) != args.get(key):
+            raise PreconditionFailedError(
+                f"PRECONDITION_FAILED - inequivalent arg {key!r} for queue "
+                f"{spec.name!r}: received {args.get(key)!r} but current is "
+                f"{spec.arguments.get(key)!r}"
+            )

@@ -1,0 +1,125 @@
+"""The connection's upkeep: one ticker for every periodic duty.
+
+Every quarter second while connected: consumers forget lost pull requests, keep a
+single-active pin and pull; held deliveries are kept from the ack wait (``+WPI``);
+idle exclusive and auto-delete queues are kept from their inactive threshold; and,
+every ``expiry_sweep_interval``, the expiry sweep runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from .consumer import ConsumerSet
+from .expiry import DeadLetters
+from .options import AmqpOptions
+from .topology import Topology
+
+if TYPE_CHECKING:
+    from .._client import Client
+    from .channel import Channel
+    from .queues import QueueSpec
+
+logger = logging.getLogger("natswire.amqp")
+
+#: How often the ticker looks at what is due (s).
+TICK = 0.25
+
+
+class Upkeep:
+    """The periodic duties of one adapter connection."""
+
+    def __init__(
+        self,
+        nc: Client,
+        options: AmqpOptions,
+        consumers: ConsumerSet,
+        channels: Callable[[], Iterable[Channel]],
+        topology: Topology,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self._nc = nc
+        self._options = options
+        self._consumers = consumers
+        self._channels = channels
+        self._topology = topology
+        self._dead_letters = dead_letters
+        self._keepalive: dict[str, Channel] = {}  # exclusive/auto-delete queue -> channel
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ queue watch
+
+    def queue_seen(self, spec: QueueSpec, channel: Channel) -> None:
+        """An exclusive or auto-delete queue declared on ``channel`` is kept alive while
+        that channel is open."""
+        if spec.exclusive or spec.auto_delete:
+            self._keepalive[spec.name] = channel
+
+    def queue_gone(self, queue: str) -> None:
+        """``queue`` was deleted: nothing to keep alive."""
+        self._keepalive.pop(queue, None)
+
+    def channel_closed(self, channel: Channel) -> None:
+        """``channel`` closed: the queues it kept alive are left to their threshold."""
+        for queue, owner in list(self._keepalive.items()):
+            if owner is channel:
+                del self._keepalive[queue]
+
+    # -------------------------------------------------------------- the ticker
+
+    def start(self) -> None:
+        """Start the ticker (once)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the ticker and wait for it."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _run(self) -> None:
+        options = self._options
+        last_sweep = last_keepalive = time.monotonic()
+        touch_every = options.ack_wait / 3
+        while True:
+            await asyncio.sleep(TICK)
+            if not self._nc.is_connected:
+                continue
+            now = time.monotonic()
+            try:
+                for consumer in list(self._consumers):
+                    await consumer.tick(now)
+                for channel in list(self._channels()):
+                    await channel.touch(now, touch_every)
+                if now - last_keepalive >= options.orphan_timeout / 4:
+                    last_keepalive = now
+                    await self._keep_alive()
+                interval = options.expiry_sweep_interval
+                if interval is not None and now - last_sweep >= interval:
+                    last_sweep = now
+                    await self._dead_letters.sweep(self._topology, self._consumers.queues())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.debug("natswire.amqp: upkeep: %s", exc)
+
+    async def _keep_alive(self) -> None:
+        """Exclusive and auto-delete queues without a consumer here are kept from the
+        consumer's inactive threshold by a pull request that can deliver nothing."""
+        consumed = self._consumers.queues()
+        for queue in list(self._keepalive):
+            if queue in consumed:
+                continue
+            found = await self._topology.find_queue(queue)
+            if found is None:
+                self._keepalive.pop(queue, None)
+                continue
+            await self._topology.ping_queue(found[1])
