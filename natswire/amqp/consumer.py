@@ -172,6 +172,7 @@ class Consumer:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        """Subscribe to this consumer's inbox and send the first pull request."""
         self._inbox = self._nc.new_inbox()
         self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._handle)
         self.active = True

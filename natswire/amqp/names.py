@@ -245,6 +245,7 @@ class SubjectMap:
 
     @property
     def prefix(self) -> str:
+        """The namespace's subject prefix (``<ns>.`` or empty)."""
         return f"{self.namespace}." if self.namespace else ""
 
     @classmethod
@@ -272,6 +273,7 @@ class SubjectMap:
         return subjects
 
     def meta_subject(self, *tokens: str) -> str:
+        """A subject of the metadata stream, from ``tokens``."""
         return ".".join([f"{self.prefix}amqp.meta", *tokens])
 
     def exchange_prefix(self, exchange: str) -> str:

@@ -95,6 +95,7 @@ class BasicProperties:
 
     @property
     def expiration_ms(self) -> int | None:
+        """``expiration`` as an int of milliseconds (``None`` when unset)."""
         return None if self.expiration is None else int(self.expiration)
 
     def to_headers(self, exchange: str, routing_key: str) -> dict[str, str]:
@@ -113,6 +114,7 @@ class BasicProperties:
         return out
 
     def copy(self, **changes: Any) -> BasicProperties:
+        """A copy with ``changes`` applied."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         if values["headers"] is not None:
             values["headers"] = dict(values["headers"])
@@ -218,22 +220,27 @@ class Delivery:
 
     @property
     def body(self) -> bytes:
+        """The message body."""
         return self.message.data
 
     @property
     def exchange(self) -> str:
+        """The exchange the message was published to."""
         return self._decode()[0]
 
     @property
     def routing_key(self) -> str:
+        """The routing key the message was published with."""
         return self._decode()[1]
 
     @property
     def properties(self) -> BasicProperties:
+        """The message's :class:`BasicProperties`."""
         return self._decode()[2]
 
     @property
     def redelivered(self) -> bool:
+        """Whether the message was delivered before (to any consumer of the queue)."""
         return self.delivery_count > 1
 
     @property
@@ -246,15 +253,19 @@ class Delivery:
 
     @property
     def channel(self) -> Channel:
+        """The channel the delivery came on (settle through it)."""
         return self._channel
 
     async def ack(self, multiple: bool = False) -> None:
+        """``basic_ack`` of this delivery on its channel."""
         await self._channel.basic_ack(self.delivery_tag, multiple)
 
     async def nack(self, multiple: bool = False, requeue: bool = True) -> None:
+        """``basic_nack`` of this delivery on its channel."""
         await self._channel.basic_nack(self.delivery_tag, multiple, requeue)
 
     async def reject(self, requeue: bool = True) -> None:
+        """``basic_reject`` of this delivery on its channel."""
         await self._channel.basic_reject(self.delivery_tag, requeue)
 
     def __repr__(self) -> str:

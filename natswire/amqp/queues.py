@@ -84,6 +84,7 @@ class Binding:
     exact: bool
 
     def matches(self, exchange: str, routing_key: str, seq: int) -> bool:
+        """Whether a message (exchange, routing key, stream sequence) matches the binding."""
         if exchange != self.exchange or seq <= self.since:
             return False
         if self.exchange_type == "fanout":
@@ -93,6 +94,7 @@ class Binding:
         return routing_key == self.routing_key
 
     def as_list(self) -> list[Any]:
+        """The binding as stored in the queue's metadata."""
         return [self.exchange, self.exchange_type, self.routing_key, self.since, self.exact]
 
 
@@ -114,21 +116,25 @@ class QueueSpec:
 
     @property
     def dead_letter_exchange(self) -> str | None:
+        """``x-dead-letter-exchange``, if set."""
         value = self.arguments.get("x-dead-letter-exchange")
         return value if isinstance(value, str) else None
 
     @property
     def dead_letter_routing_key(self) -> str | None:
+        """``x-dead-letter-routing-key``, if set."""
         value = self.arguments.get("x-dead-letter-routing-key")
         return value if isinstance(value, str) else None
 
     @property
     def message_ttl(self) -> int | None:
+        """``x-message-ttl`` (ms), if set."""
         value = self.arguments.get("x-message-ttl")
         return value if isinstance(value, int) else None
 
     @property
     def single_active_consumer(self) -> bool:
+        """Whether ``x-single-active-consumer`` is on."""
         return bool(self.arguments.get("x-single-active-consumer"))
 
     @property
@@ -153,6 +159,7 @@ class QueueSpec:
 
     @property
     def all_exact(self) -> bool:
+        """Whether the NATS filters express every binding exactly."""
         return all(b.exact for b in self.bindings)
 
     def routes(self, exchange: str, routing_key: str, seq: int) -> bool:
@@ -163,6 +170,7 @@ class QueueSpec:
         return any(b.matches(exchange, routing_key, seq) for b in self.bindings)
 
     def filters(self, subjects: SubjectMap) -> list[str]:
+        """The consumer's filter subjects: the queue's own subject and its bindings'."""
         out = [subjects.queue_subject(self.name)]
         for binding in self.bindings:
             filters, _ = subjects.binding_filters(
@@ -174,6 +182,7 @@ class QueueSpec:
     # ------------------------------------------------------------- storage
 
     def metadata(self) -> dict[str, str]:
+        """The description as the consumer's ``metadata``."""
         flags = ",".join(
             name
             for name, on in (
@@ -194,6 +203,7 @@ class QueueSpec:
 
     @classmethod
     def from_info(cls, info: ConsumerInfo) -> QueueSpec | None:
+        """The description stored on a consumer; ``None`` for a consumer that is no queue."""
         md = info.config.metadata or {}
         name = md.get(MD_QUEUE)
         if name is None:

@@ -35,6 +35,7 @@ class QueueCounters:
     dropped: int = 0
 
     def as_dict(self) -> dict[str, int]:
+        """The counters as a dict."""
         return asdict(self)
 
 
@@ -61,10 +62,12 @@ class AdapterStats:
 
     @property
     def channels_open(self) -> int:
+        """Channels open on the connection."""
         return len(self._channels)
 
     @property
     def max_channels(self) -> int:
+        """The channel pool's size."""
         return self._conn.max_channels
 
     @property

@@ -53,9 +53,11 @@ BUILTIN_EXCHANGES = {
 class QueueWatcher(Protocol):
     """What follows the queues this connection declares or finds (expiry, upkeep)."""
 
-    def queue_seen(self, spec: QueueSpec, channel: Channel) -> None: ...
+    def queue_seen(self, spec: QueueSpec, channel: Channel) -> None:
+        """``spec`` was declared or found on ``channel``."""
 
-    def queue_gone(self, queue: str) -> None: ...
+    def queue_gone(self, queue: str) -> None:
+        """``queue`` was deleted."""
 
 
 class Topology:
