@@ -68,24 +68,29 @@ class AmqpOptions:
         return frozenset(f.name for f in dataclasses.fields(cls))
 
     @classmethod
-    def build(
-        cls, block: Mapping[str, Any], keywords: dict[str, Any]
-    ) -> tuple[AmqpOptions, dict[str, Any]]:
-        """Options from the configuration ``block`` (keys named as the fields) and
-        ``keywords`` (which win); returns them and the keywords that are not options
-        (for the NATS client)."""
+    def split(cls, keywords: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``keywords`` split into options of this object and the rest (for the NATS
+        client); ``namespace=None`` counts as not given."""
+        names = cls.field_names()
+        mine: dict[str, Any] = {}
+        rest: dict[str, Any] = {}
+        for key, value in keywords.items():
+            if key not in names:
+                rest[key] = value
+            elif key != "namespace" or value is not None:
+                mine[key] = value
+        return mine, rest
+
+    @classmethod
+    def from_config(cls, block: Mapping[str, Any], **changes: Any) -> AmqpOptions:
+        """Options from a configuration block (its keys named as the fields, e.g.
+        ``namespace``), with ``changes`` over them."""
         names = cls.field_names()
         values = {key: value for key, value in block.items() if key in names}
         if "namespace" in values:
             values["namespace"] = str(values["namespace"] or "")
-        rest: dict[str, Any] = {}
-        for key, value in keywords.items():
-            if key in names:
-                if key != "namespace" or value is not None:
-                    values[key] = value
-            else:
-                rest[key] = value
-        return cls(**values), rest
+        values.update(changes)
+        return cls(**values)
 
     def with_changes(self, **changes: Any) -> AmqpOptions:
         """A copy with some options changed."""

@@ -124,8 +124,8 @@ async def connect(
     configuration (``"tls": {"enableTls", "caCert", "insecureSkipVerifyTls"}`` or those
     keys beside ``host``); credentials come from ``NATS_USERNAME``/``NATS_PASSWORD``.
     The adapter's own settings are an :class:`AmqpOptions`: ``options``, or built from
-    its field names given as keywords (``namespace=``, ``max_channels=``, hooks, ...) or
-    as keys of the block; keywords win over ``options`` and the block. ``servers``
+    the block's keys named as its fields (``namespace``, ...); its field names given as
+    keywords (``namespace=``, ``max_channels=``, hooks, ...) win over both. ``servers``
     overrides host and port; ``client`` uses an existing natswire client (left open by
     :meth:`Connection.close`). Other keywords are :class:`natswire.ConnectOptions`
     fields. The NATS connection reconnects for ever with Wire's policy (full-jitter
@@ -135,12 +135,11 @@ async def connect(
     if config is not None:
         nested = config.get("nats")
         block = nested if isinstance(nested, Mapping) else config
+    changes, nats_keywords = AmqpOptions.split(keywords)
     if options is None:
-        amqp_options, nats_keywords = AmqpOptions.build(block, keywords)
+        amqp_options = AmqpOptions.from_config(block, **changes)
     else:
-        amqp_options, nats_keywords = AmqpOptions.build({}, keywords)
-        changed = {k: v for k, v in keywords.items() if k in AmqpOptions.field_names()}
-        amqp_options = options.with_changes(**changed)
+        amqp_options = options.with_changes(**changes)
     holder: dict[str, Connection] = {}
     if client is None:
         from .. import connect as nats_connect
