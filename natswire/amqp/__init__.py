@@ -78,8 +78,9 @@ Consuming
 - ``x-single-active-consumer`` uses a JetStream priority group with the
   ``pinned_client`` policy: one consumer receives, in order; the others' pull requests
   wait. The active one keeps its pin while its prefetch is full with pull requests that
-  cannot deliver (``max_bytes: 1``), and unpins when it is cancelled or its channel
-  closes, so another takes over at once (after ``sac_timeout`` if it crashed).
+  cannot deliver (``max_bytes: 1``), and unpins when its channel closes or it is
+  cancelled (once the deliveries it still holds are settled), so another takes over at
+  once, in order (after ``sac_timeout`` if it crashed).
 - Exclusive queues are locked to their connection and deleted when the channel that
   declared them closes; auto-delete queues when their last consumer here is cancelled.
   Both have an ``inactive_threshold`` (``orphan_timeout``) as a crash backstop, kept
@@ -108,14 +109,23 @@ Connection, hooks, errors
 
 ``connect(config)`` takes the plan's block (``host``, ``port``, ``namespace``, optional
 ``tls`` with ``enableTls``/``caCert``/``insecureSkipVerifyTls``), credentials from
-``NATS_USERNAME``/``NATS_PASSWORD``. Hooks: ``on_new_channel(channel)``,
+``NATS_USERNAME``/``NATS_PASSWORD``. The adapter's settings are one frozen
+:class:`AmqpOptions` (``options=``, or its field names as keywords or block keys; other
+keywords go to the NATS client). Hooks: ``on_new_channel(channel)``,
 ``on_channel_exception(channel, exc)``, ``on_connection_close()`` (the NATS connection
 dropped or closed). ``max_channels`` (300) bounds the channel pool:
 :class:`TooManyChannelsError` (reply code 503) when full. Channel errors
 (:class:`PreconditionFailedError`, :class:`ExchangeNotFoundError`,
 :class:`QueueNotFoundError`, :class:`ResourceLockedError`,
-:class:`UnknownDeliveryTagError`) close the channel as in AMQP; all errors derive from
-:class:`AmqpAdapterError` and are in :mod:`natswire.errors`.
+:class:`UnknownDeliveryTagError`) close the channel as in AMQP. So does a refusal of the
+server, as a :class:`ServerRefusedError` carrying JetStream's ``code`` and ``err_code``
+(the original error is its ``__cause__``): :class:`ResourceLimitError` (506,
+RESOURCE_ERROR: consumers per stream, storage, memory, a full stream),
+:class:`ServerUnavailableError` (503: no leader, JetStream not enabled, no stream
+answering), else reply code 541. A refusal met while delivering (dead-lettering,
+expiring) or by a ``confirm=False`` publish is reported to ``on_channel_exception``
+without closing the channel. All errors derive from :class:`AmqpAdapterError` (with
+``reply_code`` and ``reply_text``) and are in :mod:`natswire.errors`.
 
 Not supported: ``headers`` exchanges, exchange-to-exchange bindings, ``mandatory``
 returns, ``basic.get``, priorities, queue length limits and ``x-expires`` (rejected with
