@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ..jetstream.errors import APIError
 from .consumer import Consumer, OnCancel, OnMessage
@@ -34,11 +34,11 @@ class Channel:
     """A channel on an adapter :class:`~natswire.amqp.Connection`.
 
     Open with ``await conn.channel()``. A channel error (PRECONDITION_FAILED,
-    NOT_FOUND, RESOURCE_LOCKED, an unknown delivery tag) closes the channel, as in
-    AMQP: the call raises, ``on_channel_exception`` is called, and later calls raise
-    :class:`ChannelClosedError`. Closing a channel hands its unacknowledged messages back
-    to their queues at once, cancels its consumers and deletes the exclusive queues it
-    declared.
+    NOT_FOUND, RESOURCE_LOCKED, an unknown delivery tag, a refusal of the server)
+    closes the channel, as in AMQP: the call raises, ``on_channel_exception`` is
+    called, and later calls raise :class:`ChannelClosedError`. Closing a channel hands
+    its unacknowledged messages back to their queues at once, cancels its consumers and
+    deletes the exclusive queues it declared.
     """
 
     def __init__(self, connection: Connection, number: int) -> None:
@@ -95,7 +95,7 @@ class Channel:
         if self.connection.is_closed:
             raise ChannelClosedError("the connection is closed")
 
-    async def _fail(self, exc: ChannelError) -> None:
+    async def _fail(self, exc: ChannelError) -> NoReturn:
         """A channel exception: close the channel, tell the hook, raise."""
         if self._open:
             self.close_reason = exc
@@ -119,7 +119,6 @@ class Channel:
             refusal = server_refusal(exc)
             refusal.__cause__ = exc
             await self._fail(refusal)
-        raise AssertionError("unreachable: _fail raises")
 
     # ---------------------------------------------------------------- exchanges
 
@@ -368,6 +367,8 @@ class Channel:
             try:
                 await self._dead_letters.dead_letter(consumer.spec, msg, reason)
             except ChannelError as exc:
+                with contextlib.suppress(Exception):
+                    await msg.nak()  # back to the queue, as the closing channel's others
                 await self._fail(exc)
         for consumer in consumers:
             if consumer.wants_pull():
@@ -436,19 +437,21 @@ class Channel:
             ledger.close_account(consumer)
         # Consumers no longer pull (the server dropped their requests with their
         # inboxes), so what we hand back goes to the other consumers at once, in order.
-        if len(ledger) and conn.nc.is_connected:
+        holders = ledger.holders()  # cancelled consumers included
+        if holders and conn.nc.is_connected:
             # The server forgets a puller that went away only when it next looks at its
             # waiting list: a message handed back before that is tried on our dead pull
             # request and requeued behind the others. A short pull request that cannot
             # deliver (max_bytes 1, 50 ms) makes it sweep the list first.
-            for spec in ledger.held_specs():
+            specs = {id(c.spec): c.spec for c in holders}
+            for spec in specs.values():
                 with contextlib.suppress(Exception):
                     await self._topology.ping_queue(spec)
         handed_back = ledger.release_all()
         # A single active consumer hands its pin over first: while the pin is ours, a
         # message handed back would be tried on the waiting (unpinned) consumer and
         # requeued behind the others.
-        for consumer in consumers:
+        for consumer in {id(c): c for c in [*consumers, *holders]}.values():
             await consumer.unpin()
         if handed_back:
             await hand_back(conn.nc, handed_back, conn.wait_ready)

@@ -361,7 +361,9 @@ class Consumer:
 
     async def _settle_here(self, jm: JetStreamMessage, reason: str) -> None:
         """Dead-letter (``reason``) or expire a message instead of delivering it; it
-        counts against the prefetch meanwhile. A refusal goes to the hook."""
+        counts against the prefetch meanwhile. A refusal goes to the hook, and the
+        message comes back after the ack wait (not at once: the server would refuse
+        again)."""
         self._settling += 1
         try:
             if reason == "expired":

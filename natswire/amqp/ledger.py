@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from ..jetstream.message import JetStreamMessage
     from .channel import Channel
     from .consumer import Consumer
-    from .queues import QueueSpec
 
 logger = logging.getLogger("natswire.amqp")
 
@@ -143,10 +142,9 @@ class DeliveryLedger:
                 del self._held[tag]
         self._accounts.pop(consumer, None)
 
-    def held_specs(self) -> list[QueueSpec]:
-        """The queues (descriptions) of the held deliveries, each once."""
-        specs = {id(d.consumer.spec): d.consumer.spec for d in self._held.values()}
-        return list(specs.values())
+    def holders(self) -> list[Consumer]:
+        """The consumers whose deliveries are held, each once (cancelled ones too)."""
+        return list({id(d.consumer): d.consumer for d in self._held.values()}.values())
 
     def release_all(self) -> list[JetStreamMessage]:
         """Take every held delivery off the books; their messages, in tag order."""
