@@ -434,6 +434,37 @@ async def test_single_active_consumer_hands_over_after_the_last_held_ack(
     assert len(first.deliveries) == 1
 
 
+async def test_single_active_consumer_hands_over_when_the_cancelled_ones_channel_closes(
+    conn: amqp.Connection,
+) -> None:
+    """Cancelled while holding an unacked delivery, then its channel closes: the waiting
+    consumer takes over at once and gets every message, the held one redelivered. (Its
+    place: the pin moves before the nak, so the ready messages may come first.)"""
+    ch1 = await conn.channel()
+    ch2 = await conn.channel()
+    await ch1.basic_qos(1)
+    await ch2.basic_qos(1)
+    await ch1.queue_declare("sac2", arguments={"x-single-active-consumer": True})
+    first, waiting = Collector(), Collector()
+    tag = await ch1.basic_consume("sac2", first)
+    await asyncio.sleep(0.1)
+
+    async def ack_each(delivery: amqp.Delivery) -> None:
+        waiting(delivery)
+        await delivery.ack()
+
+    await ch2.basic_consume("sac2", ack_each)
+    for i in range(3):
+        await ch1.basic_publish("", "sac2", b"%d" % i)
+    await first.wait_for(1)
+    await ch1.basic_cancel(tag)
+    await ch1.close()
+    got = await waiting.wait_for(3, timeout=5)
+    assert sorted(d.body for d in got) == [b"0", b"1", b"2"]
+    assert {d.body: d.redelivered for d in got} == {b"0": True, b"1": False, b"2": False}
+    assert [d.body for d in got if d.body != b"0"] == [b"1", b"2"]
+
+
 # ------------------------------------------------------------- delivery limit
 
 
