@@ -151,11 +151,6 @@ class Consumer:
         self.update_spec(spec)
 
     @property
-    def held(self) -> int:
-        """Deliveries of this consumer the application holds (or being dead-lettered)."""
-        return len(self._held) + self._settling
-
-    @property
     def subscription(self) -> Subscription | None:
         """The subscription on this consumer's inbox (``None`` before :meth:`start`)."""
         return self._sub
