@@ -36,9 +36,6 @@ class ConsumerReset(Base):
         rest = {key: value for key, value in data.items() if key != "reset_seq"}
         return cls(info=ConsumerInfo.from_response(rest), reset_seq=int(data["reset_seq"]))
 
-    def as_request(self) -> dict[str, Any]:
-        return {**self.info.as_request(), "reset_seq": self.reset_seq}
-
 
 @dataclass
 class StreamPurgeRequest(Base):
