@@ -118,3 +118,43 @@ async def test_a_stream_without_allow_atomic_refuses_at_the_first_message(
         await batch.add(f"{stream}.a", b"one")
     assert (caught.value.code, caught.value.err_code) == (400, 10174)
     assert "atomic publish is disabled" in caught.value.description
+
+
+class _AnsweringClient:
+    """A client whose every request is answered with ``answer``."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.headers: list[dict[str, str]] = []
+
+    async def request(self, subject: str, payload: bytes, timeout: float, headers: Any) -> Message:
+        self.headers.append(dict(headers))
+        return Message(subject, self.answer)
+
+
+class _Context:
+    def __init__(self, client: _AnsweringClient) -> None:
+        self.client = client
+        self.timeout = 1.0
+
+
+async def test_a_commit_answered_for_another_batch_is_refused() -> None:
+    client = _AnsweringClient(b'{"stream": "S", "seq": 1, "batch": "other", "count": 1}')
+    batch = BatchPublisher(_Context(client))  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidBatchAckError):
+        await batch.commit("s.a", b"x", headers={Header.BATCH_COMMIT.value: "0"})
+    assert client.headers == [
+        {
+            Header.BATCH_ID.value: batch.batch_id,
+            Header.BATCH_SEQUENCE.value: "1",
+            Header.BATCH_COMMIT.value: "1",
+        }
+    ]
+    # The right batch, but a count other than the messages sent.
+    second = BatchPublisher(_Context(client))  # type: ignore[arg-type]
+    client.answer = (
+        b'{"stream": "S", "seq": 1, "batch": "%s", "count": 2}' % second.batch_id.encode()
+    )
+    with pytest.raises(errors.InvalidBatchAckError):
+        await second.commit("s.a")
+    assert second.is_closed

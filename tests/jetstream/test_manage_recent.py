@@ -96,6 +96,13 @@ async def test_reset_below_the_consumers_start_is_refused(
     assert caught.value.err_code == 10204
     assert isinstance(caught.value, errors.BadRequestError)
     assert (await js.reset_consumer(stream, "late", 4)).reset_seq == 4
+    # Only all, by_start_sequence and by_start_time consumers move to a sequence; any
+    # consumer may go back to its ack floor.
+    await js.add_consumer(stream, durable_name="last", deliver_policy=DeliverPolicy.LAST)
+    with pytest.raises(errors.ConsumerInvalidResetError) as caught:
+        await js.reset_consumer(stream, "last", 2)
+    assert caught.value.description == "invalid reset: not allowed"
+    assert (await js.reset_consumer(stream, "last")).info.name == "last"
     # Each consumer answers its own resets: for one that does not exist nothing answers
     # (nats-server 2.15.1), so the call times out, as nats-py's does.
     with pytest.raises(errors.TimeoutError):
