@@ -65,18 +65,6 @@ DIFFERENT: dict[str, str] = {
 NOT_YET: dict[str, str] = {
     # JetStream management natswire does not have yet.
     "api.StreamsListIterator": "paged stream listing",
-    "JetStreamManager.reset_consumer": "consumer reset (nats-server 2.12)",
-    "api.ConsumerReset": "consumer reset (nats-server 2.12)",
-    "api.StreamPurgeRequest": "purge_stream takes its fields as arguments",
-    "api.StreamConsumerSource": "sourcing from a consumer (nats-server 2.12)",
-    "api.StreamSource.consumer": "sourcing from a consumer (nats-server 2.12)",
-    "api.LostStreamData": "StreamState.lost",
-    "api.StreamState.lost": "StreamState.lost",
-    "api.PubAck.batch_id": "atomic batch publish (nats-server 2.12)",
-    "api.PubAck.batch_size": "atomic batch publish (nats-server 2.12)",
-    "api.PubAck.val": "message counters (nats-server 2.12)",
-    "api.StreamConfig.allow_msg_counter": "message counters (nats-server 2.12)",
-    "api.RawStreamMsg.hdrs": "RawStreamMsg.headers holds the parsed headers",
     "api.StreamConfig.template_owner": "stream templates were removed from nats-server",
 }
 

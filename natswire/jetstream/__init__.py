@@ -37,7 +37,9 @@ from .api import (
     StreamState,
     SubjectTransform,
 )
+from .batch import BatchPublisher, publish_msg_batch
 from .context import JetStreamContext
+from .counters import Counter, CounterEntry, CounterValue, counter_from_stream, get_counter
 from .deadletter import DeadLetter, DeadLetterSubscription, parse_advisory
 from .errors import (
     APIError,
@@ -60,11 +62,15 @@ __all__ = [
     "AccountInfo",
     "AckPolicy",
     "BadRequestError",
+    "BatchPublisher",
     "ClusterInfo",
     "ConsumerConfig",
     "ConsumerDeletedError",
     "ConsumerInfo",
     "ConsumerNotFoundError",
+    "Counter",
+    "CounterEntry",
+    "CounterValue",
     "DeadLetter",
     "DeadLetterSubscription",
     "DeliverPolicy",
@@ -98,8 +104,11 @@ __all__ = [
     "StreamSource",
     "StreamState",
     "SubjectTransform",
+    "counter_from_stream",
+    "get_counter",
     "parse_advisory",
     "parse_metadata",
+    "publish_msg_batch",
 ]
 
 # The Key-Value store and Object Store.

@@ -37,6 +37,13 @@ class Header(str, enum.Enum):
     SUBJECT = "Nats-Subject"
     SEQUENCE = "Nats-Sequence"
     TIME_STAMP = "Nats-Time-Stamp"
+    #: Atomic batch publish (nats-server 2.12, ADR-50).
+    BATCH_ID = "Nats-Batch-Id"
+    BATCH_SEQUENCE = "Nats-Batch-Sequence"
+    BATCH_COMMIT = "Nats-Batch-Commit"
+    #: A message counter's increment, as ``"+5"`` or ``"-2"`` (nats-server 2.12, ADR-49).
+    INCR = "Nats-Incr"
+    COUNTER_SOURCES = "Nats-Counter-Sources"
 
 
 class RetentionPolicy(str, enum.Enum):
@@ -71,6 +78,9 @@ class AckPolicy(str, enum.Enum):
     NONE = "none"
     ALL = "all"
     EXPLICIT = "explicit"
+    #: The durable push consumer a stream sources from (nats-server 2.14, ADR-60): the
+    #: sourcing stream's flow-control replies ack it.
+    FLOW_CONTROL = "flow_control"
 
 
 class DeliverPolicy(str, enum.Enum):
@@ -109,17 +119,33 @@ class SubjectTransform(Base):
 
 
 @dataclass
+class StreamConsumerSource(Base):
+    """The durable push consumer a source or mirror reads through (nats-server 2.14,
+    ADR-60), made beforehand on the sourced stream with ``ack_policy=FLOW_CONTROL``,
+    ``flow_control``, ``idle_heartbeat`` and ``deliver_subject``."""
+
+    name: str | None = None
+    deliver_subject: str | None = None
+
+
+@dataclass
 class StreamSource(Base):
+    """A stream to source or mirror from. With ``consumer``, the server reads through
+    that consumer instead of one it makes itself (then the start and filter belong to
+    the consumer's configuration, not here)."""
+
     name: str | None = None
     opt_start_seq: int | None = None
     opt_start_time: datetime.datetime | str | None = None
     filter_subject: str | None = None
     external: ExternalStream | None = None
     subject_transforms: list[SubjectTransform] | None = None
+    consumer: StreamConsumerSource | None = None
 
     _nested: ClassVar[dict[str, type[Base]]] = {
         "external": ExternalStream,
         "subject_transforms": SubjectTransform,
+        "consumer": StreamConsumerSource,
     }
     time_fields: ClassVar[frozenset[str]] = frozenset({"opt_start_time"})
 
@@ -181,6 +207,8 @@ class StreamConfig(Base):
     allow_batched: bool | None = None
     allow_msg_schedules: bool | None = None
     persist_mode: PersistMode | None = None
+    #: nats-server 2.12 (ADR-49): every subject is a counter, published with ``Nats-Incr``.
+    allow_msg_counter: bool | None = None
 
     duration_fields: ClassVar[frozenset[str]] = frozenset(
         {"max_age", "duplicate_window", "subject_delete_marker_ttl"}
@@ -215,6 +243,15 @@ class StreamConfig(Base):
 
 
 @dataclass
+class LostStreamData(Base):
+    """Messages the server found missing from its store when it started (a damaged or
+    missing block): their sequences and how many bytes they held."""
+
+    msgs: list[int] | None = None
+    bytes: int | None = None
+
+
+@dataclass
 class StreamState(Base):
     messages: int = 0
     bytes: int = 0
@@ -227,6 +264,10 @@ class StreamState(Base):
     num_deleted: int | None = None
     num_subjects: int | None = None
     subjects: dict[str, int] | None = None
+    #: Filled when ``stream_info`` is asked for ``deleted_details`` and data was lost.
+    lost: LostStreamData | None = None
+
+    _nested: ClassVar[dict[str, type[Base]]] = {"lost": LostStreamData}
 
 
 @dataclass
@@ -440,17 +481,42 @@ class AccountInfo(Base):
 
 @dataclass
 class PubAck(Base):
-    """The stream's answer to a publish: where the message was stored."""
+    """The stream's answer to a publish: where the message was stored.
+
+    The commit of an atomic batch also names the batch (``batch_id``) and how many
+    messages it stored (``batch_size``); a publish to a counter stream carries the
+    counter's new value as the server's text (``val``; ``int(ack.val)``), as nats-py.
+    """
 
     stream: str
     seq: int
     duplicate: bool = False
     domain: str | None = None
+    batch_id: str | None = None
+    batch_size: int | None = None
+    val: str | None = None
+
+    #: The server's JSON keys of the batch fields (ADR-50), as nats-py maps them.
+    _wire_names: ClassVar[dict[str, str]] = {"batch": "batch_id", "count": "batch_size"}
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any]) -> PubAck:
+        renamed = {cls._wire_names.get(key, key): value for key, value in data.items()}
+        return super().from_response(renamed)
+
+    def as_request(self) -> dict[str, Any]:
+        out = super().as_request()
+        for wire, python in self._wire_names.items():
+            if python in out:
+                out[wire] = out.pop(python)
+        return out
 
 
 @dataclass
 class RawStreamMsg(Base):
-    """A message read directly from a stream (``get_msg``)."""
+    """A message read directly from a stream (``get_msg``). ``headers`` are parsed;
+    ``hdrs`` is the header block base64-encoded, as the ``STREAM.MSG.GET`` answer
+    carries it (as nats-py keeps it; ``None`` after a Direct Get, as in nats-py)."""
 
     subject: str | None = None
     seq: int | None = None
@@ -458,6 +524,7 @@ class RawStreamMsg(Base):
     headers: Headers | None = None
     time: datetime.datetime | None = None
     stream: str | None = None
+    hdrs: str | None = None
 
     time_fields: ClassVar[frozenset[str]] = frozenset({"time"})
 
@@ -475,11 +542,14 @@ __all__ = [
     "ClusterInfo",
     "ConsumerConfig",
     "ConsumerInfo",
+    "ConsumerPause",
+    "ConsumerReset",
     "DeliverPolicy",
     "DiscardPolicy",
     "ExternalStream",
     "Header",
     "KeyValueConfig",
+    "LostStreamData",
     "ObjectStoreConfig",
     "PeerInfo",
     "PersistMode",
@@ -494,7 +564,9 @@ __all__ = [
     "StoreCompression",
     "StreamConfig",
     "StreamConsumerLimits",
+    "StreamConsumerSource",
     "StreamInfo",
+    "StreamPurgeRequest",
     "StreamSource",
     "StreamSourceInfo",
     "StreamState",
@@ -504,24 +576,9 @@ __all__ = [
 ]
 
 
-# ----------------------------------------------- consumer pause (push/ordered work)
-
-
-@dataclass
-class ConsumerPause(Base):
-    """A consumer's pause state after ``pause_consumer`` or ``resume_consumer``
-    (nats-server 2.11+). ``pause_until`` is the RFC 3339 time the server echoes,
-    ``pause_remaining`` the seconds left."""
-
-    paused: bool = False
-    pause_until: str | None = None
-    pause_remaining: float | None = None
-
-    duration_fields: ClassVar[frozenset[str]] = frozenset({"pause_remaining"})
-
-
-__all__ += ["ConsumerPause"]
-# The Key-Value and Object Store configurations live with the stores' other types.
+# The answers and requests of single operations, and the Key-Value and Object Store
+# configurations, live in their own modules.
+from .api_ops import ConsumerPause, ConsumerReset, StreamPurgeRequest  # noqa: E402
 from .kv_api import (  # noqa: E402, F401
     KeyValueConfig,
     ObjectInfo,

@@ -377,3 +377,58 @@ __all__ += [
     "MsgAlreadyAckdError",
     "ServerError",
 ]
+
+
+# ------------------------------------------------------- atomic batch publish (ADR-50)
+
+
+class BatchClosedError(JetStreamError):
+    """The batch was committed or discarded: nothing more can be added to it."""
+
+
+class EmptyBatchError(JetStreamError):
+    """A batch with no message cannot be committed."""
+
+
+class InvalidBatchAckError(JetStreamError):
+    """The commit's ack names another batch or another number of messages."""
+
+
+__all__ += ["BatchClosedError", "EmptyBatchError", "InvalidBatchAckError"]
+
+
+# ------------------------------------------------------------- counters (ADR-49)
+
+
+class CounterError(JetStreamError):
+    """Root of the message counter errors."""
+
+
+class CounterNotEnabledError(CounterError):
+    """The stream is not a counter stream (``allow_msg_counter`` is off)."""
+
+
+class DirectAccessRequiredError(CounterError):
+    """A counter stream must allow Direct Get (``allow_direct``) to be read."""
+
+
+class CounterNotFoundError(CounterError):
+    """No stream by that name to read counters from."""
+
+
+class NoCounterForSubjectError(CounterError):
+    """Nothing was ever added to the counter on that subject."""
+
+
+class InvalidCounterValueError(CounterError):
+    """A counter message holds no valid value, or a value to add is not an integer."""
+
+
+__all__ += [
+    "CounterError",
+    "CounterNotEnabledError",
+    "CounterNotFoundError",
+    "DirectAccessRequiredError",
+    "InvalidCounterValueError",
+    "NoCounterForSubjectError",
+]

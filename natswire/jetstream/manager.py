@@ -17,9 +17,11 @@ from .api import (
     ConsumerConfig,
     ConsumerInfo,
     ConsumerPause,
+    ConsumerReset,
     RawStreamMsg,
     StreamConfig,
     StreamInfo,
+    StreamPurgeRequest,
 )
 from .direct import get_batch, raw_from_direct, single_request
 from .errors import (
@@ -170,11 +172,20 @@ class JetStreamManager:
         resp = await self._api_request(f"STREAM.UPDATE.{name}", cfg.as_request())
         return StreamInfo.from_response(resp)
 
-    async def stream_info(self, name: str, subjects_filter: str | None = None) -> StreamInfo:
-        """A stream's configuration and state (with per-subject counts when filtered)."""
+    async def stream_info(
+        self, name: str, subjects_filter: str | None = None, deleted_details: bool = False
+    ) -> StreamInfo:
+        """A stream's configuration and state (with per-subject counts when filtered).
+        ``deleted_details`` asks for the deleted sequences (``state.deleted``) and the
+        data the server lost at its start (``state.lost``), which it sends only then."""
         check_name("stream", name)
-        body = {"subjects_filter": subjects_filter} if subjects_filter else None
-        return StreamInfo.from_response(await self._api_request(f"STREAM.INFO.{name}", body))
+        body: dict[str, Any] = {}
+        if subjects_filter:
+            body["subjects_filter"] = subjects_filter
+        if deleted_details:
+            body["deleted_details"] = True
+        resp = await self._api_request(f"STREAM.INFO.{name}", body or None)
+        return StreamInfo.from_response(resp)
 
     async def delete_stream(self, name: str) -> bool:
         """Delete a stream and its messages."""
@@ -189,15 +200,10 @@ class JetStreamManager:
         keep: int | None = None,
     ) -> bool:
         """Remove messages: all, those below ``seq``, those on ``subject``, or all but
-        the last ``keep`` (nats-py's order of arguments)."""
+        the last ``keep`` (nats-py's order of arguments; the body is a
+        :class:`StreamPurgeRequest`)."""
         check_name("stream", name)
-        body: dict[str, Any] = {}
-        if subject:
-            body["filter"] = subject
-        if keep is not None:
-            body["keep"] = keep
-        if seq is not None:
-            body["seq"] = seq
+        body = StreamPurgeRequest(seq=seq, filter=subject or None, keep=keep).as_request()
         resp = await self._api_request(f"STREAM.PURGE.{name}", body or None)
         return bool(resp.get("success"))
 
@@ -283,6 +289,7 @@ class JetStreamManager:
             headers=parse_headers(base64.b64decode(hdrs)) if hdrs else None,
             time=raw.get("time"),
             stream=stream_name,
+            hdrs=hdrs or None,
             extra={
                 k: v for k, v in raw.items() if k not in ("subject", "seq", "data", "hdrs", "time")
             },
@@ -387,6 +394,24 @@ class JetStreamManager:
     ) -> ConsumerPause:
         """Resume a paused consumer now (a pause until a time long past)."""
         return await self.pause_consumer(stream, consumer, "1970-01-01T00:00:00Z", timeout)
+
+    async def reset_consumer(
+        self,
+        stream: str,
+        consumer: str,
+        seq: int | None = None,
+        timeout: float | None = None,
+    ) -> ConsumerReset:
+        """Reset a consumer's delivery state (nats-server 2.14, ADR-60): nothing pending
+        or redelivered, and the delivery sequence starts at 1 again. With ``seq`` the
+        next message delivered is the first at or after stream sequence ``seq``;
+        without it (or 0), delivery resumes above the ack floor. A ``seq`` the
+        consumer's deliver policy rules out raises :class:`ConsumerInvalidResetError`."""
+        check_name("stream", stream)
+        check_name("consumer", consumer)
+        body = {"seq": seq} if seq else None
+        resp = await self._api_request(f"CONSUMER.RESET.{stream}.{consumer}", body, timeout)
+        return ConsumerReset.from_response(resp)
 
     async def consumers_info(self, stream: str, offset: int | None = None) -> list[ConsumerInfo]:
         """Every consumer's info on ``stream`` (all pages)."""
