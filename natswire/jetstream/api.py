@@ -184,6 +184,7 @@ class StreamConfig(Base):
     storage: StorageType | None = None
     num_replicas: int | None = None
     no_ack: bool | None = None
+    template_owner: str | None = None
     duplicate_window: float | None = None
     placement: Placement | None = None
     mirror: StreamSource | None = None
@@ -570,6 +571,7 @@ __all__ = [
     "StreamSource",
     "StreamSourceInfo",
     "StreamState",
+    "StreamsListIterator",
     "SubjectTransform",
     "Tier",
     "parse_time",
@@ -578,7 +580,12 @@ __all__ = [
 
 # The answers and requests of single operations, and the Key-Value and Object Store
 # configurations, live in their own modules.
-from .api_ops import ConsumerPause, ConsumerReset, StreamPurgeRequest  # noqa: E402
+from .api_ops import (  # noqa: E402
+    ConsumerPause,
+    ConsumerReset,
+    StreamPurgeRequest,
+    StreamsListIterator,
+)
 from .kv_api import (  # noqa: E402, F401
     KeyValueConfig,
     ObjectInfo,

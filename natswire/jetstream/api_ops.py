@@ -3,10 +3,11 @@ resetting a consumer, purging a stream (nats-py's names and fields)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .api import Base, ConsumerInfo
+from .api import Base, ConsumerInfo, StreamInfo
 
 
 @dataclass
@@ -45,3 +46,25 @@ class StreamPurgeRequest(Base):
     seq: int | None = None
     filter: str | None = None
     keep: int | None = None
+
+
+class StreamsListIterator:
+    """One page of ``STREAM.LIST``: what ``await js.streams_info_iterator()`` returns, as
+    in nats-py. Iterating it gives the page's :class:`StreamInfo` items; ``offset`` and
+    ``total`` are the server's paging numbers."""
+
+    def __init__(self, offset: int, total: int, streams: list[dict[str, Any]]) -> None:
+        self.offset = offset
+        self.total = total
+        self.streams = streams
+        self._index = 0
+
+    def __iter__(self) -> Iterator[StreamInfo]:
+        return self
+
+    def __next__(self) -> StreamInfo:
+        if self._index >= len(self.streams):
+            raise StopIteration
+        item = self.streams[self._index]
+        self._index += 1
+        return StreamInfo.from_response(item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from ..client.client import Client
@@ -22,6 +22,7 @@ from .api import (
     StreamConfig,
     StreamInfo,
     StreamPurgeRequest,
+    StreamsListIterator,
 )
 from .direct import get_batch, raw_from_direct, single_request
 from .errors import (
@@ -214,16 +215,11 @@ class JetStreamManager:
             for item in await self._list("STREAM.LIST", "streams", {}, offset)
         ]
 
-    async def streams_info_iterator(self, offset: int = 0) -> AsyncIterator[StreamInfo]:
-        """Each stream's info, a page requested at a time (nats-py's name)."""
-        for _ in range(_PAGE_LIMIT):
-            resp = await self._api_request("STREAM.LIST", {"offset": offset})
-            page = resp.get("streams") or []
-            for item in page:
-                yield StreamInfo.from_response(item)
-            offset += len(page)
-            if not page or offset >= resp.get("total", 0):
-                return
+    def streams_info_iterator(self, offset: int = 0) -> StreamPages:
+        """Stream infos from ``offset``, as nats-py has it: ``await`` gives one page
+        (a :class:`StreamsListIterator`); ``async for`` goes through every page,
+        requesting one at a time."""
+        return StreamPages(self._api_request, offset)
 
     async def stream_names(self, subject: str | None = None) -> list[str]:
         """Every stream's name, or those storing ``subject``."""
@@ -426,3 +422,35 @@ class JetStreamManager:
         check_name("stream", stream)
         items = await self._list(f"CONSUMER.NAMES.{stream}", "consumers", {}, 0)
         return [str(name) for name in items]
+
+
+class StreamPages:
+    """The result of :meth:`JetStreamManager.streams_info_iterator`: awaitable (one
+    page) and asynchronously iterable (every page)."""
+
+    def __init__(
+        self,
+        request: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]],
+        offset: int,
+    ) -> None:
+        self._request = request
+        self._offset = offset
+
+    async def _page(self, offset: int) -> StreamsListIterator:
+        resp = await self._request("STREAM.LIST", {"offset": offset})
+        return StreamsListIterator(
+            int(resp.get("offset", offset)), int(resp.get("total", 0)), resp.get("streams") or []
+        )
+
+    def __await__(self) -> Generator[Any, None, StreamsListIterator]:
+        return self._page(self._offset).__await__()
+
+    async def __aiter__(self) -> AsyncIterator[StreamInfo]:
+        offset = self._offset
+        for _ in range(_PAGE_LIMIT):
+            page = await self._page(offset)
+            for info in page:
+                yield info
+            offset += len(page.streams)
+            if not page.streams or offset >= page.total:
+                return

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 
@@ -86,4 +87,16 @@ async def test_streams_info_iterator(js: JetStreamContext, stream: str, name: st
     await js.add_stream(name=name, subjects=[f"{name}.>"])
     names = [info.config.name async for info in js.streams_info_iterator()]
     assert stream in names and name in names
+    await js.delete_stream(name)
+
+
+async def test_streams_info_iterator_awaited_gives_a_page_as_nats_py(
+    js: JetStreamContext, stream: str, name: str, peer: Any
+) -> None:
+    await js.add_stream(name=name, subjects=[f"{name}.>"])
+    page = await js.streams_info_iterator()
+    mine = sorted(info.config.name for info in page)
+    theirs = sorted(info.config.name for info in await peer.jetstream().streams_info_iterator())
+    assert mine == theirs and stream in mine and name in mine
+    assert page.total == len(mine) and page.offset == 0
     await js.delete_stream(name)
