@@ -29,6 +29,7 @@ from .names import consumer_name, meta_stream_name, stream_name
 from .options import AmqpOptions, Hook
 from .publisher import Publisher
 from .stats import AdapterStats, QueueCounters
+from .sweep import ExpirySweep
 from .topology import Topology
 from .upkeep import Upkeep
 
@@ -49,7 +50,9 @@ class Connection:
 
     def __init__(self, nc: Client, options: AmqpOptions, *, owns_client: bool = True) -> None:
         self.nc = nc
-        self.js = JetStreamContext(nc, timeout=5.0)
+        # A confirmed publish that no stream answers (a leader election on a cluster)
+        # is tried again for about 12 s (0.25 s doubling to 2 s, 8 times).
+        self.js = JetStreamContext(nc, timeout=5.0, publish_retry_attempts=8)
         self.options = options
         self.namespace = options.namespace
         self.subjects = options.subject_map
@@ -77,17 +80,26 @@ class Connection:
         self.publisher = Publisher(self.js, self.subjects, self.report)
         #: Dead-lettering and expiry.
         self.dead_letters = DeadLetters(nc, self.js, self.stream, self.publisher, self.counters)
-        self._upkeep = Upkeep(
-            nc, options, self.consumers, self._channels.values, self.topology, self.dead_letters
+        self._upkeep = Upkeep(nc, options, self.consumers, self._channels.values, self.topology)
+        #: The expiry sweep of idle queues with a dead-letter exchange.
+        self.sweep = ExpirySweep(
+            nc,
+            self.js,
+            self.stream,
+            self.dead_letters,
+            options.expiry_sweep_interval,
+            options.sweep_requests_per_second,
         )
-        self.topology.add_watcher(self.dead_letters)
+        self.topology.add_watcher(self.sweep)
         self.topology.add_watcher(self._upkeep)
         #: Channel pool use and per-queue counters (:class:`AdapterStats`).
         self.stats = AdapterStats(self, self._channels, self.consumers, self._queue_counters)
 
     def start(self) -> None:
-        """Start the periodic upkeep (:func:`connect` does, once the streams exist)."""
+        """Start the periodic upkeep and the expiry sweep (:func:`connect` does, once the
+        streams exist)."""
         self._upkeep.start()
+        self.sweep.start(self.topology, self.consumers.queues)
 
     def counters(self, queue: str) -> QueueCounters:
         """The live counters of ``queue`` (created at first use)."""
@@ -218,6 +230,7 @@ class Connection:
                 logger.debug("natswire.amqp: closing channel: %s", exc)
         self._closed = True
         await self._upkeep.stop()
+        await self.sweep.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._owns_client:

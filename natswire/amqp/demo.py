@@ -42,7 +42,11 @@ async def run_demo(
         say(f"   {'ok' if condition else 'FAILED'}: {what}")
         ok = ok and condition
 
-    conn = await connect({"namespace": "wire"}, servers=url, reconnect_time_wait=0.1)
+    # The demo sweeps idle queues for expired messages every 0.5 s (default: 30 s), so
+    # an offline user's expired event is dead-lettered while you watch.
+    conn = await connect(
+        {"namespace": "wire"}, servers=url, reconnect_time_wait=0.1, expiry_sweep_interval=0.5
+    )
     try:
         say(f"Connected to {url}; namespace 'wire', stream {conn.stream}.")
         setup = await conn.channel()

@@ -1,21 +1,21 @@
-"""Dead-lettering and expiry: ``x-dead-letter-exchange``, message TTLs, the sweep.
+"""Dead-lettering and expiry: ``x-dead-letter-exchange`` and message TTLs.
 
 A message is dead-lettered when it is rejected without requeue, expires, or goes over
 the queue's delivery limit: republished to the queue's dead-letter exchange with
 RabbitMQ's ``x-death`` headers, then terminated (dropped when the queue has none).
 Expiry is checked when a message is about to be delivered; queues with a dead-letter
-exchange that nobody consumes here are swept for expired messages at their head.
+exchange that nobody consumes are swept for expired messages at their head
+(:mod:`natswire.amqp.sweep`).
 """
 
 from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..jetstream.context import JetStreamContext
-from ..jetstream.errors import NotFoundError
 from ..jetstream.message import JetStreamMessage
 from .names import encode_name
 from .properties import TRANSIENT, decode_headers
@@ -23,20 +23,17 @@ from .stats import QueueCounters
 
 if TYPE_CHECKING:
     from .._client import Client
-    from .channel import Channel
     from .publisher import Publisher
     from .queues import QueueSpec
-    from .topology import Topology
 
 #: ``expiration: "0"`` means "only if a consumer takes it at once": this long.
 ZERO_TTL_GRACE = 0.5
-#: Expired messages dead-lettered per queue and sweep at most.
-SWEEP_BATCH = 100
 
 
-def is_expired(msg: JetStreamMessage, stored_ns: int, queue_ttl: int | None) -> bool:
-    """Whether ``msg`` (stored at ``stored_ns``) outlived its ``expiration`` or the
-    queue's ``x-message-ttl`` (ms; the smaller counts)."""
+def expires_at_ns(msg: JetStreamMessage, stored_ns: int, queue_ttl: int | None) -> int | None:
+    """When ``msg`` (stored at ``stored_ns``) expires by its ``expiration`` or the
+    queue's ``x-message-ttl`` (ms; the smaller counts), in ns since the epoch; ``None``
+    when it never does."""
     headers = msg.headers
     expiration = headers.get("Amqp-Expiration") if headers is not None else None
     ttl = queue_ttl
@@ -48,10 +45,16 @@ def is_expired(msg: JetStreamMessage, stored_ns: int, queue_ttl: int | None) -> 
         if value is not None and (ttl is None or value < ttl):
             ttl = value
     if ttl is None:
-        return False
-    age = (time.time_ns() - stored_ns) / 1e9
-    limit = ttl / 1000 if ttl else ZERO_TTL_GRACE
-    return age >= limit
+        return None
+    limit_ns = ttl * 1_000_000 if ttl else int(ZERO_TTL_GRACE * 1e9)
+    return stored_ns + limit_ns
+
+
+def is_expired(msg: JetStreamMessage, stored_ns: int, queue_ttl: int | None) -> bool:
+    """Whether ``msg`` (stored at ``stored_ns``) outlived its ``expiration`` or the
+    queue's ``x-message-ttl``."""
+    deadline = expires_at_ns(msg, stored_ns, queue_ttl)
+    return deadline is not None and time.time_ns() >= deadline
 
 
 def death_headers(
@@ -116,19 +119,6 @@ class DeadLetters:
         self._stream = stream
         self._publisher = publisher
         self._counters = counters
-        self._swept: set[str] = set()  # queues with a DLX, swept for expired heads
-
-    # ------------------------------------------------------------ queue watch
-
-    def queue_seen(self, spec: QueueSpec, channel: Channel) -> None:
-        """A queue declared or found through this connection: swept if it has a
-        dead-letter exchange."""
-        if spec.dead_letter_exchange is not None:
-            self._swept.add(spec.name)
-
-    def queue_gone(self, queue: str) -> None:
-        """``queue`` was deleted: no longer swept."""
-        self._swept.discard(queue)
 
     # ------------------------------------------------------------ per message
 
@@ -165,53 +155,6 @@ class DeadLetters:
         )
         await msg.term(reason)
         self._counters(spec.name).dead_lettered += 1
-
-    # ------------------------------------------------------------------ sweep
-
-    async def sweep(self, topology: Topology, consumed: Collection[str]) -> None:
-        """Dead-letter expired messages at the head of the swept queues nobody here
-        consumes (``consumed``); RabbitMQ, too, expires messages when they reach the
-        head of the queue."""
-        for queue in list(self._swept):
-            if queue in consumed:
-                continue
-            found = await topology.find_queue(queue)
-            if found is None:
-                self._swept.discard(queue)
-                continue
-            info, spec = found
-            if not (info.num_pending or info.num_ack_pending) or info.num_waiting:
-                continue  # empty, or consumed elsewhere (that consumer expires lazily)
-            for _ in range(SWEEP_BATCH):
-                if not await self._head_expired(info, spec):
-                    break
-                msgs = await topology.pull_once(spec, 1)
-                if not msgs:
-                    break
-                msg = msgs[0]
-                if is_expired(msg, msg.metadata.timestamp_ns, spec.message_ttl):
-                    await self.expire(spec, msg)
-                else:
-                    await msg.nak()
-                    break
-
-    async def _head_expired(self, info: Any, spec: QueueSpec) -> bool:
-        """Whether the first message the queue would deliver (read without delivering
-        it) has expired; ``False`` when there is none."""
-        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
-        start = max(floor, spec.created_seq) + 1
-        best: Any = None
-        for subject in info.config.filter_subjects or []:
-            try:
-                raw = await self._js.get_msg(self._stream, seq=start, subject=subject, next=True)
-            except NotFoundError:
-                continue
-            if raw.seq is not None and (best is None or raw.seq < best.seq):
-                best = raw
-        if best is None:
-            return False
-        msg = JetStreamMessage(self._nc, best.subject or "", best.data, None, best.headers)
-        return is_expired(msg, parse_time_ns(best.time), spec.message_ttl)
 
 
 def parse_time_ns(value: datetime.datetime | str | None) -> int:

@@ -15,6 +15,9 @@ from typing import Any
 from ..jetstream.api import StorageType
 from .names import SubjectMap
 
+#: How long the main stream keeps a message by default: 28 days, Wire's notification TTL.
+DEFAULT_MAX_AGE = 28 * 86400.0
+
 #: A hook: a plain or coroutine function.
 Hook = Callable[..., Any]
 
@@ -32,8 +35,12 @@ class AmqpOptions:
     ``orphan_timeout``: the inactive threshold of exclusive and auto-delete queues;
     ``unlimited_window``: the prefetch of a consumer without one;
     ``expiry_sweep_interval``: how often idle queues with a dead-letter exchange are
-    checked for expired heads (``None``: never); ``stream_max_age``: the main stream's
-    max age (s, ``None``: unlimited); ``storage``: the streams' storage.
+    checked for expired heads (``None``: never), with at most ``sweep_requests_per_second``
+    JetStream API requests spent on it; ``stream_max_age``: how long the main stream keeps
+    a message (s, ``None``: for ever), acked or not (see the module docs);
+    ``storage``: the streams' storage; ``replicas``: the replication factor of every
+    stream the adapter creates (``None``: ``min(3, cluster size)``, 1 on a single
+    server); ``max_queues``: the main stream's consumer limit (one consumer a queue).
     """
 
     namespace: str = ""
@@ -47,13 +54,22 @@ class AmqpOptions:
     sac_timeout: float = 10.0
     orphan_timeout: float = 60.0
     unlimited_window: int = 1000
-    expiry_sweep_interval: float | None = 1.0
-    stream_max_age: float | None = None
+    expiry_sweep_interval: float | None = 30.0
+    sweep_requests_per_second: float = 2.0
+    stream_max_age: float | None = DEFAULT_MAX_AGE
     storage: StorageType = StorageType.FILE
+    replicas: int | None = None
+    max_queues: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.max_channels < 1:
             raise ValueError("max_channels must be at least 1")
+        if self.replicas is not None and not 1 <= self.replicas <= 5:
+            raise ValueError(f"replicas must be 1 to 5, got {self.replicas!r}")
+        if self.max_queues < 1:
+            raise ValueError(f"max_queues must be at least 1, got {self.max_queues!r}")
+        if self.sweep_requests_per_second <= 0:
+            raise ValueError("sweep_requests_per_second must be above 0")
         if self.subjects is not None and self.subjects.namespace != self.namespace:
             raise ValueError("the subject map's namespace differs from the connection's")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import random
@@ -9,12 +10,19 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..client.errors import NoRespondersError, TimeoutError
 from ..client.options import ConnectOptions
-from ..jetstream.api import RetentionPolicy, StorageType
+from ..jetstream.api import RetentionPolicy
 from ..jetstream.context import JetStreamContext
-from ..jetstream.errors import APIError, StreamNotFoundError
+from ..jetstream.errors import (
+    APIError,
+    ServiceUnavailableError,
+    StreamNameInUseError,
+    StreamNotFoundError,
+)
 from .connection import Connection
-from .errors import server_refusal
+from .errors import PreconditionFailedError, server_refusal
+from .errors import ServerUnavailableError as AdapterUnavailableError
 from .names import client_name, meta_stream_name, stream_name
 from .options import AmqpOptions, Hook
 
@@ -37,43 +45,93 @@ def tls_from_config(block: Mapping[str, Any]) -> ssl.SSLContext | None:
     return context
 
 
-async def ensure_streams(js: JetStreamContext, options: AmqpOptions) -> None:
-    """Create the namespace's message stream and metadata stream, or add the subjects
-    an existing one lacks. A refusal raises an :class:`AmqpAdapterError` subclass."""
+def default_replicas(server_info: Mapping[str, Any]) -> int:
+    """``min(3, cluster size)`` when the server reports a cluster (its ``connect_urls``
+    name every member), 1 on a single server."""
+    if not server_info.get("cluster"):
+        return 1
+    urls = server_info.get("connect_urls") or []
+    return max(1, min(3, len(set(urls))))
+
+
+#: How long opening the adapter waits for JetStream to answer (a leader election).
+SETUP_PATIENCE = 10.0
+#: How long each of those attempts waits for an answer.
+SETUP_REQUEST_TIMEOUT = 1.5
+
+
+async def ensure_streams(js: JetStreamContext, options: AmqpOptions, replicas: int) -> None:
+    """Create the namespace's message stream and metadata stream with ``replicas``, or
+    check an existing one (same replication factor) and add the subjects it lacks.
+    JetStream without a leader is waited for up to :data:`SETUP_PATIENCE`; a refusal
+    raises an :class:`AmqpAdapterError` subclass."""
     subjects = options.subject_map
-    try:
-        await _ensure_stream(
-            js,
-            options.storage,
-            stream_name(options.namespace),
-            subjects.stream_subjects(),
-            retention=RetentionPolicy.INTEREST,
-            max_age=options.stream_max_age,
-        )
-        await _ensure_stream(
-            js,
-            options.storage,
-            meta_stream_name(options.namespace),
-            [subjects.meta_subject(">")],
-            max_msgs_per_subject=1,
-        )
-    except APIError as exc:
-        raise server_refusal(exc) from exc
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETUP_PATIENCE
+    while True:
+        try:
+            await _ensure_stream(
+                js,
+                options,
+                replicas,
+                stream_name(options.namespace),
+                subjects.stream_subjects(),
+                retention=RetentionPolicy.LIMITS,
+                max_age=options.stream_max_age,
+                max_consumers=options.max_queues,
+            )
+            await _ensure_stream(
+                js,
+                options,
+                replicas,
+                meta_stream_name(options.namespace),
+                [subjects.meta_subject(">")],
+                max_msgs_per_subject=1,
+            )
+            return
+        except (ServiceUnavailableError, TimeoutError, NoRespondersError) as exc:
+            if loop.time() < deadline:
+                await asyncio.sleep(0.25)
+                continue
+            if isinstance(exc, APIError):
+                raise server_refusal(exc) from exc
+            raise AdapterUnavailableError(
+                f"SERVICE_UNAVAILABLE - JetStream did not answer within {SETUP_PATIENCE} s: {exc}",
+                503,
+                None,
+            ) from exc
+        except APIError as exc:
+            raise server_refusal(exc) from exc
 
 
 async def _ensure_stream(
-    js: JetStreamContext, storage: StorageType, name: str, subjects: list[str], **config: Any
+    js: JetStreamContext,
+    options: AmqpOptions,
+    replicas: int,
+    name: str,
+    subjects: list[str],
+    **config: Any,
 ) -> None:
     try:
         info = await js.stream_info(name)
     except StreamNotFoundError:
-        await js.add_stream(
-            name=name,
-            subjects=subjects,
-            storage=storage,
-            **{k: v for k, v in config.items() if v is not None},
+        try:
+            await js.add_stream(
+                name=name,
+                subjects=subjects,
+                storage=options.storage,
+                num_replicas=replicas,
+                **{k: v for k, v in config.items() if v is not None},
+            )
+            return
+        except StreamNameInUseError:
+            info = await js.stream_info(name)  # made meanwhile by another connection
+    have_replicas = info.config.num_replicas or 1
+    if options.replicas is not None and have_replicas != options.replicas:
+        raise PreconditionFailedError(
+            f"PRECONDITION_FAILED - stream {name!r} has {have_replicas} replicas but "
+            f"replicas={options.replicas} was asked for; change the option or the stream"
         )
-        return
     have = info.config.subjects or []
     missing = [s for s in subjects if s not in have]
     if missing:
@@ -166,7 +224,9 @@ async def connect(
     try:
         conn = Connection(nc, amqp_options, owns_client=owns)
         holder["conn"] = conn
-        await ensure_streams(conn.js, amqp_options)
+        replicas = amqp_options.replicas or default_replicas(nc.server_info)
+        setup_js = JetStreamContext(nc, timeout=SETUP_REQUEST_TIMEOUT)
+        await ensure_streams(setup_js, amqp_options, replicas)
         conn.start()
     except BaseException:
         if owns:
@@ -175,4 +235,4 @@ async def connect(
     return conn
 
 
-__all__ = ["connect", "ensure_streams", "tls_from_config"]
+__all__ = ["connect", "default_replicas", "ensure_streams", "tls_from_config"]

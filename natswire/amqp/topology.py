@@ -12,13 +12,19 @@ import asyncio
 import json
 import logging
 import secrets
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client.errors import TimeoutError
 from ..jetstream.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from ..jetstream.context import JetStreamContext
-from ..jetstream.errors import ConsumerNotFoundError, NotFoundError, WrongLastSequenceError
+from ..jetstream.errors import (
+    ConsumerExistsError,
+    ConsumerNotFoundError,
+    NotFoundError,
+    WrongLastSequenceError,
+)
 from ..jetstream.message import JetStreamMessage
 from ..protocol.errors import NatsWireError
 from .consumer import PIN_GROUP, ConsumerSet
@@ -83,7 +89,10 @@ class Topology:
         self._consumers = consumers
         self._exchanges: dict[str, str] = dict(BUILTIN_EXCHANGES)
         self._watchers: list[QueueWatcher] = []
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # exchange deletion
+        self._queue_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def add_watcher(self, watcher: QueueWatcher) -> None:
         """Tell ``watcher`` of every queue declared or found, and of every deletion."""
@@ -187,8 +196,13 @@ class Topology:
             if if_unused and bound:
                 raise PreconditionFailedError(f"PRECONDITION_FAILED - exchange {exchange!r} in use")
             for info, spec in bound:
-                spec.bindings = [b for b in spec.bindings if b.exchange != exchange]
-                await self._store_spec(info.config, spec)
+                async with self._queue_lock(spec.name):
+                    found = await self.find_queue(spec.name)
+                    if found is None:
+                        continue
+                    info, spec = found
+                    spec.bindings = [b for b in spec.bindings if b.exchange != exchange]
+                    await self._store_spec(info.config, spec)
             await self._js.purge_stream(self._meta_stream, subject=self._exchange_subject(exchange))
             self._exchanges.pop(exchange, None)
 
@@ -249,17 +263,14 @@ class Topology:
         elif queue.startswith("amq.") and not passive:
             raise NotAllowedError(f"ACCESS_REFUSED - queue name {queue!r} is reserved")
         args = normalize_arguments(arguments)
-        found = await self.find_queue(queue)
-        if found is not None:
+        if passive:
+            found = await self.find_queue(queue)
+            if found is None:
+                raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
             info, spec = found
             self._check_owner(spec)
-            if not passive:
-                _check_equivalent(spec, durable, exclusive, auto_delete, args)
             self._seen(spec, channel)
             return QueueDeclareOk(queue, info.num_pending, info.num_waiting)
-        if passive:
-            raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
-        last_seq = (await self._js.stream_info(self._stream)).state.last_seq
         spec = QueueSpec(
             name=queue,
             durable=durable,
@@ -267,13 +278,26 @@ class Topology:
             auto_delete=auto_delete,
             owner=self._owner if exclusive else "",
             arguments=args,
-            created_seq=last_seq,
         )
-        await self._js.add_consumer(self._stream, self._consumer_config(spec))
+        # Create first: one request for a new queue (Wire declares thousands); an
+        # existing one answers "exists" unless its configuration is the same.
+        try:
+            info = await self._js.create_consumer(self._stream, self._consumer_config(spec))
+        except ConsumerExistsError:
+            found = await self.find_queue(queue)
+            if found is None:
+                raise PreconditionFailedError(
+                    f"PRECONDITION_FAILED - queue {queue!r} is being deleted or is not a queue"
+                ) from None
+            info, existing = found
+            self._check_owner(existing)
+            _check_equivalent(existing, durable, exclusive, auto_delete, args)
+            self._seen(existing, channel)
+            return QueueDeclareOk(queue, info.num_pending, info.num_waiting)
         if exclusive:
             channel.own_exclusive(queue)
         self._seen(spec, channel)
-        return QueueDeclareOk(queue, 0, 0)
+        return QueueDeclareOk(queue, info.num_pending, info.num_waiting)
 
     def _consumer_config(self, spec: QueueSpec) -> ConsumerConfig:
         options = self._options
@@ -300,6 +324,13 @@ class Topology:
             extra=extra,
         )
 
+    def _queue_lock(self, queue: str) -> asyncio.Lock:
+        """The lock serializing this connection's changes of ``queue``'s bindings."""
+        lock = self._queue_locks.get(queue)
+        if lock is None:
+            lock = self._queue_locks[queue] = asyncio.Lock()
+        return lock
+
     def _seen(self, spec: QueueSpec, channel: Channel) -> None:
         for watcher in self._watchers:
             watcher.queue_seen(spec, channel)
@@ -321,7 +352,7 @@ class Topology:
                 "ACCESS_REFUSED - operation not permitted on the default exchange"
             )
         kind = await self.exchange_type(exchange)
-        async with self._lock:
+        async with self._queue_lock(queue):
             found = await self.find_queue(queue)
             if found is None:
                 raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")

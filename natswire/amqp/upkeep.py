@@ -2,8 +2,8 @@
 
 Every quarter second while connected: consumers forget lost pull requests, keep a
 single-active pin and pull; held deliveries are kept from the ack wait (``+WPI``);
-idle exclusive and auto-delete queues are kept from their inactive threshold; and,
-every ``expiry_sweep_interval``, the expiry sweep runs.
+and idle exclusive and auto-delete queues are kept from their inactive threshold. (The
+expiry sweep runs in a task of its own: :mod:`natswire.amqp.sweep`.)
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .consumer import ConsumerSet
-from .expiry import DeadLetters
 from .options import AmqpOptions
 from .topology import Topology
 
@@ -41,14 +40,12 @@ class Upkeep:
         consumers: ConsumerSet,
         channels: Callable[[], Iterable[Channel]],
         topology: Topology,
-        dead_letters: DeadLetters,
     ) -> None:
         self._nc = nc
         self._options = options
         self._consumers = consumers
         self._channels = channels
         self._topology = topology
-        self._dead_letters = dead_letters
         self._keepalive: dict[str, Channel] = {}  # exclusive/auto-delete queue -> channel
         self._task: asyncio.Task[None] | None = None
 
@@ -87,7 +84,7 @@ class Upkeep:
 
     async def _run(self) -> None:
         options = self._options
-        last_sweep = last_keepalive = time.monotonic()
+        last_keepalive = time.monotonic()
         touch_every = options.ack_wait / 3
         while True:
             await asyncio.sleep(TICK)
@@ -102,10 +99,6 @@ class Upkeep:
                 if now - last_keepalive >= options.orphan_timeout / 4:
                     last_keepalive = now
                     await self._keep_alive()
-                interval = options.expiry_sweep_interval
-                if interval is not None and now - last_sweep >= interval:
-                    last_sweep = now
-                    await self._dead_letters.sweep(self._topology, self._consumers.queues())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -149,6 +149,7 @@ class ConsumerSequenceMismatchError(JetStreamError):
 _BY_ERR_CODE: dict[int, type[APIError]] = {
     10059: StreamNotFoundError,
     10014: ConsumerNotFoundError,
+    10149: ConsumerNotFoundError,
     10037: NoMessageFoundError,
     10058: StreamNameInUseError,
     10013: ConsumerExistsError,

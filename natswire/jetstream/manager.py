@@ -71,7 +71,7 @@ def build_config(cls: type[C], config: C | None, params: dict[str, Any]) -> C:
 
 
 def consumer_create(
-    stream: str, config: ConsumerConfig | None, params: dict[str, Any]
+    stream: str, config: ConsumerConfig | None, params: dict[str, Any], action: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The API name and body that create (or update) the consumer ``config`` changed by
     ``params`` on ``stream``."""
@@ -89,7 +89,10 @@ def consumer_create(
             api += f".{cfg.filter_subject}"
     else:
         api = f"CONSUMER.CREATE.{stream}"
-    return api, {"stream_name": stream, "config": cfg.as_request()}
+    body: dict[str, Any] = {"stream_name": stream, "config": cfg.as_request()}
+    if action is not None:
+        body["action"] = action
+    return api, body
 
 
 def _has_wildcard(subject: str) -> bool:
@@ -347,6 +350,31 @@ class JetStreamManager:
     ) -> ConsumerInfo:
         """Create (or update to the same configuration) a consumer on ``stream``."""
         api, body = consumer_create(stream, config, params)
+        return ConsumerInfo.from_response(await self._api_request(api, body, timeout))
+
+    async def create_consumer(
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> ConsumerInfo:
+        """Create a consumer; :class:`ConsumerExistsError` when one of that name exists
+        with another configuration (nats.go's ``CreateConsumer``; the same
+        configuration answers with the existing consumer)."""
+        api, body = consumer_create(stream, config, params, "create")
+        return ConsumerInfo.from_response(await self._api_request(api, body, timeout))
+
+    async def update_consumer(
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> ConsumerInfo:
+        """Update an existing consumer; :class:`ConsumerNotFoundError` when there is none
+        (nats.go's ``UpdateConsumer``)."""
+        api, body = consumer_create(stream, config, params, "update")
         return ConsumerInfo.from_response(await self._api_request(api, body, timeout))
 
     async def consumer_info(

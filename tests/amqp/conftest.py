@@ -29,7 +29,9 @@ def namespace() -> str:
 
 @pytest.fixture
 async def conn(amqp_connect: AmqpConnect) -> amqp.Connection:
-    return await amqp_connect()
+    # Idle queues are swept for expired heads every 0.5 s here (the default is 30 s), so
+    # the expiry tests see the sweep within their time.
+    return await amqp_connect(expiry_sweep_interval=0.5)
 
 
 @pytest.fixture

@@ -244,8 +244,8 @@ async def test_temporary_queues_are_deleted_after_use(wire: amqp.Connection) -> 
     names = await wire.js.consumer_names(wire.stream)
     assert amqp.consumer_name(temp.queue) not in names
     await push(wire, uid, "unseen")  # no queue for it: dropped
-    info = await wire.js.stream_info(wire.stream)
-    assert info.state.messages == 0
+    for info in await wire.js.consumers_info(wire.stream):
+        assert info.num_pending == 0, info.name
 
 
 async def test_events_for_specific_clients(wire: amqp.Connection) -> None:
