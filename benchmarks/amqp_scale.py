@@ -167,18 +167,14 @@ def _ratio(mine: float | None, theirs: float | None) -> str:
 def _figures(side: SideResult) -> dict[str, tuple[float | None, str]]:
     """Each table row's value for one side, with a note on what part completed."""
 
-    def part(done: int, target: int) -> str:
-        return "" if done == target else f" ({done:,} of {target:,})"
+    def part(done: int) -> str:
+        return "" if done == side.queues else f" ({done:,} of {side.queues:,})"
 
     rows: dict[str, tuple[float | None, str]] = {}
     declare, consume, deliver, idle = side.declare, side.consume, side.deliver, side.idle
-    rows["declare"] = (
-        (declare.rate, part(len(declare.done), declare.target)) if declare else (None, "")
-    )
-    rows["consume"] = (
-        (consume.rate, part(len(consume.done), consume.target)) if consume else (None, "")
-    )
-    rows["deliver"] = (deliver.rate, part(deliver.acked, side.queues)) if deliver else (None, "")
+    rows["declare"] = (declare.rate, part(len(declare.done))) if declare else (None, "")
+    rows["consume"] = (consume.rate, part(len(consume.done))) if consume else (None, "")
+    rows["deliver"] = (deliver.rate, part(deliver.acked)) if deliver else (None, "")
     rows["errors"] = (float(side.errors()[0]), "")
     rows["memory"] = (side.memory_bytes / 1e6 if side.memory_bytes else None, "")
     rows["idle_api"] = (idle.api_per_second if idle else None, "")

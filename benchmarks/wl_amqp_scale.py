@@ -319,7 +319,6 @@ async def run_side(
         result.idle = await _idle(probe, idle_seconds)
     finally:
         await _close(client, result)
-        result.reported = list(client.reported)
     return result
 
 
@@ -362,3 +361,4 @@ async def _close(client: ScaleClient, result: SideResult) -> None:
         await asyncio.wait_for(client.close(), CLOSE_TIMEOUT)
     except Exception as exc:
         result.close_error = describe(exc)
+    result.reported = list(client.reported)
