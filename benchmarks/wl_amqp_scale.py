@@ -48,6 +48,9 @@ CHANNELS = 20
 PREFETCH = 500
 #: Seconds to close a connection before giving up on it (reported as an error).
 CLOSE_TIMEOUT = 60.0
+#: Seconds an operation in flight at a phase's deadline may still take before it is
+#: cancelled (cancelling an aio-pika RPC closes its channel, so it is the last resort).
+GRACE = 30.0
 
 
 @dataclass(frozen=True)
@@ -153,13 +156,20 @@ async def run_phase(
     workers: int,
     step: Callable[[int, Device], Awaitable[None]],
     timeout: float,
+    grace: float = GRACE,
 ) -> PhaseResult:
     """``step(worker, device)`` for every device, ``workers`` at a time (worker ``w``
-    takes every ``workers``-th device, in order), stopped after ``timeout`` seconds."""
+    takes every ``workers``-th device, in order). After ``timeout`` seconds no new step
+    starts; the ones in flight get ``grace`` seconds more, then are cancelled."""
     result = PhaseResult(name, len(items))
+    started = now()
+    deadline = started + timeout
 
     async def work(w: int) -> None:
         for device in items[w::workers]:
+            if now() >= deadline:
+                result.timed_out = True
+                return
             try:
                 await step(w, device)
             except Exception as exc:
@@ -167,10 +177,9 @@ async def run_phase(
             else:
                 result.done.append(device)
 
-    started = now()
     tasks = [asyncio.create_task(work(w)) for w in range(min(workers, len(items)))]
     if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        _, pending = await asyncio.wait(tasks, timeout=timeout + grace)
         if pending:
             result.timed_out = True
             for task in pending:
@@ -178,7 +187,10 @@ async def run_phase(
             await asyncio.wait(pending, timeout=10.0)
     result.seconds = now() - started
     if result.timed_out:
-        result.error(f"phase timed out after {timeout:.0f} s: {len(result.done)} of {len(items)}")
+        result.error(
+            f"phase timed out after {timeout:.0f} s (+{grace:.0f} s for operations in "
+            f"flight): {len(result.done)} of {len(items)} done"
+        )
     return result
 
 
@@ -281,9 +293,10 @@ class SideResult:
 
 
 def phase_timeout(queues: int) -> float:
-    """Seconds each phase may take: generous for a working broker at this box's speed
-    (RabbitMQ declares quorum queues at roughly 100-300/s here), never unbounded."""
-    return 60.0 + queues / 50.0
+    """Seconds each phase may take: a budget of 20 operations/s plus two minutes, so a
+    slow but working broker finishes (on this shared 2-core box RabbitMQ declared quorum
+    queues at 31/s with 14,000 in place), and nothing runs unbounded."""
+    return 120.0 + queues / 20.0
 
 
 async def run_side(
@@ -292,6 +305,7 @@ async def run_side(
     probe: BrokerProbe,
     idle_seconds: float,
     timeout: float | None = None,
+    grace: float = GRACE,
 ) -> SideResult:
     """The whole workload for one broker (see the module docs); never raises for a
     broker's failure: it is in the result."""
@@ -306,15 +320,17 @@ async def run_side(
         return result
     try:
         result.declare = await run_phase(
-            "declare+bind", all_devices, CHANNELS, client.declare, limit
+            "declare+bind", all_devices, CHANNELS, client.declare, limit, grace
         )
         tally = DeliveryTally()
 
         async def consume(worker: int, device: Device) -> None:
             await client.consume(worker, device, tally)
 
-        result.consume = await run_phase("consume", result.declare.done, CHANNELS, consume, limit)
-        result.deliver = await _deliver(client, tally, result.consume.done, limit)
+        result.consume = await run_phase(
+            "consume", result.declare.done, CHANNELS, consume, limit, grace
+        )
+        result.deliver = await _deliver(client, tally, result.consume.done, limit, grace)
         result.memory_bytes = probe.memory_bytes()
         result.idle = await _idle(probe, idle_seconds)
     finally:
@@ -323,13 +339,17 @@ async def run_side(
 
 
 async def _deliver(
-    client: ScaleClient, tally: DeliveryTally, targets: Sequence[Device], limit: float
+    client: ScaleClient,
+    tally: DeliveryTally,
+    targets: Sequence[Device],
+    limit: float,
+    grace: float,
 ) -> DeliverResult:
     """Publish one confirmed message per target's user; wait for every ack, timed from
     the first publish to the last ack, all within ``limit`` seconds."""
     tally.expect(targets)
     started = now()
-    publish = await run_phase("publish", targets, CHANNELS, client.publish, limit)
+    publish = await run_phase("publish", targets, CHANNELS, client.publish, limit, grace)
     result = DeliverResult(publish, len(targets))
     left = limit - (now() - started)
     if not tally.all_in.done():

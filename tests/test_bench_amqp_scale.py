@@ -80,7 +80,7 @@ def test_refusals_are_counted_and_a_hung_publish_is_cut_at_the_time_box() -> Non
     chosen = devices(200)
     client = ScriptedClient("flaky", fail_every=4, hang=chosen[1])
     started = time.monotonic()
-    result = asyncio.run(run_side(client, 200, FlatProbe(), 0.05, timeout=1.0))
+    result = asyncio.run(run_side(client, 200, FlatProbe(), 0.05, timeout=1.0, grace=0.5))
     assert time.monotonic() - started < 10
     assert client.closed
     assert result.declare is not None and len(result.declare.done) == 150
