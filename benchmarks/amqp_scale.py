@@ -176,6 +176,7 @@ def _figures(side: SideResult) -> dict[str, tuple[float | None, str]]:
     rows["consume"] = (consume.rate, part(len(consume.done))) if consume else (None, "")
     rows["deliver"] = (deliver.rate, part(deliver.acked)) if deliver else (None, "")
     rows["errors"] = (float(side.errors()[0]), "")
+    rows["reported"] = (float(len(side.reported)), "")
     rows["memory"] = (side.memory_bytes / 1e6 if side.memory_bytes else None, "")
     rows["idle_api"] = (idle.api_per_second if idle else None, "")
     rows["idle_cpu"] = (idle.cpu_share * 100 if idle and idle.cpu_share is not None else None, "")
@@ -186,7 +187,8 @@ ROWS = (
     ("declare", "declare+bind", "queues/s", 0, "higher is better"),
     ("consume", "consumers started", "consumers/s", 0, "higher is better"),
     ("deliver", "delivered+acked (first publish to last ack)", "msg/s", 0, "higher is better"),
-    ("errors", "errors", "count", 0, ""),
+    ("errors", "errors (failed operations, unfinished phases)", "count", 0, ""),
+    ("reported", "channel errors the library reported", "count", 0, ""),
     ("memory", "server memory after delivery", "MB", 1, "lower is better"),
     ("idle_api", "idle JetStream API requests", "req/s", 1, "lower is better"),
     ("idle_cpu", "idle server CPU", "% of a core", 1, "lower is better"),
@@ -199,7 +201,7 @@ def render(nw: SideResult, rmq: SideResult, title: str) -> str:
     lines = []
     for key, label, unit, digits, better in ROWS:
         (a, a_note), (b, b_note) = mine[key], theirs[key]
-        ratio = _ratio(a, b) if key != "errors" else "-"
+        ratio = _ratio(a, b) if better else "-"
         if better and ratio != "-":
             ratio += f" ({better})"
         lines.append([label, unit, _fmt(a, digits) + a_note, _fmt(b, digits) + b_note, ratio])
@@ -213,6 +215,8 @@ def render(nw: SideResult, rmq: SideResult, title: str) -> str:
         count, first = side.errors()
         if count:
             out.append(f"!!! {side.broker}: {count} error(s), first: {first}")
+        if side.reported:
+            out.append(f"!!! {side.broker} reported: {side.reported[0]}")
     return "\n".join(out)
 
 
@@ -257,7 +261,8 @@ def main(queues: int | None, quick: bool, json_path: str | None, log: Any = sys.
         }
         Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {json_path}")
-    return 1 if nw.errors()[0] or rmq.errors()[0] else 0
+    failed = any(side.errors()[0] or side.reported for side in (nw, rmq))
+    return 1 if failed else 0
 
 
 def _side_json(side: SideResult) -> dict[str, Any]:

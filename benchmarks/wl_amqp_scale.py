@@ -267,7 +267,9 @@ class SideResult:
     close_error: str = ""
 
     def errors(self) -> tuple[int, str]:
-        """(count, first text) over every phase."""
+        """(count, first text) of failed operations, unfinished phases and wrong
+        deliveries over every phase (not :attr:`reported`: those errors mostly also
+        failed an operation)."""
         found: list[tuple[int, str]] = []
         if self.open_error:
             found.append((1, f"open: {self.open_error}"))
@@ -285,8 +287,6 @@ class SideResult:
                 )
             if self.deliver.wrong:
                 found.append((len(self.deliver.wrong), f"deliver: {self.deliver.wrong[0]}"))
-        if self.reported:
-            found.append((len(self.reported), f"reported: {self.reported[0]}"))
         if self.close_error:
             found.append((1, f"close: {self.close_error}"))
         return sum(n for n, _ in found), found[0][1] if found else ""

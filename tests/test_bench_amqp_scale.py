@@ -100,6 +100,10 @@ def test_refusals_are_counted_and_a_hung_publish_is_cut_at_the_time_box() -> Non
     assert "!!! flaky: 52 error(s), first: declare+bind: RuntimeError: refused" in table
 
 
-def test_side_result_counts_reported_errors() -> None:
+def test_reported_errors_are_shown_apart_from_failed_operations() -> None:
     side = SideResult("x", 1, reported=["channel 3: boom"])
-    assert side.errors() == (1, "reported: channel 3: boom")
+    assert side.errors() == (0, "")
+    table = render(side, SideResult("y", 1), "t")
+    assert "!!! x reported: channel 3: boom" in table
+    row = next(line for line in table.splitlines() if line.startswith("channel errors"))
+    assert row.split()[-3:] == ["1", "0", "-"]
