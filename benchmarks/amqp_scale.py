@@ -183,6 +183,11 @@ def _figures(side: SideResult) -> dict[str, tuple[float | None, str]]:
     return rows
 
 
+def _complete(side: SideResult) -> bool:
+    """Every queue was declared, consumed and got its message acked."""
+    return side.deliver is not None and side.deliver.acked == side.queues
+
+
 ROWS = (
     ("declare", "declare+bind", "queues/s", 0, "higher is better"),
     ("consume", "consumers started", "consumers/s", 0, "higher is better"),
@@ -201,12 +206,17 @@ def render(nw: SideResult, rmq: SideResult, title: str) -> str:
     lines = []
     for key, label, unit, digits, better in ROWS:
         (a, a_note), (b, b_note) = mine[key], theirs[key]
+        # A ratio only compares like with like: both phases complete, and the server
+        # figures only with every queue in place on both sides.
+        comparable = not (a_note or b_note) and (
+            key in ("declare", "consume", "deliver") or (_complete(nw) and _complete(rmq))
+        )
         ratio = _ratio(a, b) if better else "-"
-        if better and ratio != "-":
-            ratio += f" ({better})"
+        if ratio != "-":
+            ratio = f"{ratio} ({better})" if comparable else "- (incomplete)"
         lines.append([label, unit, _fmt(a, digits) + a_note, _fmt(b, digits) + b_note, ratio])
     widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
-    out = [title, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    out = [title, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
     out += [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines

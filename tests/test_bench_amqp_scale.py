@@ -96,6 +96,10 @@ def test_refusals_are_counted_and_a_hung_publish_is_cut_at_the_time_box() -> Non
     clean = asyncio.run(run_side(ScriptedClient("clean"), 200, FlatProbe(), 0.05, timeout=10))
     table = render(result, clean, "t")
     assert "(150 of 200)" in table
+    declare_row = next(line for line in table.splitlines() if line.startswith("declare+bind"))
+    assert declare_row.endswith("- (incomplete)")
+    both_clean = render(clean, clean, "t")
+    assert "1.00x (higher is better)" in both_clean and "incomplete" not in both_clean
     assert f"({deliver.acked:,} of 200)" in table
     assert "!!! flaky: 52 error(s), first: declare+bind: RuntimeError: refused" in table
 
