@@ -238,7 +238,8 @@ def main(queues: int | None, quick: bool, json_path: str | None, log: Any = sys.
         print(f"amqp-scale needs RabbitMQ and aio-pika: {missing}", file=sys.stderr)
         return 2
     count = queues if queues is not None else (QUICK_QUEUES if quick else DEFAULT_QUEUES)
-    idle_seconds = 3.0 if quick else 10.0
+    # 30 s spans a whole period of the adapter's pull renewals (pull_expires, 30 s).
+    idle_seconds = 3.0 if quick else 30.0
     started = time.monotonic()
     print(
         f"amqp-scale: {count:,} queues, {CHANNELS} channels over one connection per broker, "
