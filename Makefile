@@ -42,8 +42,10 @@ bench: $(INSTALLED)
 demo: $(INSTALLED)
 	$(BIN)/python -m natswire demo
 
-bench-smoke: $(INSTALLED)
+# amqp-scale starts a private RabbitMQ too (300 queues with --quick).
+bench-smoke: $(INSTALLED) rabbitmq
 	$(BIN)/python -m benchmarks --quick
+	$(BIN)/python -m benchmarks --quick --workloads amqp-scale
 
 bench-micro: $(INSTALLED)
 	$(BIN)/python -m pytest -q benchmarks --benchmark-only -p no:cacheprovider

@@ -51,6 +51,8 @@ WORKLOADS = (
     "ws",
     "blocking",
 )
+#: Workloads that start their own brokers and run alone (not in the default list).
+STANDALONE = ("amqp-scale",)
 #: Workloads measured once, not per event loop (the parser runs no loop; RSS per pending
 #: message does not depend on it).
 LOOP_INDEPENDENT = ("parse", "memory", "blocking")
@@ -913,8 +915,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
-        help=f"comma-separated, from: {','.join(WORKLOADS)}",
+        help=f"comma-separated, from: {','.join(WORKLOADS)}; or alone: {','.join(STANDALONE)}",
     )
+    p.add_argument("--queues", type=int, default=None, help="amqp-scale: queues (default 20000)")
     p.add_argument(
         "--sizes",
         default=None,
@@ -929,7 +932,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-v", "--verbose", action="store_true", help="show failed workers' stderr")
     args = p.parse_args(argv)
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    bad = [w for w in args.workloads if w not in WORKLOADS]
+    if set(STANDALONE) & set(args.workloads) and len(args.workloads) > 1:
+        p.error(f"{','.join(STANDALONE)} runs alone (it starts its own brokers)")
+    bad = [w for w in args.workloads if w not in WORKLOADS + STANDALONE]
     if bad:
         p.error(f"unknown workload(s) {bad}; choose from {','.join(WORKLOADS)}")
     if args.sizes is None:
@@ -956,6 +961,10 @@ def main(argv: list[str] | None = None) -> int:
     log = sys.stderr
     # SIGTERM (a CI timeout, kill PID) unwinds like Ctrl-C so the server is stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if args.workloads == ["amqp-scale"]:
+        from . import amqp_scale
+
+        return amqp_scale.main(args.queues, args.quick, args.json)
     started = time.monotonic()
     server = NatsServer(
         http_port=-1,
