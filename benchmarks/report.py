@@ -171,7 +171,8 @@ def _interval_json(interval: Interval | None, pairs: list[float]) -> dict[str, A
         "low": interval.low,
         "high": interval.high,
         "coverage": interval.coverage,
-        "spread": interval.spread,
+        # one pair has no spread to speak of, rather than none
+        "spread": interval.spread if interval.count > 1 else None,
         "pairs": pairs,
     }
 
@@ -199,7 +200,7 @@ def row_json(loop: str, row: Row, index: Index) -> dict[str, Any]:
                 "target": ratio.target,
                 "pass": None if ratio.target is None or value is None else value >= ratio.target,
                 "decided": None
-                if ratio.target is None or interval is None
+                if ratio.target is None or interval is None or interval.count < 2
                 else not interval.low < ratio.target <= interval.high,
             }
         )

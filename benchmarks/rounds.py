@@ -109,11 +109,14 @@ def run_workload(
             print(f"{where}: widest spread ±{spread:.1%} ≤ ±{plan.until_spread:.1%}", file=log)
             break
         if round_index >= plan.max_trials or time.monotonic() - started > plan.max_seconds:
-            shown = f"±{spread:.1%}" if spread != float("inf") else "not yet measurable"
+            shown = (
+                f"±{spread:.1%}"
+                if spread != float("inf")
+                else f"not known (fewer than {MIN_PAIRS_FOR_CONFIDENCE} pairs)"
+            )
             print(
                 f"{where}: widest spread {shown}, bound ±{plan.until_spread:.1%} not reached "
-                f"(cap: {plan.max_trials} rounds, {plan.max_seconds:.0f} s; an interval "
-                f"needs {MIN_PAIRS_FOR_CONFIDENCE} pairs)",
+                f"(cap: {plan.max_trials} rounds, {plan.max_seconds:.0f} s)",
                 file=log,
                 flush=True,
             )

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"nats-server {meta['nats_server']} at {server.url}; Python {meta['python']}; "
             f"natswire {meta['natswire']}, nats-py {meta['nats_py']}; "
-            f"{args.trials} trial(s) per row{' (quick)' if args.quick else ''}",
+            f"{args.trials} paired round(s) per workload{' (quick)' if args.quick else ''}",
             file=log,
         )
         for i, loop in enumerate(loops):
@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     sizes = [16]
                 for size in sizes:
                     rows += run_workload(harness, workload, size, loop, plan, log)
-            tables.append((loop, rows))
+            if rows:
+                tables.append((loop, rows))
     finally:
         harness.stop_responder()
         server.stop()
