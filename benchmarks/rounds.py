@@ -94,35 +94,46 @@ def run_workload(
         if workload == "obj":
             row.label = f"{row.label} of a {row.n} MiB object"
     started = time.monotonic()
+    where = f"[{loop}] {workload} {size} B"
     round_index = 0
     while True:
         _run_round(h, rows, in_round(order, round_index), round_index, sizes_n, size, loop, log)
         round_index += 1
         if round_index < plan.trials:
             continue
-        if plan.until_spread is None:
-            break
-        fill_above_floor(rows)
-        spread = widest_spread(rows)
-        where = f"[{loop}] {workload} {size} B after {round_index} rounds"
-        if spread <= plan.until_spread:
-            print(f"{where}: widest spread ±{spread:.1%} ≤ ±{plan.until_spread:.1%}", file=log)
-            break
-        if round_index >= plan.max_trials or time.monotonic() - started > plan.max_seconds:
-            shown = (
-                f"±{spread:.1%}"
-                if spread != float("inf")
-                else f"not known (fewer than {MIN_PAIRS_FOR_CONFIDENCE} pairs)"
-            )
-            print(
-                f"{where}: widest spread {shown}, bound ±{plan.until_spread:.1%} not reached "
-                f"(cap: {plan.max_trials} rounds, {plan.max_seconds:.0f} s)",
-                file=log,
-                flush=True,
-            )
+        if not _wants_another_round(rows, plan, round_index, started, where, log):
             break
     fill_above_floor(rows)
     return rows
+
+
+def _wants_another_round(
+    rows: list[Row], plan: TrialPlan, done: int, started: float, where: str, log: Any
+) -> bool:
+    """Whether ``--until-spread`` asks for another round after ``done`` rounds; logs why
+    it stops when it does."""
+    if plan.until_spread is None:
+        return False
+    fill_above_floor(rows)
+    spread = widest_spread(rows)
+    where = f"{where} after {done} rounds"
+    if spread <= plan.until_spread:
+        print(f"{where}: widest spread ±{spread:.1%} ≤ ±{plan.until_spread:.1%}", file=log)
+        return False
+    if done < plan.max_trials and time.monotonic() - started <= plan.max_seconds:
+        return True
+    shown = (
+        f"±{spread:.1%}"
+        if spread != float("inf")
+        else f"not known (fewer than {MIN_PAIRS_FOR_CONFIDENCE} pairs)"
+    )
+    print(
+        f"{where}: widest spread {shown}, bound ±{plan.until_spread:.1%} not reached "
+        f"(cap: {plan.max_trials} rounds, {plan.max_seconds:.0f} s)",
+        file=log,
+        flush=True,
+    )
+    return False
 
 
 def _run_round(
