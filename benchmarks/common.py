@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
+import resource
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -150,6 +154,47 @@ def ready() -> None:
     """Tell the runner the subscriber is in place (it then starts the sender)."""
     sys.stdout.write("READY\n")
     sys.stdout.flush()
+
+
+def current_rss() -> int:
+    """This process's resident set size now, in bytes (/proc on Linux; elsewhere the peak,
+    which is as good while memory only grows)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+async def hold_pending(
+    pending: Callable[[], int], n: int, size: int, traced: bool
+) -> dict[str, float]:
+    """Start the sender (``ready()``), wait until ``pending()`` says ``n`` messages of
+    ``size`` bytes are held, and say what they take per message: the growth of the
+    resident set (or, with ``traced``, of the bytes ``tracemalloc`` sees allocated; a
+    separate trial, as tracing costs memory of its own) over ``n``, and that less the
+    payload (``overhead``)."""
+    gc.collect()
+    if traced:
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+    else:
+        base = current_rss()
+    ready()
+    deadline = now() + timeout_for(n)
+    while pending() < n:
+        if now() > deadline:
+            raise RuntimeError(f"only {pending()} of {n} messages pending")
+        await asyncio.sleep(0.005)
+    if traced:
+        used = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+    else:
+        used = current_rss() - base
+    if pending() != n:
+        raise RuntimeError(f"{pending()} messages pending, expected {n}")
+    per_message = used / n
+    return {"bytes_per_msg": per_message, "overhead": per_message - size}
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

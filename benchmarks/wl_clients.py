@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -42,6 +41,7 @@ from .common import (
     REQ_SUBJECT,
     SERVICE_SUBJECT,
     Counter,
+    hold_pending,
     js_settled,
     now,
     payload,
@@ -319,25 +319,25 @@ async def service(client: Flavour, url: str, size: int, n: int, warmup: int) -> 
 
 
 async def memory(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """``n`` messages of ``size`` bytes left pending in a subscription: resident set
+    growth per message."""
+    return await _hold(client, url, size, n, traced=False)
+
+
+async def memtrace(client: Flavour, url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """As ``memory``, counted by ``tracemalloc``."""
+    return await _hold(client, url, size, n, traced=True)
+
+
+async def _hold(client: Flavour, url: str, size: int, n: int, traced: bool) -> dict[str, Any]:
     errors: list[str] = []
     nc = await _connect(client, url, errors)
     sub = await nc.subscribe(MEM_SUBJECT, **SUB_LIMITS)
     await nc.flush()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    if n:
-        ready()
-        deadline = now() + timeout_for(n)
-        while sub.pending_msgs < n:
-            if now() > deadline:
-                raise RuntimeError(f"only {sub.pending_msgs} of {n} messages pending")
-            await asyncio.sleep(0.005)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    pending = sub.pending_msgs
+    metrics = await hold_pending(lambda: int(sub.pending_msgs), n, size, traced)
     await nc.close()
     _check(errors)
-    if pending != n:
-        raise RuntimeError(f"{pending} messages pending, expected {n}")
-    return {"metrics": {"peak_rss": peak, "rss_before": base}, "expect_in": n, "expect_out": n}
+    return {"metrics": metrics, "expect_in": n, "expect_out": n}
 
 
 # --------------------------------------------------------------------------- JetStream

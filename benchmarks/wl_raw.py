@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 from collections import deque
 from typing import Any
 
@@ -18,6 +17,7 @@ from .common import (
     RECV_SUBJECT,
     REQ_SUBJECT,
     Counter,
+    hold_pending,
     now,
     payload,
     percentile,
@@ -194,6 +194,17 @@ async def inflight(
 
 
 async def memory(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """``n`` messages of ``size`` bytes kept as (subject, reply, payload) tuples in a deque:
+    resident set growth per message."""
+    return await _hold(url, size, n, traced=False)
+
+
+async def memtrace(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """As ``memory``, counted by ``tracemalloc``."""
+    return await _hold(url, size, n, traced=True)
+
+
+async def _hold(url: str, size: int, n: int, traced: bool) -> dict[str, Any]:
     nc = await RawConnection.connect(url)
     pending: deque[tuple[bytes, bytes | None, bytes]] = deque()
     append = pending.append
@@ -203,21 +214,10 @@ async def memory(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
 
     nc.subscribe(MEM_SUBJECT, keep)
     await nc.flush()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    if n:
-        ready()
-        deadline = now() + timeout_for(n)
-        while len(pending) < n:
-            if now() > deadline:
-                raise RuntimeError(f"only {len(pending)} of {n} messages pending")
-            await asyncio.sleep(0.005)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    count = len(pending)
+    metrics = await hold_pending(lambda: len(pending), n, size, traced)
     nc.close()
     _check([nc])
-    if count != n:
-        raise RuntimeError(f"{count} messages pending, expected {n}")
-    return {"metrics": {"peak_rss": peak, "rss_before": base}, "expect_in": n, "expect_out": n}
+    return {"metrics": metrics, "expect_in": n, "expect_out": n}
 
 
 # The Object Store get row's raw column: a plain loopback socket copy (see wl_kv).

@@ -30,6 +30,7 @@ WORKLOADS = (
     "fanout",
     "queue",
     "memory",
+    "memtrace",
     "parse",
     "jspub",
     "jspubasync",
