@@ -19,8 +19,8 @@ Use::
 The mapping
 -----------
 
-- **One stream per namespace** (``AMQP-<ns>``, interest retention, file storage) holds
-  every message of every exchange. Exchange ``X`` with routing key ``k`` publishes to
+- **One stream per namespace** (``AMQP-<ns>``, limits retention with a max age, file
+  storage, ``replicas`` copies) holds every message of every exchange. Exchange ``X`` with routing key ``k`` publishes to
   ``<ns>.amqp.x.<X>.<k>`` (or the plan's subject for Wire's exchanges:
   ``<ns>.user.notifications.<k>``, ``<ns>.dead.user.notifications.<k>``); the default
   exchange publishes to the queue's own subject ``<ns>.amqp.q.<Q>`` (or
@@ -31,10 +31,10 @@ The mapping
   ``deliver_policy=new`` (it sees only what is published after it exists) and filtered on
   its own subject plus one filter per binding (direct: the key; topic: ``*`` -> ``*``,
   trailing ``#`` -> the prefix and ``.>``; fanout: ``.>``). Each queue has its own
-  position and its own acks over one stored copy: a message is stored once, delivered
-  once to every queue whose filters match (overlapping bindings still deliver once), and
-  removed when every such queue has acked it. A message no queue matches is not kept:
-  unroutable messages are dropped, as in AMQP. Why not a stream per queue: streams may
+  position and its own acks over one stored copy: a message is stored once and delivered
+  once to every queue whose filters match (overlapping bindings still deliver once). A
+  message no queue matches is delivered to none (unroutable messages are dropped, as in
+  AMQP). Why not a stream per queue: streams may
   not share subjects, so routing would move into every publisher (with a binding table
   to keep coherent across processes) and each copy would be stored separately; why not
   a stream per exchange: a queue may be bound to several exchanges and the default
@@ -46,6 +46,26 @@ The mapping
   filter and the adapter checks each message against the AMQP pattern; a binding added
   to an existing queue records the stream sequence it was made at, so older messages
   (kept for other queues) are not delivered to it.
+- **Retention and scale: the trade-off.** The stream keeps every message for
+  ``stream_max_age`` (default 28 days, Wire's notification TTL), acked or not; an ack only
+  moves the queue's position. So an acked message's bytes stay on disk until that age,
+  and a message no queue took within it is removed by the server without a dead letter:
+  set ``stream_max_age`` above the longest time a queue may go unconsumed (and above
+  your longest TTL). What it buys: the server's cost of an ack no longer grows with the
+  number of queues. With interest retention (a message removed once every matching
+  queue acked it) each ack made the server look at every consumer of the stream:
+  0.6 ms of server CPU per ack at 1,000 queues, 28 ms at 20,000, and a restart with
+  20,000 queues took 94 s; with limits retention a restart with 20,000 queues took 21 s
+  here (``docs/scaling.md``). The stream's consumer limit is ``max_queues`` (the
+  server's default would stop at 1,000 queues). Streams made by an older adapter keep
+  their interest retention.
+- **Replication**: every stream the adapter creates has ``replicas`` copies (default
+  ``min(3, cluster size)``, 1 on a single server; ``connect(config, replicas=N)`` or the
+  ``"replicas"`` key of the configuration block); RabbitMQ's quorum queues map to it. An
+  existing stream with another factor is a :class:`PreconditionFailedError` naming both.
+  Opening the adapter waits up to 10 s for a leader election, and a confirmed publish
+  that no stream answers is tried again for about 12 s, so a node's crash shows as a
+  pause, not an error.
 - ``queue_purge`` pulls and acks the ready messages; ``queue_delete`` deletes the
   consumer (its consumers, in any process, get ``on_cancel`` from the server's
   "consumer deleted" status); ``exchange_delete`` removes the exchange's bindings.
@@ -69,7 +89,9 @@ Consuming
   be delivered (against its stored time): an expired message is never delivered; it is
   dead-lettered with reason ``expired`` unless ``delivery_mode`` is 1 (dropped quietly).
   ``expiration="0"`` allows ``ZERO_TTL_GRACE`` (0.5 s). Queues with a dead-letter exchange
-  that nobody consumes here are swept every ``expiry_sweep_interval``: their head message
+  that nobody consumes are swept every ``expiry_sweep_interval`` (30 s; at most
+  ``sweep_requests_per_second``, 2, JetStream API requests, whatever the number of
+  queues; :mod:`natswire.amqp.sweep`): their head message
   is read without delivering it and, once expired, dead-lettered (RabbitMQ too expires
   messages at the head of a queue).
 - ``x-max-delivery`` (or RabbitMQ's ``x-delivery-limit`` = redeliveries): a message
@@ -92,8 +114,8 @@ Consuming
   reconnect can still be acked, messages lost in flight come back after the ack wait,
   and a redelivery of a message still held only refreshes its ack subject.
 - Durability: with file storage a published (confirmed) message survives a kill -9 of
-  the server; acked messages are removed, except acks of the last ~0.2 s before a crash,
-  which may come back.
+  the server; acked messages are not delivered again, except acks of the last ~0.2 s
+  before a crash, which may come back.
 
 Publishing and properties
 -------------------------
