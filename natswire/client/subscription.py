@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import sys
 from collections import deque
@@ -35,6 +36,10 @@ def resolve_first(future: asyncio.Future[Message]) -> Callable[[Message], None]:
             future.set_result(msg)
 
     return resolve
+
+
+# Makes a plain Message without running __init__: deliveries are the hot path.
+_new_plain_message = functools.partial(new_message, Message)
 
 
 def _pending_limit(value: int, what: str) -> int:
@@ -95,6 +100,10 @@ class Subscription:
                 self._task = asyncio.get_running_loop().create_task(self._run_callback(cb))
             else:
                 self._sync_cb = cb
+        #: Makes each delivered message, empty (the connection fills in its frame, data
+        #: and subscription): a subclass's maker for layers that deliver their own kind
+        #: of message (JetStream's), set before the first message arrives.
+        self.message_factory: Callable[[], Message] = _new_plain_message
         #: A plain-function callback that ``data_received`` calls itself, the common case;
         #: ``None`` when delivery needs :meth:`deliver` (a queue, a task or a limit).
         self.direct_callback: Callable[[Message], Any] | None = None
@@ -136,7 +145,7 @@ class Subscription:
         """Hand one message to the consumer when there is no ``direct_callback`` (a
         message limit, a queue, or a task). Called by the connection inside
         ``data_received``; not for applications."""
-        msg = new_message(Message)
+        msg = self.message_factory()
         # friend: the client builds the messages it delivers.
         msg._frame = frame
         msg.data = frame.payload
@@ -175,6 +184,10 @@ class Subscription:
                 self._wake()  # the last message: the other waiters learn the end
             else:
                 self._wake_one()
+
+    def next_msg_nowait(self) -> Message | None:
+        """The next pending message, or ``None`` when none is pending (never waits)."""
+        return self._take() if self._pending else None
 
     def _take(self) -> Message:
         msg = self._pending.popleft()
