@@ -3,9 +3,9 @@
 A reader parses a chunk that starts on a frame boundary and returns the offset of the
 first byte it did not use; :class:`~natswire.protocol.parser.Parser` keeps the rest.
 When the frame at that offset waits for its payload, the reader says how many bytes
-the whole frame needs (``needed``) and, for a large frame, keeps its parsed head, so
-that the payload is later copied straight out of the receive buffer
-(:meth:`FrameReader.take_pending`).
+the whole frame needs (``needed``) and keeps its parsed head, so that the frame is
+completed from the bytes it lacks, its payload copied straight out of the receive
+buffer, without parsing its head again (:meth:`FrameReader.take_pending`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ SEPARATORS: Final = (0x20, 0x09)
 CR: Final = 0x0D
 LF: Final = 0x0A
 SPACE: Final = 0x20
-
-#: A frame still this short when it has to wait for its payload is parsed again, whole,
-#: once its bytes are in; a larger one keeps its head and has its payload copied straight
-#: out of the receive buffer. Read at call time, so tests and the fuzzer can lower it.
-LARGE_PENDING_FRAME = 64 * 1024
 
 
 class NeedData(enum.Enum):
