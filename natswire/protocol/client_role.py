@@ -270,9 +270,13 @@ class ClientFrameReader(FrameReader):
                 if head is not None:
                     start = eol + 1
                     end = start + head[3]
-                    if end + 2 <= length and chunk[end] == CR and chunk[end + 1] == LF:
-                        msg = new_msg(Msg)
-                        msg.subject, msg.sid, msg.reply, _ = head
+                    msg = new_msg(Msg)
+                    msg.subject, msg.sid, msg.reply, _ = head
+                    if end + 2 > length:
+                        # Cut by the chunk's end: the head is kept for the rest.
+                        self._wait_for_payload(msg, 0, end + 2 - pos)
+                        return pos
+                    if chunk[end] == CR and chunk[end + 1] == LF:
                         msg.payload = chunk[start:end]
                         append(msg)
                         pos = end + 2
