@@ -190,7 +190,7 @@ class ClientFrameReader(FrameReader):
                 mark = index
             if waiting is not None:
                 assert size is not None  # still the waiting frame's
-                self._wait_for_payload(waiting, 0, len(pieces[index]) + size + 4)
+                self._wait_for_payload(waiting, 0, size, len(pieces[index]) + size + 4)
                 return marked
             if index == last:
                 break
@@ -210,7 +210,7 @@ class ClientFrameReader(FrameReader):
                     hmsg.subject = args[1]
                     hmsg.sid = args[2]
                     hmsg.reply = args[3] if len(args) == 6 else None
-                    self._wait_for_payload(hmsg, header_size, end + 2 - marked)
+                    self._wait_for_payload(hmsg, header_size, size, end + 2 - marked)
                     return marked
                 if chunk[end : end + 2] == b"\r\n":
                     split = start + header_size
@@ -274,7 +274,7 @@ class ClientFrameReader(FrameReader):
                     msg.subject, msg.sid, msg.reply, _ = head
                     if end + 2 > length:
                         # Cut by the chunk's end: the head is kept for the rest.
-                        self._wait_for_payload(msg, 0, end + 2 - pos)
+                        self._wait_for_payload(msg, 0, head[3], end + 2 - pos)
                         return pos
                     if chunk[end] == CR and chunk[end + 1] == LF:
                         msg.payload = chunk[start:end]
@@ -303,7 +303,7 @@ class ClientFrameReader(FrameReader):
                     msg.subject = args[1]
                     msg.sid = args[2]
                     msg.reply = args[3] if nargs == 5 else None
-                    self._wait_for_payload(msg, 0, end + 2 - pos)
+                    self._wait_for_payload(msg, 0, size, end + 2 - pos)
                     return pos
                 if chunk[end] == CR and chunk[end + 1] == LF:
                     msg = new_msg(Msg)
@@ -327,7 +327,7 @@ class ClientFrameReader(FrameReader):
                     hmsg.subject = args[1]
                     hmsg.sid = args[2]
                     hmsg.reply = args[3] if nargs == 6 else None
-                    self._wait_for_payload(hmsg, header_size, end + 2 - pos)
+                    self._wait_for_payload(hmsg, header_size, size, end + 2 - pos)
                     return pos
                 if chunk[end] == CR:
                     split = start + header_size
@@ -345,6 +345,9 @@ class ClientFrameReader(FrameReader):
                         hmsg.payload = chunk[split:end]
                         append(hmsg)
                         pos = end + 2
+                        # HMSG lines are never cached: the rest of this chunk is not
+                        # looked up (HMSG frames tend to follow one another).
+                        heads = None
                         continue
             following = self._parse_frame(chunk, pos, eol, frames)
             if following is NEED_DATA:
@@ -371,7 +374,7 @@ class ClientFrameReader(FrameReader):
             return eol + 1
         end = eol + 1 + size
         if end + 2 > len(chunk):
-            self._wait_for_payload(frame, header_size, end + 2 - pos)
+            self._wait_for_payload(frame, header_size, size, end + 2 - pos)
             return NEED_DATA
         complete_frame(frame, header_size, chunk, eol + 1, end, line)
         frames.append(frame)
