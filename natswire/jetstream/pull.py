@@ -332,17 +332,20 @@ class PullSubscription:
             if sum(requests.values()) <= threshold:
                 reply = await self._pull(batch, expires, heartbeat)
                 requests[reply] = batch
-            wait = last_activity + heartbeat * 2 - loop.time()
-            try:
-                msg = await self._receive(wait)
-            except TimeoutError:
-                requests.clear()  # lost (reconnect?): pull again
-                last_activity = loop.time()
-                continue
-            except Exception:
-                if self._sub.is_closed:
-                    return
-                raise
+            # A message already here is taken with one plain call, no wait.
+            msg = self._sub.next_msg_nowait()
+            if msg is None:
+                wait = last_activity + heartbeat * 2 - loop.time()
+                try:
+                    msg = await self._receive(wait)
+                except TimeoutError:
+                    requests.clear()  # lost (reconnect?): pull again
+                    last_activity = loop.time()
+                    continue
+                except Exception:
+                    if self._sub.is_closed:
+                        return
+                    raise
             last_activity = loop.time()
             status = msg.status
             if status is None:
