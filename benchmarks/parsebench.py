@@ -32,8 +32,11 @@ VARIANTS = {
 #: MSG 16 B frames whose reply subjects all differ (as for requests or JetStream acks): no
 #: two control lines alike, unlike the VARIANTS, whose frames are all the same.
 UNIQUE_REPLIES = "msg16u"
+#: HMSG 16 B frames with unique JetStream ack subjects as reply, as a consumer receives
+#: messages published with headers: no two control lines alike.
+UNIQUE_JS_HMSG = "hmsg16u"
 #: frames per buffer = n // SCALE (1 KiB frames are 40x the bytes of 16 B ones)
-SCALE = {"msg16": 1, "msg1k": 10, "hmsg": 1, UNIQUE_REPLIES: 1}
+SCALE = {"msg16": 1, "msg1k": 10, "hmsg": 1, UNIQUE_REPLIES: 1, UNIQUE_JS_HMSG: 1}
 
 
 def build(variant: str, frames: int) -> tuple[bytes, list[bytes]]:
@@ -41,6 +44,13 @@ def build(variant: str, frames: int) -> tuple[bytes, list[bytes]]:
         body = payload(16)
         data = b"".join(
             b"MSG bench.parse 1 _INBOX.%08d 16\r\n%b\r\n" % (i, body) for i in range(frames)
+        )
+    elif variant == UNIQUE_JS_HMSG:
+        body = HEADERS + payload(16)
+        data = b"".join(
+            b"HMSG bench.parse 1 $JS.ACK.BENCH.c.1.%d.%d.1764979200000000000.%d %d %d\r\n%b\r\n"
+            % (i + 1, i + 1, frames - i - 1, len(HEADERS), len(body), body)
+            for i in range(frames)
         )
     else:
         data = VARIANTS[variant] * frames

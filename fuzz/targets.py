@@ -98,20 +98,14 @@ from natswire.protocol import (
     encode_unsub,
     parse_headers,
 )
-from natswire.protocol import framing as _framing
 
 from .websocket_target import check_websocket
 
 #: Parser options to run every input under: the defaults, and limits small inputs reach.
-#: ``large_frame`` lowers the parser's threshold (64 KiB) above which a payload spread
-#: over several reads is cut straight out of the receive buffer, so that path runs on
-#: the small inputs a fuzzer makes; the frames must not depend on it.
 CONFIGS: tuple[dict[str, int], ...] = (
     {},
-    {"max_control_line": 100, "max_payload": 256, "large_frame": 24},
+    {"max_control_line": 100, "max_payload": 256},
 )
-# A knob of the parser's readers (see CONFIGS). If it is renamed, update this module.
-_DEFAULT_LARGE_FRAME: int = _framing.LARGE_PENDING_FRAME
 #: Inputs up to this size are also parsed one byte at a time.
 BYTE_BY_BYTE_MAX = 256
 #: The round trip re-parses with no line limit: re-encoding may lengthen a line
@@ -156,12 +150,9 @@ def feed(
     ``check``, the frames' types are checked too (chunked parses skip it: they are
     compared with a checked one).
     """
-    options = dict(options)
-    threshold = options.pop("large_frame", _DEFAULT_LARGE_FRAME)
     parser = Parser(role, **options)
     frames: list[Frame] = []
     try:
-        _framing.LARGE_PENDING_FRAME = threshold
         for chunk in chunks:
             frames += parser.receive_data(chunk)
     except RemoteProtocolError as exc:
@@ -174,8 +165,6 @@ def feed(
         if check:
             _check_frames(role, frames)
         return frames, exc, parser.buffered
-    finally:
-        _framing.LARGE_PENDING_FRAME = _DEFAULT_LARGE_FRAME
     if check:
         _check_frames(role, frames)
     return frames, None, parser.buffered

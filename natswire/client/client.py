@@ -331,11 +331,7 @@ class Client(ClientControl):
             self._write_outbound()
 
     async def publish_trusted(
-        self,
-        subject: bytes,
-        payload: bytes,
-        reply: bytes = b"",
-        raw_headers: bytes | None = None,
+        self, subject: bytes, payload: bytes, reply: bytes = b"", raw_headers: bytes | None = None
     ) -> None:
         """Publish to a subject this client or the server made, for natswire's own layers.
 
@@ -355,6 +351,19 @@ class Client(ClientControl):
     ) -> asyncio.Future[None] | None:
         """:meth:`publish_trusted` now, for plain functions; returns what to await, if any."""
         self._enqueue(self._frame(subject, payload, reply, raw_headers), len(payload))
+        if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
+            return self._writable_future()
+        return None
+
+    def publish_prebuilt_nowait(
+        self, subject: bytes, tail: bytes, size: int
+    ) -> asyncio.Future[None] | None:
+        """:meth:`publish_trusted_nowait` of a payload framed once for many sends (a
+        JetStream ack): ``tail`` follows the subject in the frame (made by
+        :func:`natswire.protocol.serializer.pub_tail`), ``size`` is the payload's size."""
+        if size > self._max_payload:
+            raise self._too_large(size)
+        self._enqueue(b"".join((b"PUB ", subject, tail)), size)
         if self._write_paused and len(self._outbound) > PAUSED_BUFFER_LIMIT:
             return self._writable_future()
         return None
@@ -465,20 +474,12 @@ class Client(ClientControl):
         if not isinstance(max_msgs, int) or max_msgs < 0:
             raise ValueError(f"max_msgs must be a non-negative int, got {max_msgs!r}")
         cb = resolve_first(future) if cb is None and future is not None else cb
+        limits = (pending_msgs_limit, pending_bytes_limit)
         sid = self._next_sid
         line = encode_sub(subject, sid, queue or None)
         subscribe_subject(subject)
         self._next_sid += 1
-        sub = Subscription(
-            self._supervisor,
-            sid,
-            subject,
-            queue,
-            cb,
-            max_msgs,
-            pending_msgs_limit,
-            pending_bytes_limit,
-        )
+        sub = Subscription(self._supervisor, sid, subject, queue, cb, max_msgs, *limits)
         self._subscriptions[str(sid).encode()] = sub
         self._send_control(line)
         if max_msgs:

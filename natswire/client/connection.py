@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from ..protocol.errors import RemoteProtocolError
 from ..protocol.frames import HMsg, Msg
 from ..protocol.parser import Parser, Role
-from .message import Message, new_message
 from .stats import Counters
 
 if TYPE_CHECKING:
@@ -103,7 +102,7 @@ class ServerConnection(asyncio.Protocol):
                     callback = subscription.direct_callback
                     if callback is not None:
                         # A plain-function callback: called right here, no queue, no task.
-                        message = new_message(Message)
+                        message = subscription.message_factory()
                         # friend: the client builds the messages it delivers.
                         message._frame = frame  # type: ignore[assignment]
                         message.data = frame.payload  # type: ignore[union-attr]

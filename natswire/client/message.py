@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast, overload
 
 from ..protocol.frames import HMsg, Msg
@@ -10,6 +11,14 @@ from ..protocol.headers import Headers, HeadersLike, header_status, parse_header
 if TYPE_CHECKING:
     from .ports import MessageClient
     from .subscription import Subscription
+
+
+@dataclass(slots=True)
+class BuiltFrame(Msg):
+    """The frame of a message built by hand rather than received: its headers, if any,
+    are the message's own (a received ``Msg`` frame carries none, an ``HMsg`` its raw
+    block), so a received message answers ``headers`` and ``status`` from its frame's
+    class alone."""
 
 
 class MessageFields:
@@ -36,7 +45,7 @@ class MessageFields:
     ) -> None:
         subject_bytes = subject.encode() if isinstance(subject, str) else subject
         reply_bytes = reply.encode() if isinstance(reply, str) else (reply or None)
-        self._frame = Msg(subject_bytes, b"0", reply_bytes, data)
+        self._frame = BuiltFrame(subject_bytes, b"0", reply_bytes, data)
         self.data = data
         self._headers = headers
 
@@ -63,10 +72,13 @@ class MessageFields:
     @property
     def headers(self) -> Headers | None:
         """The message headers, or ``None`` when it carried none."""
+        frame = self._frame
+        if frame.__class__ is Msg:
+            return None  # received without headers
         try:
             return self._headers
         except AttributeError:
-            frame = self._frame
+            # Received with headers, not parsed yet (a BuiltFrame's are always set).
             headers = parse_headers(frame.raw_headers) if isinstance(frame, HMsg) else None
             self._headers = headers
             return headers
@@ -76,11 +88,12 @@ class MessageFields:
     @property
     def status(self) -> int | None:
         """The inline header status (``503`` for no responders), or ``None``."""
-        try:
-            headers = self._headers
-        except AttributeError:
-            frame = self._frame
-            return header_status(frame.raw_headers) if isinstance(frame, HMsg) else None
+        frame = self._frame
+        if frame.__class__ is Msg:
+            return None
+        if isinstance(frame, HMsg):
+            return header_status(frame.raw_headers)
+        headers = self._headers
         return None if headers is None else headers.status
 
     @property
@@ -196,14 +209,15 @@ class Message(MessageFields):
         frame, payload, subscription and, when already parsed, headers. Nothing is
         copied or decoded. For natswire's wrappers (a JetStream message)."""
         # friend: writes into another Message: both are this class's own slots.
-        other._frame = self._frame
+        other._frame = frame = self._frame
         other.data = self.data
         other._sub = self._sub  # friend: as above
-        # Not parsed yet: ``other`` parses them from the frame when first read (getattr
-        # with a default: no exception raised in Python code on the delivery path).
-        headers = getattr(self, "_headers", _UNPARSED)
-        if headers is not _UNPARSED:
-            other._headers = cast("Headers | None", headers)  # friend: as above
+        if frame.__class__ is not Msg:
+            # Unset while not parsed: ``other`` then parses them from the frame when
+            # first read.
+            headers = getattr(self, "_headers", _UNPARSED)
+            if headers is not _UNPARSED:
+                other._headers = cast("Headers | None", headers)  # friend: as above
 
 
 _UNPARSED = object()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import sys
 from collections import deque
@@ -35,6 +36,10 @@ def resolve_first(future: asyncio.Future[Message]) -> Callable[[Message], None]:
             future.set_result(msg)
 
     return resolve
+
+
+# Makes a plain Message without running __init__: deliveries are the hot path.
+_new_plain_message = functools.partial(new_message, Message)
 
 
 def _pending_limit(value: int, what: str) -> int:
@@ -74,7 +79,8 @@ class Subscription:
         #: Messages dropped because the pending limits were reached.
         self.dropped = 0
         self._max_msgs = max_msgs
-        self._pending: deque[Message] = deque()
+        # The frames of the messages not taken yet.
+        self._pending: deque[Msg | HMsg] = deque()
         self._pending_bytes = 0
         self._pending_msgs_limit = _pending_limit(pending_msgs_limit, "pending_msgs_limit")
         self._pending_bytes_limit = _pending_limit(pending_bytes_limit, "pending_bytes_limit")
@@ -95,6 +101,10 @@ class Subscription:
                 self._task = asyncio.get_running_loop().create_task(self._run_callback(cb))
             else:
                 self._sync_cb = cb
+        #: Makes each delivered message, empty (the connection fills in its frame, data
+        #: and subscription): a subclass's maker for layers that deliver their own kind
+        #: of message (JetStream's), set before the first message arrives.
+        self.message_factory: Callable[[], Message] = _new_plain_message
         #: A plain-function callback that ``data_received`` calls itself, the common case;
         #: ``None`` when delivery needs :meth:`deliver` (a queue, a task or a limit).
         self.direct_callback: Callable[[Message], Any] | None = None
@@ -135,12 +145,8 @@ class Subscription:
     def deliver(self, frame: Msg | HMsg) -> None:
         """Hand one message to the consumer when there is no ``direct_callback`` (a
         message limit, a queue, or a task). Called by the connection inside
-        ``data_received``; not for applications."""
-        msg = new_message(Message)
-        # friend: the client builds the messages it delivers.
-        msg._frame = frame
-        msg.data = frame.payload
-        msg._sub = self  # friend: as above
+        ``data_received``; not for applications. A queued message waits as its frame
+        alone (one object, not two): its Message is made when it is taken."""
         self.delivered += 1
         if self._max_msgs and self.delivered >= self._max_msgs:
             self._owner.forget_subscription(self)
@@ -148,7 +154,7 @@ class Subscription:
         cb = self._sync_cb
         if cb is not None:
             try:
-                cb(msg)
+                cb(self._message(frame))
             except Exception as exc:
                 self._owner.report_error(exc)
             return
@@ -168,7 +174,7 @@ class Subscription:
             return
         if self._slow:
             self._slow = False
-        pending.append(msg)
+        pending.append(frame)
         self._pending_bytes += size
         if self._waiters:
             if self._closed:
@@ -176,12 +182,25 @@ class Subscription:
             else:
                 self._wake_one()
 
+    def next_msg_nowait(self) -> Message | None:
+        """The next pending message, or ``None`` when none is pending (never waits)."""
+        return self._take() if self._pending else None
+
     def _take(self) -> Message:
-        msg = self._pending.popleft()
-        self._pending_bytes -= len(msg.data)
+        frame = self._pending.popleft()
+        self._pending_bytes -= len(frame.payload)
         # A callback task finishes the drain itself, once the callback has returned.
         if not self._pending and self._draining and self._task is None:
             self._finish_drain()
+        return self._message(frame)
+
+    def _message(self, frame: Msg | HMsg) -> Message:
+        """The message delivering ``frame``."""
+        msg = self.message_factory()
+        # friend: the client builds the messages it delivers.
+        msg._frame = frame
+        msg.data = frame.payload
+        msg._sub = self  # friend: as above
         return msg
 
     def _wake_one(self) -> None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..client.client import Client
 from ..client.message import Message, new_message
 from ..protocol.headers import Headers
+from ..protocol.serializer import pub_tail
 from .errors import MsgAlreadyAckedError, NotJSMessageError
 
 ACK = b"+ACK"
@@ -29,6 +31,10 @@ NXT = b"+NXT"
 
 _V1_TOKENS = 9
 _V2_TOKENS = 12
+# Each settlement body framed once: an ack is "PUB " + the reply subject + this.
+_PREBUILT_TAILS = {body: pub_tail(body) for body in (ACK, NAK, WPI, TERM)}
+#: What follows the ack subject in an ack's ``PUB`` frame.
+ACK_TAIL = _PREBUILT_TAILS[ACK]
 
 
 @dataclass(frozen=True)
@@ -132,10 +138,16 @@ class JetStreamMessage(Message):
 
     ``ack``, ``nak`` and ``term`` settle the message: a second settlement raises
     :class:`MsgAlreadyAckedError`. ``in_progress`` may be sent any number of times
-    before that.
+    before that. A message the server delivered (it has a subscription and a reply
+    subject) is settled on its ack subject as received, without validation, in one
+    prebuilt frame; the metadata is parsed from that subject only when asked for.
     """
 
-    __slots__ = ("_acked", "_js_client", "_meta", "_trusted")
+    __slots__ = ("_acked", "_js_client", "_meta")
+
+    _js_client: Client
+    _acked: bytes | None
+    _meta: MsgMetadata | None
 
     def __init__(
         self,
@@ -147,10 +159,8 @@ class JetStreamMessage(Message):
     ) -> None:
         super().__init__(subject, data, reply, headers)
         self._js_client = client
-        self._acked: bytes | None = None
-        self._meta: MsgMetadata | None = None
-        # Whether the reply subject came from the server (settled without validation).
-        self._trusted = False
+        self._acked = None
+        self._meta = None
 
     @classmethod
     def from_message(cls, client: Client, msg: Message) -> JetStreamMessage:
@@ -170,7 +180,6 @@ class JetStreamMessage(Message):
         self._js_client = client
         self._acked = None
         self._meta = None
-        self._trusted = self._sub is not None and bool(self._frame.reply)
 
     @property
     def metadata(self) -> MsgMetadata:
@@ -198,22 +207,32 @@ class JetStreamMessage(Message):
             raise
 
     async def _send(self, reply: str, body: bytes) -> None:
-        if self._trusted:
+        received = self._frame.reply
+        if received and self._sub is not None:
             # The server's own ack subject: no validation, and no room taken in the
             # client's subject caches (every ack subject is unique).
-            await self._js_client.publish_trusted(self._frame.reply or b"", body)
+            tail = _PREBUILT_TAILS.get(body)
+            writable = self._js_client.publish_prebuilt_nowait(
+                received, pub_tail(body) if tail is None else tail, len(body)
+            )
+            if writable is not None:
+                await writable
         else:
             await self._js_client.publish(reply, body)
 
     async def ack(self) -> None:
         """Acknowledge: the message will not be delivered again."""
-        if self._trusted and self._acked is None:
+        reply = self._frame.reply
+        if reply and self._acked is None and self._sub is not None:
+            # A delivered message, not settled yet: _settle's checks hold, inline.
             self._acked = ACK
             try:
-                await self._js_client.publish_trusted(self._frame.reply or b"", ACK)
+                writable = self._js_client.publish_prebuilt_nowait(reply, ACK_TAIL, 4)
             except BaseException:
                 self._acked = None
                 raise
+            if writable is not None:
+                await writable
             return
         await self._settle("ack", ACK)
 
@@ -251,11 +270,26 @@ class JetStreamMessage(Message):
 #: Short name.
 JsMsg = JetStreamMessage
 
+
+def delivered_message_factory(client: Client) -> Callable[[], JetStreamMessage]:
+    """A core subscription's ``message_factory`` for a JetStream consumer of ``client``:
+    its deliveries are JetStream messages from the start, not wrapped afterwards."""
+
+    def make() -> JetStreamMessage:
+        jm = new_message(JetStreamMessage)
+        jm._js_client, jm._acked, jm._meta = client, None, None  # friend: as _bind, inline
+        return jm
+
+    return make
+
+
 __all__ = [
+    "ACK_TAIL",
     "JetStreamMessage",
     "JsMsg",
     "MsgMetadata",
     "SequencePair",
+    "delivered_message_factory",
     "nak_body",
     "parse_metadata",
     "settle_subject",

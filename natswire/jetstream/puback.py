@@ -6,6 +6,7 @@ the same decisions and differ only in how they wait and send.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from .api import PubAck
@@ -18,10 +19,16 @@ from .errors import (
 
 #: The longest pause between two attempts of one publish.
 MAX_RETRY_WAIT = 2.0
+# The answer nats-server writes for most publishes (no domain, not a duplicate), taken
+# without the JSON decoder; any other text (escapes, more fields) is decoded in full.
+_PLAIN_ACK = re.compile(rb'\{"stream":"([^"\\]+)","seq":([0-9]{1,19})\}')
 
 
 def parse_pub_ack(data: bytes) -> PubAck:
     """The stream's answer to a publish; raises the API error it carries."""
+    plain = _PLAIN_ACK.fullmatch(data)
+    if plain is not None:
+        return PubAck(plain[1].decode(), int(plain[2]))
     resp = decode_response(data, "JetStream publish")
     if "stream" not in resp or "seq" not in resp:
         raise JetStreamError(f"JetStream publish answer lacks stream or seq: {resp!r}")

@@ -26,7 +26,7 @@ from .errors import (
     JetStreamError,
     NoHeartbeatError,
 )
-from .message import JetStreamMessage
+from .message import JetStreamMessage, delivered_message_factory
 
 if TYPE_CHECKING:
     from .context import JetStreamContext
@@ -101,6 +101,8 @@ class PullSubscription:
         self._consumer = consumer
         self._next_subject = f"{js.prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._request_id = 0
+        # Deliveries are JetStream messages from the start (no pull request is out yet).
+        sub.message_factory = delivered_message_factory(self._nc)
 
     def __repr__(self) -> str:
         return f"<PullSubscription stream={self._stream!r} consumer={self._consumer!r}>"
@@ -151,6 +153,8 @@ class PullSubscription:
         return reply
 
     def _wrap(self, msg: Message) -> JetStreamMessage:
+        if isinstance(msg, JetStreamMessage):
+            return msg
         return JetStreamMessage.from_message(self._nc, msg)
 
     async def _heartbeat(self, msg: Message) -> None:
@@ -200,10 +204,13 @@ class PullSubscription:
         deadline = loop.time() + timeout
         msgs: list[JetStreamMessage] = []
         # Deliveries left over from earlier requests (their statuses are stale).
-        while self._sub.pending_msgs and len(msgs) < batch:
-            msg = await self._sub.next_msg(None)
-            if msg.status is None:
-                msgs.append(self._wrap(msg))
+        take = self._sub.next_msg_nowait
+        while len(msgs) < batch:
+            left = take()
+            if left is None:
+                break
+            if left.status is None:
+                msgs.append(self._wrap(left))
         if len(msgs) >= batch:
             return msgs
         # What is there right now, without waiting.
@@ -240,24 +247,30 @@ class PullSubscription:
         request ends or the deadline passes. Returns whether the request is over for good
         (no point in pulling again before the deadline)."""
         loop = asyncio.get_running_loop()
+        take = self._sub.next_msg_nowait
+        wrap = self._wrap
+        append = msgs.append
         while len(msgs) < batch:
-            now = loop.time()
-            wait = deadline - now
-            if heartbeat:
-                wait = min(wait, heartbeat * 2)
-            try:
-                msg = await self._receive(wait)
-            except TimeoutError:
-                if heartbeat and loop.time() < deadline - 0.001:
-                    if msgs:
-                        return True
-                    raise NoHeartbeatError(
-                        f"no idle heartbeat from consumer {self._consumer!r} for {heartbeat * 2} s"
-                    ) from None
-                return True
+            # A message already here is taken with one plain call, no wait.
+            msg = take()
+            if msg is None:
+                wait = deadline - loop.time()
+                if heartbeat:
+                    wait = min(wait, heartbeat * 2)
+                try:
+                    msg = await self._receive(wait)
+                except TimeoutError:
+                    if heartbeat and loop.time() < deadline - 0.001:
+                        if msgs:
+                            return True
+                        raise NoHeartbeatError(
+                            f"no idle heartbeat from consumer {self._consumer!r} "
+                            f"for {heartbeat * 2} s"
+                        ) from None
+                    return True
             status = msg.status
             if status is None:
-                msgs.append(self._wrap(msg))
+                append(wrap(msg))
                 continue
             if status == 100:
                 await self._heartbeat(msg)
@@ -319,17 +332,20 @@ class PullSubscription:
             if sum(requests.values()) <= threshold:
                 reply = await self._pull(batch, expires, heartbeat)
                 requests[reply] = batch
-            wait = last_activity + heartbeat * 2 - loop.time()
-            try:
-                msg = await self._receive(wait)
-            except TimeoutError:
-                requests.clear()  # lost (reconnect?): pull again
-                last_activity = loop.time()
-                continue
-            except Exception:
-                if self._sub.is_closed:
-                    return
-                raise
+            # A message already here is taken with one plain call, no wait.
+            msg = self._sub.next_msg_nowait()
+            if msg is None:
+                wait = last_activity + heartbeat * 2 - loop.time()
+                try:
+                    msg = await self._receive(wait)
+                except TimeoutError:
+                    requests.clear()  # lost (reconnect?): pull again
+                    last_activity = loop.time()
+                    continue
+                except Exception:
+                    if self._sub.is_closed:
+                        return
+                    raise
             last_activity = loop.time()
             status = msg.status
             if status is None:

@@ -43,7 +43,13 @@ from .flow import (
     ack_sequences,
     answer_control,
 )
-from .message import ACK, JetStreamMessage, parse_metadata
+from .message import (
+    ACK,
+    ACK_TAIL,
+    JetStreamMessage,
+    delivered_message_factory,
+    parse_metadata,
+)
 from .recovery import RecoveryWatch
 
 if TYPE_CHECKING:
@@ -219,13 +225,17 @@ class PushSubscription:
         if self._cb is not None:
             cb = self._on_msg_async if inspect.iscoroutinefunction(self._cb) else self._on_msg
         msgs_limit, bytes_limit = self._pending_limits
-        return await self._nc.subscribe(
+        core = await self._nc.subscribe(
             subject,
             queue=self._config.deliver_group or "",
             cb=cb,
             pending_msgs_limit=msgs_limit,
             pending_bytes_limit=bytes_limit,
         )
+        # Set before the SUB is written (subscribe only buffers it): every delivery is
+        # a JetStream message from the start.
+        core.message_factory = delivered_message_factory(self._nc)
+        return core
 
     def _stop(self) -> None:
         self._closed = True
@@ -249,6 +259,8 @@ class PushSubscription:
                 return None
         else:
             self._last_reply = reply
+        if isinstance(msg, JetStreamMessage):
+            return msg
         return JetStreamMessage.from_message(self._nc, msg)
 
     def _in_order(self, reply: bytes) -> bool:
@@ -296,10 +308,14 @@ class PushSubscription:
                 return
         else:
             self._last_reply = reply
-        jm = JetStreamMessage.from_message(self._nc, msg)
+        jm = (
+            msg
+            if isinstance(msg, JetStreamMessage)
+            else JetStreamMessage.from_message(self._nc, msg)
+        )
         self._cb(jm)  # type: ignore[misc]
         if self._auto_ack and not jm.is_acked:
-            self._nc.publish_trusted_nowait(reply, ACK)
+            self._nc.publish_prebuilt_nowait(reply, ACK_TAIL, len(ACK))
 
     async def _on_msg_async(self, msg: Message) -> None:
         jm = self._take(msg)

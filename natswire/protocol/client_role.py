@@ -24,7 +24,6 @@ names any error.
 
 from __future__ import annotations
 
-from . import framing
 from .frames import OK, PING, PONG, Err, Frame, HMsg, Info, Msg
 from .framing import (
     CR,
@@ -132,6 +131,8 @@ class ClientFrameReader(FrameReader):
         index = 0
         # Piece ``mark`` starts at byte ``marked``.
         mark = marked = 0
+        # A MSG cut by the chunk's end, its head parsed: it waits for its payload.
+        waiting: Frame | None = None
         while True:
             while index < last:
                 line = pieces[index]
@@ -163,6 +164,12 @@ class ClientFrameReader(FrameReader):
                             heads = self._heads = None
                 payload = pieces[index + 1]
                 if len(payload) != size:
+                    if index + 1 == last and len(payload) < size + 2:
+                        # The chunk ends inside this frame's payload.
+                        waiting = msg = new_msg(Msg)
+                        msg.subject = subject
+                        msg.sid = sid
+                        msg.reply = reply
                     break
                 msg = new_msg(Msg)
                 msg.subject = subject
@@ -174,13 +181,17 @@ class ClientFrameReader(FrameReader):
             else:
                 if index > last:
                     # That payload was the unterminated tail: its CRLF has not arrived.
-                    frames.pop()
+                    waiting = frames.pop()
                     index -= 2
                 else:
                     break
             if mark != index:
                 marked = _offset(pieces, mark, marked, index, len(chunk))
                 mark = index
+            if waiting is not None:
+                assert size is not None  # still the waiting frame's
+                self._wait_for_payload(waiting, 0, size, len(pieces[index]) + size + 4)
+                return marked
             if index == last:
                 break
             line = pieces[index]
@@ -193,6 +204,14 @@ class ClientFrameReader(FrameReader):
                 if header_size is None or size is None or header_size > size:
                     _, _, _, header_size, size = self._decoder.hmsg(line)
                 end = start + size
+                if end + 2 > len(chunk):
+                    # Cut by the chunk's end: the head is kept for the rest.
+                    hmsg = new_hmsg(HMsg)
+                    hmsg.subject = args[1]
+                    hmsg.sid = args[2]
+                    hmsg.reply = args[3] if len(args) == 6 else None
+                    self._wait_for_payload(hmsg, header_size, size, end + 2 - marked)
+                    return marked
                 if chunk[end : end + 2] == b"\r\n":
                     split = start + header_size
                     raw_headers = chunk[start:split]
@@ -234,6 +253,7 @@ class ClientFrameReader(FrameReader):
         new_hmsg = HMsg.__new__
         find = chunk.find
         length = len(chunk)
+        heads = self._heads
         while pos < length:
             eol = find(b"\n", pos)
             if not 0 <= eol - pos <= max_line:
@@ -243,6 +263,24 @@ class ClientFrameReader(FrameReader):
                     raise self._line_too_long(length - pos)
                 return pos
             line = chunk[pos:eol]
+            if heads is not None:
+                # A MSG line seen before (large payloads on one subject): its head is
+                # shared with the earlier frames, not decoded again.
+                head = heads.get(line)
+                if head is not None:
+                    start = eol + 1
+                    end = start + head[3]
+                    msg = new_msg(Msg)
+                    msg.subject, msg.sid, msg.reply, _ = head
+                    if end + 2 > length:
+                        # Cut by the chunk's end: the head is kept for the rest.
+                        self._wait_for_payload(msg, 0, head[3], end + 2 - pos)
+                        return pos
+                    if chunk[end] == CR and chunk[end + 1] == LF:
+                        msg.payload = chunk[start:end]
+                        append(msg)
+                        pos = end + 2
+                        continue
             args = line.split()
             nargs = len(args)
             # MSG and HMSG as the server writes them, inline; sizes not seen before are
@@ -251,15 +289,23 @@ class ClientFrameReader(FrameReader):
                 size = known_sizes.get(args[-1])
                 if size is None:
                     size = decode_msg(line)[3]
+                if heads is not None:
+                    if len(heads) < _HEAD_CACHE_ENTRIES:
+                        heads[line] = (args[1], args[2], args[3] if nargs == 5 else None, size)
+                    else:
+                        # Lines do not repeat: stop looking them up (as _parse_pieces).
+                        heads = self._heads = None
                 start = eol + 1
                 end = start + size
                 if end + 2 > length:
-                    if end + 2 - pos < framing.LARGE_PENDING_FRAME:
-                        # Parsed again once complete: only a large frame keeps its
-                        # head (see FrameReader.take_pending).
-                        self.needed = end + 2 - pos
-                        return pos
-                elif chunk[end] == CR and chunk[end + 1] == LF:
+                    # Cut by the chunk's end: the head is kept for the rest.
+                    msg = new_msg(Msg)
+                    msg.subject = args[1]
+                    msg.sid = args[2]
+                    msg.reply = args[3] if nargs == 5 else None
+                    self._wait_for_payload(msg, 0, size, end + 2 - pos)
+                    return pos
+                if chunk[end] == CR and chunk[end + 1] == LF:
                     msg = new_msg(Msg)
                     msg.subject = args[1]
                     msg.sid = args[2]
@@ -276,11 +322,14 @@ class ClientFrameReader(FrameReader):
                 start = eol + 1
                 end = start + size
                 if end + 2 > length:
-                    if end + 2 - pos < framing.LARGE_PENDING_FRAME:
-                        # Parsed again once complete, as a small MSG is.
-                        self.needed = end + 2 - pos
-                        return pos
-                elif chunk[end] == CR:
+                    # Cut by the chunk's end, as a MSG above.
+                    hmsg = new_hmsg(HMsg)
+                    hmsg.subject = args[1]
+                    hmsg.sid = args[2]
+                    hmsg.reply = args[3] if nargs == 6 else None
+                    self._wait_for_payload(hmsg, header_size, size, end + 2 - pos)
+                    return pos
+                if chunk[end] == CR:
                     split = start + header_size
                     raw_headers = chunk[start:split]
                     if (
@@ -296,6 +345,9 @@ class ClientFrameReader(FrameReader):
                         hmsg.payload = chunk[split:end]
                         append(hmsg)
                         pos = end + 2
+                        # HMSG lines are never cached: the rest of this chunk is not
+                        # looked up (HMSG frames tend to follow one another).
+                        heads = None
                         continue
             following = self._parse_frame(chunk, pos, eol, frames)
             if following is NEED_DATA:
@@ -322,7 +374,7 @@ class ClientFrameReader(FrameReader):
             return eol + 1
         end = eol + 1 + size
         if end + 2 > len(chunk):
-            self._wait_for_payload(frame, header_size, end + 2 - pos)
+            self._wait_for_payload(frame, header_size, size, end + 2 - pos)
             return NEED_DATA
         complete_frame(frame, header_size, chunk, eol + 1, end, line)
         frames.append(frame)

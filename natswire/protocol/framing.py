@@ -3,9 +3,9 @@
 A reader parses a chunk that starts on a frame boundary and returns the offset of the
 first byte it did not use; :class:`~natswire.protocol.parser.Parser` keeps the rest.
 When the frame at that offset waits for its payload, the reader says how many bytes
-the whole frame needs (``needed``) and, for a large frame, keeps its parsed head, so
-that the payload is later copied straight out of the receive buffer
-(:meth:`FrameReader.take_pending`).
+the whole frame needs (``needed``) and keeps its parsed head, so that the frame is
+completed from the bytes it lacks, its payload copied straight out of the receive
+buffer, without parsing its head again (:meth:`FrameReader.take_pending`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ SEPARATORS: Final = (0x20, 0x09)
 CR: Final = 0x0D
 LF: Final = 0x0A
 SPACE: Final = 0x20
-
-#: A frame still this short when it has to wait for its payload is parsed again, whole,
-#: once its bytes are in; a larger one keeps its head and has its payload copied straight
-#: out of the receive buffer. Read at call time, so tests and the fuzzer can lower it.
-LARGE_PENDING_FRAME = 64 * 1024
 
 
 class NeedData(enum.Enum):
@@ -71,16 +66,17 @@ class FrameReader:
         """Cut the completed waiting frame off the front of ``buffer``, copying its
         payload once."""
         needed = self.needed
-        frame, header_size = self._pending
-        start = buffer.find(b"\n") + 1
+        frame, header_size, start = self._pending
         with memoryview(buffer) as view:
-            complete_frame(frame, header_size, view, start, needed - 2, bytes(buffer[: start - 1]))
+            complete_frame(frame, header_size, view, start, needed - 2)
         del buffer[:needed]
         self.needed = 0
         return frame
 
-    def _wait_for_payload(self, frame: Frame, header_size: int, needed: int) -> None:
-        self._pending = (frame, header_size)
+    def _wait_for_payload(self, frame: Frame, header_size: int, size: int, needed: int) -> None:
+        """``frame`` (its head parsed, of ``size`` payload bytes with its headers) waits
+        for its payload; it is ``needed`` bytes long in all."""
+        self._pending = (frame, header_size, needed - 2 - size)
         self.needed = needed
 
     def _line_too_long(self, length: int) -> ControlLineTooLongError:
@@ -100,21 +96,29 @@ def complete_frame(
     data: bytes | memoryview,
     start: int,
     end: int,
-    line: bytes,
+    line: bytes | None = None,
 ) -> None:
-    """Check the trailer of a payload frame and fill in its headers and payload."""
+    """Check the trailer of a payload frame and fill in its headers and payload.
+    ``line`` is its control line, for errors (by default ``data`` up to ``start``)."""
     if data[end] != CR or data[end + 1] != LF:
-        raise RemoteProtocolError(f"payload is not followed by CRLF (framing lost): {show(line)}")
+        raise RemoteProtocolError(
+            f"payload is not followed by CRLF (framing lost): {_line(data, start, line)}"
+        )
     if isinstance(frame, (HMsg, HPub)):
         raw_headers = bytes(data[start : start + header_size])
         if not (raw_headers.startswith(HEADER_PREFIX) and raw_headers.endswith(HEADER_END)):
             raise RemoteProtocolError(
-                f"header block is not a NATS/1.0 block ending in a blank line: {show(line)}"
+                "header block is not a NATS/1.0 block ending in a blank line: "
+                + _line(data, start, line)
             )
         frame.raw_headers = raw_headers
         frame.payload = bytes(data[start + header_size : end])
     elif isinstance(frame, (Msg, Pub)):
         frame.payload = bytes(data[start:end])
+
+
+def _line(data: bytes | memoryview, start: int, line: bytes | None) -> str:
+    return show(bytes(data[: start - 1]) if line is None else line)
 
 
 def separated(line: bytes, index: int) -> bool:

@@ -15,16 +15,16 @@ Cost model: the common case (a chunk that starts on a frame boundary) parses out
 the received ``bytes`` without copying it, slicing each payload once; a chunk of
 small frames over 32 KiB is split a window at a time, one more copy that keeps the
 pieces in the CPU cache. Bytes left over at the end of a call are kept in a
-``bytearray``; a line end is never searched for twice in the same bytes, and a large
-payload that spans many reads is copied once out of that buffer, so byte-at-a-time
-input stays linear.
+``bytearray``; a line end is never searched for twice in the same bytes. A frame cut
+by the end of a read keeps its parsed head: later reads add only the bytes it lacks,
+and its payload is copied once out of that buffer, so its head is never parsed twice
+and byte-at-a-time input stays linear.
 """
 
 from __future__ import annotations
 
 import enum
 
-from . import framing
 from .client_role import ClientFrameReader
 from .errors import RemoteProtocolError
 from .frames import Frame
@@ -123,27 +123,28 @@ class Parser:
                 if type(data) is not bytes:
                     data = bytes(data)
                 needed = reader.needed
-                if needed and len(buffer) + len(data) < needed:
-                    buffer += data
-                    return frames
-                if 0 < needed < framing.LARGE_PENDING_FRAME:
-                    # The waiting frame is complete: one copy joins it to what follows.
-                    chunk = b"".join((buffer, data))
+                if needed:
+                    # The frame at the front of the buffer waits for its payload, its
+                    # head parsed already: it takes only the bytes it lacks.
+                    missing = needed - len(buffer)
+                    if len(data) < missing:
+                        buffer += data
+                        return frames
+                    with memoryview(data) as view:
+                        buffer += view[:missing]
+                    frames.append(reader.take_pending(buffer))
+                    if len(data) == missing:
+                        return frames
+                    chunk = data[missing:]
                 else:
                     buffer += data
-                    if needed:
-                        frames.append(reader.take_pending(buffer))
-                        self._searched = 0
-                        if not buffer:
-                            return frames
-                    elif buffer.find(b"\n", self._searched) < 0:
+                    if buffer.find(b"\n", self._searched) < 0:
                         self._searched = len(buffer)
                         if len(buffer) > reader.max_control_line:
                             raise line_too_long(len(buffer), reader.max_control_line)
                         return frames
                     chunk = bytes(buffer)
-                buffer.clear()
-            reader.needed = 0
+                    buffer.clear()
             pos = reader.parse(chunk, frames)
             if pos < len(chunk):
                 buffer += memoryview(chunk)[pos:]

@@ -160,6 +160,13 @@ def encode_pub(
     return b"".join((head, payload, _CRLF))
 
 
+def pub_tail(payload: bytes) -> bytes:
+    """What follows the subject in a ``PUB`` frame without a reply subject:
+    `` <#bytes>\r\n<payload>\r\n``. Built once for a payload sent many times (a
+    JetStream ack), so that framing such a message is one join."""
+    return b" %d\r\n%b\r\n" % (len(payload), payload)
+
+
 def encode_pub_parts(
     subject: Subject,
     payload: Payload,

@@ -48,7 +48,7 @@ class ServerFrameReader(FrameReader):
                 continue
             end = eol + 1 + size
             if end + 2 > length:
-                self._wait_for_payload(frame, header_size, end + 2 - pos)
+                self._wait_for_payload(frame, header_size, size, end + 2 - pos)
                 return pos
             complete_frame(frame, header_size, chunk, eol + 1, end, line)
             append(frame)

@@ -28,7 +28,6 @@ from natswire.protocol import (
     encode_msg,
     encode_ping,
     encode_pub,
-    framing,
 )
 
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -133,24 +132,39 @@ def test_input_types(case: tuple[Role, tuple[bytes, list[Frame]]], kind: type) -
     assert frames == expected
 
 
-@settings(max_examples=30, deadline=None)
-@given(stream_and_cuts(), st.integers(1, 64))
-def test_chunks_with_a_low_large_frame_threshold(
-    case: tuple[Role, bytes, list[Frame], list[int]], threshold: int
+@pytest.mark.parametrize(
+    "frame",
+    [
+        encode_msg("js.x", 7, b"0123456789abcdef", "$JS.ACK.S.C.1.2.3.4.5"),
+        encode_hmsg("js.x", 7, {"A": "1"}, b"0123456789abcdef", "$JS.ACK.S.C.1.2.3.4.5"),
+        encode_msg("big", 7, bytes(100_000)),
+    ],
+)
+@pytest.mark.parametrize("cut_into_payload", [1, 10])
+def test_a_cut_frame_is_completed_without_parsing_its_head_again(
+    frame: bytes, cut_into_payload: int
 ) -> None:
-    """Payloads gathered over several reads take another path past a size threshold
-    (64 KiB); lowered, the same frames must come out of small streams."""
-    role, data, expected, cuts = case
-    bounds = [0, *cuts, len(data)]
-    chunks = [data[start:end] for start, end in itertools.pairwise(bounds)]
-    with mock.patch.object(framing, "LARGE_PENDING_FRAME", threshold):
-        parser = Parser(role)
-        assert feed(parser, chunks) == expected
-        assert parser.buffered == 0
-        if len(data) <= 1024:
-            parser = Parser(role)
-            assert feed(parser, byte_by_byte(data)) == expected
-            assert parser.buffered == 0
+    """A frame cut by the end of a read keeps its parsed head: the next read completes it
+    from the bytes it lacks, and the reader parses only what follows it."""
+    head_end = frame.index(b"\n") + 1
+    cut = head_end + cut_into_payload
+    following = encode_msg("next", 7, b"x") + encode_ping()
+    expected = Parser(Role.CLIENT).receive_data(frame + following)
+    parser = Parser(Role.CLIENT)
+    parsed: list[bytes] = []
+    original = client_role.ClientFrameReader.parse
+
+    def spy(reader: client_role.ClientFrameReader, chunk: bytes, frames: list[Frame]) -> int:
+        parsed.append(bytes(chunk))
+        return original(reader, chunk, frames)
+
+    with mock.patch.object(client_role.ClientFrameReader, "parse", spy):
+        assert parser.receive_data(frame[:cut]) == []
+        assert parsed == [frame[:cut]]
+        assert parser.receive_data(frame[cut:] + following) == expected
+    assert parser.buffered == 0
+    # The second read was parsed from the frame after the cut one, not from its head.
+    assert parsed[1:] == [following]
 
 
 @settings(max_examples=40, deadline=None)
@@ -178,7 +192,7 @@ def test_a_big_chunk_split_a_window_at_a_time(
 
 
 def test_large_frames_in_chunks() -> None:
-    """Frames over the 64 KiB "large pending frame" threshold, mixed with small ones."""
+    """Frames of hundreds of KiB, mixed with small ones, cut at many sizes."""
     big = bytes(range(256)) * 1024  # 256 KiB
     client = [
         (encode_msg("big", 1, big), Msg(b"big", b"1", None, big)),
