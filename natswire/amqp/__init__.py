@@ -20,11 +20,12 @@ The mapping
 -----------
 
 - **One stream per namespace** (``AMQP-<ns>``, limits retention with a max age, file
-  storage, ``replicas`` copies) holds every message of every exchange. Exchange ``X`` with routing key ``k`` publishes to
-  ``<ns>.amqp.x.<X>.<k>`` (or the plan's subject for Wire's exchanges:
-  ``<ns>.user.notifications.<k>``, ``<ns>.dead.user.notifications.<k>``); the default
-  exchange publishes to the queue's own subject ``<ns>.amqp.q.<Q>`` (or
-  ``<ns>.background.jobs``, ``<ns>.cells.events``, ``<ns>.backend.notifications.<domain>``).
+  storage, ``replicas`` copies) holds every message of every exchange. Exchange ``X``
+  with routing key ``k`` publishes to ``<ns>.amqp.x.<X>.<k>`` (or the plan's subject
+  for Wire's exchanges: ``<ns>.user.notifications.<k>``,
+  ``<ns>.dead.user.notifications.<k>``); the default exchange publishes to the queue's
+  own subject ``<ns>.amqp.q.<Q>`` (or ``<ns>.background.jobs``, ``<ns>.cells.events``,
+  ``<ns>.backend.notifications.<domain>``).
   See :mod:`natswire.amqp.names` for the encoding (one token per word; stream and consumer
   names without dots) and :class:`SubjectMap` to change the subjects.
 - **A queue is a durable pull consumer** ``Q-<name>`` on that stream, created with
