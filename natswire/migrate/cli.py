@@ -3,7 +3,9 @@
 Exit status: 0 done; 1 an error (unreachable broker, wrong credentials, missing queue,
 ...: one line on stderr saying which); 2 bad arguments, or a topology with objects that
 cannot be mapped (``plan`` prints them; ``apply`` then creates nothing unless given
-``--skip-unmappable``); 130 interrupted before finishing.
+``--skip-unmappable``); 3 ``shovel --until-empty`` (or ``bridge --drain``) stopped while
+the source still held messages not moved (the summary says how many and where); 130
+interrupted before finishing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ DEFAULT_NATS = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 EXIT_ERROR = 1
 EXIT_UNMAPPABLE = 2
 EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
 
 
 class _UsageError(Exception):
@@ -241,6 +244,13 @@ async def _shovel(args: argparse.Namespace) -> int:
     else:
         raise _UsageError("--from and --to must be one amqp:// and one nats:// URL")
     _say(stats.summary())
+    if args.until_empty and stats.remaining != 0:
+        print(
+            f"natswire migrate shovel: stopped before the source queue was empty: "
+            f"{stats.remaining} messages not moved",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     return 0
 
 
