@@ -215,6 +215,11 @@ class ToNats(_OrderedMover[_Pending]):
                 delay = min(delay * 2, 2.0)
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 async def consume_into(queue: Any, inbox: asyncio.Queue[Any]) -> str:
     """Consume RabbitMQ ``queue`` (an aio-pika queue, acknowledged explicitly) into
     ``inbox``; return the consumer tag."""
@@ -260,6 +265,8 @@ class ToRabbit(_OrderedMover[tuple[asyncio.Future[Any], Callable[[], Any]]]):
                 mandatory=self.mandatory,
             )
         )
+        # After a failure the settler stops awaiting: the rest must not log as unretrieved.
+        task.add_done_callback(_retrieve)
         await asyncio.sleep(0)  # let it take the channel's lock: publishes stay in order
         self.in_flight += 1
         self._queue.put_nowait((task, ack))

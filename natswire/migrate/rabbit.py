@@ -250,20 +250,51 @@ class RabbitMqServer(ManagedProcesses):
                 start_new_session=True,
             )
             self._wait_port(self.epmd_port, 10.0, "epmd")
-            self._proc = subprocess.Popen(
-                [str(self._bin / "rabbitmq-server")],
-                env=env,
-                cwd=str(self._tmp),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self._reader = threading.Thread(target=self._read_output, daemon=True)
-            self._reader.start()
-            self._wait_port(self.port, self.startup_timeout, "RabbitMQ (AMQP)")
-            if self.management_port is not None:
-                self._wait_port(self.management_port, self.startup_timeout, "management")
+            self._launch(env)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self, env: dict[str, str]) -> None:
+        assert self._bin is not None and self._tmp is not None
+        self._proc = subprocess.Popen(
+            [str(self._bin / "rabbitmq-server")],
+            env=env,
+            cwd=str(self._tmp),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+        self._wait_port(self.port, self.startup_timeout, "RabbitMQ (AMQP)")
+        if self.management_port is not None:
+            self._wait_port(self.management_port, self.startup_timeout, "management")
+
+    def kill(self) -> None:
+        """Crash the broker: SIGKILL to its process group. Its data, ports and epmd stay,
+        for :meth:`restart`."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            raise RuntimeError("RabbitMQ is not running")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10.0)
+        if self._reader is not None:
+            self._reader.join(timeout=5.0)
+        self._reader = None
+
+    def restart(self: _Rabbit) -> _Rabbit:
+        """Start the broker again after :meth:`kill`: same node, ports and data (durable
+        queues and persistent messages are recovered, as after a crash)."""
+        if self.is_running:
+            raise RuntimeError("RabbitMQ is already running")
+        if self._tmp is None:
+            raise RuntimeError("RabbitMQ was never started (use start())")
+        try:
+            self._launch(self.env())
         except BaseException:
             self.stop()
             raise

@@ -52,8 +52,15 @@ from ..amqp.connection import Connection
 from ..amqp.properties import Delivery
 from ..protocol.errors import NatsWireError
 from .backlog import AckWaitCountdown, Backlog, nats_backlog
-from .broker import amqp_user, connect_nats, connect_rabbitmq, rabbit_queue_count, redact
-from .errors import NatsSideError
+from .broker import (
+    amqp_user,
+    connect_nats,
+    connect_rabbitmq,
+    rabbit_failures,
+    rabbit_queue_count,
+    redact,
+)
+from .errors import NatsSideError, RabbitSideError
 from .messages import ORIGIN_HEADER
 from .movers import DEFAULT_NATS_TIMEOUT, ToNats, ToRabbit, consume_into
 from .stats import Progress, RateLimiter, ShovelStats
@@ -154,10 +161,16 @@ async def move_to_nats(
 
         tag = await consume_into(source, inbox)
         try:
-            await _pump(inbox, mover.handle, backlog, mover, stats, options)
-            with contextlib.suppress(Exception):
-                await source.cancel(tag)
-            await mover.finish()
+            try:
+                await _pump(inbox, mover.handle, backlog, mover, stats, options)
+                with contextlib.suppress(Exception):
+                    await source.cancel(tag)
+                await mover.finish()
+            except rabbit_failures() as exc:
+                raise RabbitSideError(
+                    f"lost RabbitMQ mid-shovel ({type(exc).__name__}: {exc}); what was not "
+                    "acknowledged stays in RabbitMQ, and moving it again stores nothing twice"
+                ) from None
             with contextlib.suppress(Exception):
                 await _final_backlog(backlog, stats)
         finally:
