@@ -58,13 +58,19 @@ async def nats_backlog(conn: Connection, queue: str) -> Backlog:
     """The backlog of natswire.amqp queue ``queue``, from its JetStream consumer's info;
     :class:`NatsSideError` when there is no such queue."""
     try:
-        info = await conn.js.consumer_info(conn.stream, conn.consumer_name(queue))
+        return await consumer_backlog(conn, conn.consumer_name(queue))
     except (ConsumerNotFoundError, StreamNotFoundError):
         ns = conn.namespace or "(none)"
         raise NatsSideError(
             f"NATS namespace {ns!r} has no queue {queue!r} "
             "(create it first: natswire migrate apply)"
         ) from None
+
+
+async def consumer_backlog(conn: Connection, consumer: str) -> Backlog:
+    """The backlog of JetStream consumer ``consumer`` on the connection's stream (a
+    queue's, or the bridge's)."""
+    info = await conn.js.consumer_info(conn.stream, consumer)
     return Backlog(
         ready=info.num_pending,
         unacked=info.num_ack_pending,
@@ -109,4 +115,4 @@ class AckWaitCountdown:
         )
 
 
-__all__ = ["AckWaitCountdown", "Backlog", "nats_backlog"]
+__all__ = ["AckWaitCountdown", "Backlog", "consumer_backlog", "nats_backlog"]

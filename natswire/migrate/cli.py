@@ -132,9 +132,19 @@ def add_parsers(commands: Any) -> None:
         "--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)"
     )
     bridge.add_argument(
+        "--drain",
+        action="store_true",
+        help="the cut-over: stop once the bridge holds nothing not yet copied (exit 3 when "
+        "stopped before)",
+    )
+    bridge.add_argument(
         "--remove",
         action="store_true",
-        help="delete the bridge's RabbitMQ queues and JetStream consumers, then exit",
+        help="delete the bridge's RabbitMQ queues and JetStream consumers, then exit "
+        "(refused while they hold messages not copied, unless --force)",
+    )
+    bridge.add_argument(
+        "--force", action="store_true", help="--remove even what still holds messages"
     )
     bridge.add_argument(
         "--progress",
@@ -264,6 +274,7 @@ async def _bridge(args: argparse.Namespace) -> int:
             nats_url=args.nats,
             exchanges=args.exchange,
             namespace=args.namespace,
+            force=args.force,
         )
         for item in removed:
             _say(f"removed {item}")
@@ -297,10 +308,18 @@ async def _bridge(args: argparse.Namespace) -> int:
             progress=progress,
             stop=stop,
             ready=ready,
+            drain=args.drain,
         )
     finally:
         announcer.cancel()
     _say(stats.summary())
+    if args.drain and stats.remaining:
+        print(
+            f"natswire migrate bridge: stopped before the bridge was drained: "
+            f"{stats.remaining} messages not copied",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     return 0
 
 
