@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 DEFAULT_NATS = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
@@ -80,6 +81,16 @@ def add_parsers(commands: Any) -> None:
         "--skip-unmappable",
         action="store_true",
         help="create what can be mapped even when some objects cannot",
+    )
+    apply.add_argument(
+        "--concurrency", type=int, default=8, help="queues declared at once (default: 8)"
+    )
+    apply.add_argument(
+        "--progress",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="progress line on stderr every SECONDS (0: none; default: 1)",
     )
 
     shovel = sub.add_parser(
@@ -199,9 +210,17 @@ async def _plan(args: argparse.Namespace, for_apply: bool) -> int:
     conn = await connect_nats(args.nats, args.namespace)
     try:
         _say(f"Applying to NATS namespace {args.namespace or '(none)'!r} (stream {plan.stream}):")
-        result = await apply_plan(plan, conn, _say)
+        result = await apply_plan(
+            plan,
+            conn,
+            _say,
+            progress=_ApplyProgress(args.progress) if args.progress > 0 else None,
+            concurrency=args.concurrency,
+        )
     finally:
         await conn.close()
+    if result.in_place:
+        _say(f"  {result.in_place} queues were already in place (an earlier apply)")
     _say(
         f"Done: {result.exchanges} exchanges, {result.queues} queues, {result.bindings} "
         f"bindings in place; {len(result.failures)} failed; "
@@ -210,6 +229,21 @@ async def _plan(args: argparse.Namespace, for_apply: bool) -> int:
     if result.failures:
         return EXIT_ERROR
     return 0
+
+
+class _ApplyProgress:
+    """``apply``'s progress line on stderr, at most every ``interval`` seconds, and
+    once at the end."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next = 0.0
+
+    def __call__(self, result: Any) -> None:
+        now = time.monotonic()
+        if now >= self.next or result.done == result.total:
+            self.next = now + self.interval
+            print(result.line(), file=sys.stderr, flush=True)
 
 
 async def _mark_existing(plan: Any, nats_url: str, namespace: str) -> None:
