@@ -100,7 +100,22 @@ def add_parsers(commands: Any) -> None:
     shovel.add_argument(
         "--from", dest="source", required=True, metavar="URL", help="amqp://... or nats://..."
     )
-    shovel.add_argument("--queue", required=True, help="the queue to empty")
+    which = shovel.add_mutually_exclusive_group(required=True)
+    which.add_argument("--queue", help="the queue to empty")
+    which.add_argument(
+        "--queues",
+        metavar="REGEX",
+        help="every RabbitMQ queue of the vhost whose name matches (read from the "
+        "management API), each to the queue of the same name, until empty",
+    )
+    shovel.add_argument(
+        "--management",
+        metavar="URL",
+        help="with --queues: the management API (default: the --amqp host, port 15672)",
+    )
+    shovel.add_argument(
+        "--concurrency", type=int, default=8, help="with --queues: queues moved at once"
+    )
     shovel.add_argument(
         "--to", dest="target", required=True, metavar="URL", help="nats://... or amqp://..."
     )
@@ -270,6 +285,8 @@ async def _shovel(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     progress = Progress(interval=args.progress) if args.progress > 0 else None
+    if args.queues is not None:
+        return await _shovel_many(args, stop, progress)
     # The options both directions take.
     options: dict[str, Any] = {
         "queue": args.queue,
@@ -296,6 +313,43 @@ async def _shovel(args: argparse.Namespace) -> int:
         )
         return EXIT_INCOMPLETE
     return 0
+
+
+async def _shovel_many(args: argparse.Namespace, stop: asyncio.Event, progress: Any) -> int:
+    from .broker import is_amqp_url, is_nats_url
+    from .definitions import read_definitions
+    from .many import matching_queues, shovel_many
+    from .shovel import MoveOptions, RateLimiter
+
+    if is_amqp_url(args.source) and is_nats_url(args.target):
+        amqp_url, nats_url, to_nats = args.source, args.target, True
+    elif is_nats_url(args.source) and is_amqp_url(args.target):
+        amqp_url, nats_url, to_nats = args.target, args.source, False
+    else:
+        raise _UsageError("--from and --to must be one amqp:// and one nats:// URL")
+    if args.to_queue:
+        raise _UsageError("--to-queue goes with --queue, not --queues")
+    definitions, vhost = await read_definitions(amqp_url=amqp_url, management_url=args.management)
+    queues = matching_queues(definitions, vhost, args.queues)
+    if not queues:
+        print(f"natswire migrate shovel: no queue matches {args.queues!r}", file=sys.stderr)
+        return EXIT_ERROR
+    options = MoveOptions(
+        limiter=RateLimiter(args.rate), prefetch=args.prefetch, progress=progress, stop=stop
+    )
+    stats = await shovel_many(
+        to_nats=to_nats,
+        amqp_url=amqp_url,
+        nats_url=nats_url,
+        queues=queues,
+        namespace=args.namespace,
+        options=options,
+        concurrency=args.concurrency,
+    )
+    _say(stats.summary())
+    if stats.failures:
+        return EXIT_ERROR
+    return 0 if stats.complete else EXIT_INCOMPLETE
 
 
 async def _bridge(args: argparse.Namespace) -> int:

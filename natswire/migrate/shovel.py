@@ -126,16 +126,24 @@ async def shovel_to_nats(
 
 
 async def move_to_nats(
-    rabbit: Any, amqp_url: str, conn: Connection, queue: str, target: str, options: MoveOptions
+    rabbit: Any,
+    amqp_url: str,
+    conn: Connection,
+    queue: str,
+    target: str,
+    options: MoveOptions,
+    report: Callable[[ShovelStats], None] | None = None,
 ) -> ShovelStats:
     """Move RabbitMQ queue ``queue`` into natswire.amqp queue ``target`` over open
     connections (``rabbit``: an aio-pika connection to ``amqp_url``); a channel of its
-    own on each side."""
+    own on each side. ``report`` gets the live stats at the start."""
     vhost = vhost_of(amqp_url)
     stats = ShovelStats(
         f"rabbitmq {redact(amqp_url)} queue {queue!r}",
         f"nats namespace {conn.namespace or '(none)'!r} queue {target!r}",
     )
+    if report is not None:
+        report(stats)
     channel = await rabbit.channel()  # its own: the mover's acks use ``multiple``
     try:
         ready = await rabbit_queue_count(channel, queue, vhost)
@@ -301,14 +309,23 @@ async def shovel_to_amqp(
 
 
 async def move_to_amqp(
-    conn: Connection, queue: str, rabbit: Any, amqp_url: str, target: str, options: MoveOptions
+    conn: Connection,
+    queue: str,
+    rabbit: Any,
+    amqp_url: str,
+    target: str,
+    options: MoveOptions,
+    report: Callable[[ShovelStats], None] | None = None,
 ) -> ShovelStats:
     """Move natswire.amqp queue ``queue`` into RabbitMQ queue ``target`` over open
-    connections; a channel of its own on each side."""
+    connections; a channel of its own on each side. ``report`` gets the live stats at
+    the start."""
     stats = ShovelStats(
         f"nats namespace {conn.namespace or '(none)'!r} queue {queue!r}",
         f"rabbitmq {redact(amqp_url)} queue {target!r}",
     )
+    if report is not None:
+        report(stats)
     stats.backlog = await nats_backlog(conn, queue)
     channel = await rabbit.channel(publisher_confirms=True, on_return_raises=True)
     nats_channel = await conn.channel()

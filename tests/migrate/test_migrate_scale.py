@@ -99,3 +99,95 @@ async def test_apply_killed_and_rerun_continues_creating_nothing_twice(
         await conn.close()
     assert [d.body for d in first] == [b"to the user"]
     assert [d.body for d in last] == [b"x"]
+
+
+async def test_shovel_moves_many_queues_at_once_both_ways(
+    amqp_url: str, mgmt: str, nats: NatsServer, namespace: str
+) -> None:
+    queues = 12
+    per_queue = 40
+    await declare_devices(amqp_url, queues)
+    applied = await asyncio.to_thread(
+        natswire_cli,
+        "migrate",
+        "apply",
+        "--amqp",
+        amqp_url,
+        "--management",
+        mgmt,
+        "--nats",
+        nats.url,
+        "--namespace",
+        namespace,
+    )
+    assert applied.returncode == 0, applied.stderr
+    for n in range(queues):
+        batch = [(f"{n}/{i}".encode(), {"message_id": f"m-{n}-{i}"}) for i in range(per_queue)]
+        await _publish(amqp_url, _device_queue(n), batch)
+
+    def shovel(source: str, target: str) -> Any:
+        return natswire_cli(
+            "migrate",
+            "shovel",
+            "--from",
+            source,
+            "--to",
+            target,
+            "--namespace",
+            namespace,
+            "--queues",
+            r"^user-notifications\.u",
+            "--management",
+            mgmt,
+            "--concurrency",
+            "4",
+            "--progress",
+            "0.2",
+        )
+
+    forward = await asyncio.to_thread(shovel, amqp_url, nats.url)
+    assert forward.returncode == 0, forward.stderr
+    total = queues * per_queue
+    assert f"total: {queues} of {queues} queues moved ({total} messages" in forward.stdout
+    assert "0 messages left" in forward.stdout
+    assert "total: " in forward.stderr and "queues done" in forward.stderr  # the total line
+    assert f"queue '{_device_queue(0)}'" in forward.stderr  # per-queue lines
+    conn = await amqp.connect(servers=nats.url, namespace=namespace)
+    try:
+        ch = await conn.channel()
+        for n in range(queues):
+            assert (await ch.queue_declare(_device_queue(n), passive=True)).message_count == (
+                per_queue
+            )
+    finally:
+        await conn.close()
+
+    back = await asyncio.to_thread(shovel, nats.url, amqp_url)
+    assert back.returncode == 0, back.stderr
+    assert f"total: {queues} of {queues} queues moved ({total} messages" in back.stdout
+    for n in range(queues):
+        got = await _drain(amqp_url, _device_queue(n))
+        assert sorted(got) == sorted(f"m-{n}-{i}" for i in range(per_queue))
+
+
+async def _publish(url: str, queue: str, batch: list[tuple[bytes, dict[str, Any]]]) -> None:
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        for body, props in batch:
+            await ch.default_exchange.publish(aio_pika.Message(body, **props), routing_key=queue)
+    finally:
+        await conn.close()
+
+
+async def _drain(url: str, queue: str) -> list[str]:
+    conn = await aio_pika.connect(url)
+    ids: list[str] = []
+    try:
+        ch = await conn.channel()
+        q = await ch.declare_queue(queue, passive=True)
+        while (message := await q.get(no_ack=True, fail=False)) is not None:
+            ids.append(str(message.message_id))
+    finally:
+        await conn.close()
+    return ids
