@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,6 +105,7 @@ class RabbitMqServer(ManagedProcesses):
 
     Args:
         management: enable the management plugin (HTTP API) on a free port.
+        plugins: more plugins to enable (e.g. ``["rabbitmq_shovel"]``).
         user, password: the default user (``guest``/``guest``, allowed from loopback).
         startup_timeout: seconds to wait until the broker accepts AMQP connections.
     """
@@ -112,11 +114,13 @@ class RabbitMqServer(ManagedProcesses):
         self,
         *,
         management: bool = False,
+        plugins: Sequence[str] = (),
         user: str = "guest",
         password: str = "guest",
         startup_timeout: float = 90.0,
     ) -> None:
         self.management = management
+        self.plugins = list(plugins)
         self.user = user
         self.password = password
         self.startup_timeout = startup_timeout
@@ -218,8 +222,8 @@ class RabbitMqServer(ManagedProcesses):
         (tmp / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
         (tmp / "advanced.config").write_text("[].\n")
         (tmp / "rabbitmq-env.conf").write_text("")
-        plugins = "[rabbitmq_management]." if self.management else "[]."
-        (tmp / "enabled_plugins").write_text(plugins + "\n")
+        enabled = (["rabbitmq_management"] if self.management else []) + self.plugins
+        (tmp / "enabled_plugins").write_text(f"[{','.join(enabled)}].\n")
         for sub in ("mnesia", "log", "plugins-expand"):
             (tmp / sub).mkdir()
 
