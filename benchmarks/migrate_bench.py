@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from natswire import amqp
+from natswire.errors import NatsWireError
 from natswire.migrate.broker import connect_nats
 from natswire.migrate.definitions import read_definitions
 from natswire.migrate.many import shovel_many
@@ -135,7 +136,15 @@ async def bench_apply(rabbit: RabbitMqServer, nats_url: str, devices: int) -> li
     conn = await connect_nats(nats_url, NAMESPACE)
     try:
         began = time.monotonic()
-        first = await apply_plan(plan, conn)
+        try:
+            first = await apply_plan(plan, conn)
+        except NatsWireError as exc:
+            have = len(await conn.js.consumer_names(conn.stream))
+            limit = (await conn.js.stream_info(conn.stream)).config.max_consumers
+            raise RuntimeError(
+                f"apply failed with {have} consumers on the stream (its max_consumers: "
+                f"{limit}): {exc}"
+            ) from exc
         created = time.monotonic() - began
         began = time.monotonic()
         again = await apply_plan(plan, conn)
