@@ -8,8 +8,12 @@ aio-pika; no AMQP is hand-written here).
   within JetStream's duplicate window (``Nats-Msg-Id`` from a digest of each message;
   the RabbitMQ ack follows JetStream's ack), and NATS -> RabbitMQ for rollback (publisher
   confirms, at least once) (``natswire migrate shovel``).
+- :mod:`~natswire.migrate.backlog`: what a source queue still holds (ready, delivered
+  and unacked to any consumer, redelivered): the shovel's and the bridge's end condition.
+- :mod:`~natswire.migrate.many`: many queues at once (``shovel --queues REGEX``).
 - :mod:`~natswire.migrate.bridge`: mirror exchanges between both sides during the rollout,
-  loops prevented by marking bridged copies (``natswire migrate bridge``).
+  loops prevented by marking bridged copies (``natswire migrate bridge``; ``--drain``
+  for the cut-over).
 - :mod:`~natswire.migrate.rabbit`: a private RabbitMQ broker on free loopback ports for
   tests and trials (:class:`~natswire.migrate.rabbit.RabbitMqServer`).
 

@@ -21,8 +21,11 @@ carry the other direction's mark, i.e. the copies the bridge itself made. A mess
 published on either side therefore reaches each side's queues once.
 
 The bridge's RabbitMQ queue and JetStream consumer are durable: stopping the bridge
-loses nothing (they keep what arrives meanwhile). Remove them after the rollout with
-:func:`remove_bridge` (``natswire migrate bridge --remove``).
+loses nothing (they keep what arrives meanwhile). The cut-over: once publishers have
+moved, ``drain`` runs until both hold nothing not yet copied (ready, in flight, or
+delivered to a crashed earlier bridge and due again after the ack wait) and stops;
+only then remove them with :func:`remove_bridge` (``natswire migrate bridge
+--remove``), which refuses while they still hold messages.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ from ..jetstream.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ..jetstream.errors import ConsumerNotFoundError
 from ..jetstream.message import JetStreamMessage
 from ..protocol.errors import NatsWireError
-from .broker import amqp_user, connect_nats, connect_rabbitmq, redact
-from .errors import NatsSideError, RabbitSideError
+from .backlog import Backlog, consumer_backlog
+from .broker import amqp_user, connect_nats, connect_rabbitmq, rabbit_queue_count, redact
+from .errors import MigrationError, NatsSideError, RabbitSideError
 from .messages import BRIDGED_AMQP_HEADER, BRIDGED_NATS_HEADER
-from .shovel import DEFAULT_PREFETCH, Progress, ShovelStats, ToNats, ToRabbit, consume_into
+from .movers import ToNats, ToRabbit, consume_into
+from .shovel import CHECK_INTERVAL, DEFAULT_PREFETCH, EMPTY_READINGS
+from .stats import Progress, ShovelStats
 from .topology import vhost_of
 
 
@@ -67,6 +73,11 @@ class BridgeStats:
 
     def all(self) -> list[ShovelStats]:
         return [*self.to_nats.values(), *self.to_rabbitmq.values()]
+
+    @property
+    def remaining(self) -> int:
+        """Messages the bridge holds and has not copied yet, as last counted."""
+        return sum(one.remaining or 0 for one in self.all())
 
     def summary(self) -> str:
         return "\n".join(s.summary() for s in self.all())
@@ -138,6 +149,11 @@ class _Leg:
         self.mover.start()
         await consume_into(self.queue, self.inbox)
 
+    async def backlog(self) -> Backlog:
+        """The bridge queue's ready messages and the ones this leg holds."""
+        ready = await rabbit_queue_count(self.channel, self.name)
+        return Backlog(ready, unacked=self.mover.in_flight + self.inbox.qsize())
+
     async def refresh(self) -> None:
         if self.kind == "topic":
             wanted = {"#"}
@@ -163,9 +179,12 @@ async def run_bridge(
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
+    drain: bool = False,
 ) -> BridgeStats:
     """Mirror ``exchanges`` from RabbitMQ to NATS (and back with ``both_ways``) until
-    ``stop`` is set. ``ready`` is set once both directions are listening."""
+    ``stop`` is set, or, with ``drain`` (the cut-over), until the bridge's queues hold
+    nothing not yet copied. ``ready`` is set once both directions are listening. Each
+    direction's ``backlog`` is counted (progress lines, summary)."""
     if not exchanges:
         raise ValueError("name at least one exchange to bridge")
     stop = stop or asyncio.Event()
@@ -177,7 +196,8 @@ async def run_bridge(
     try:
         kinds = {x: await _exchange_kind(conn, x) for x in exchanges}
         rabbit = await connect_rabbitmq(amqp_url)
-        legs = []
+        legs: list[_Leg] = []
+        backs: list[ToRabbit] = []
         for exchange in exchanges:
             channel = await rabbit.channel()  # one per leg: its acks use ``multiple``
             await channel.set_qos(prefetch_count=prefetch)
@@ -203,6 +223,7 @@ async def run_bridge(
                 stats.to_rabbitmq[exchange] = back_stats
                 mover = ToRabbit(underlay, back_stats, user=amqp_user(amqp_url), mandatory=False)
                 mover.start()
+                backs.append(mover)
                 pull = await _back_consumer(conn, exchange)
                 tasks.append(
                     asyncio.ensure_future(
@@ -212,7 +233,8 @@ async def run_bridge(
         if ready is not None:
             ready.set()
         loop = asyncio.get_running_loop()
-        next_refresh = next_report = loop.time()
+        next_refresh = next_report = next_check = loop.time()
+        empty_readings = 0
         while not stop.is_set():
             for task in tasks:
                 if task.done():
@@ -223,6 +245,12 @@ async def run_bridge(
                 next_refresh = now + refresh
                 for leg in legs:
                     await leg.refresh()
+            if (drain and now >= next_check) or (progress is not None and now >= next_report):
+                next_check = now + CHECK_INTERVAL
+                empty = await _count(conn, legs, backs, stats)
+                empty_readings = empty_readings + 1 if empty else 0
+                if drain and empty_readings >= EMPTY_READINGS:
+                    stop.set()
             if progress is not None and now >= next_report:
                 next_report = now + progress.interval
                 for one in stats.all():
@@ -244,6 +272,29 @@ async def run_bridge(
                 await rabbit.close()
         await conn.close()
     return stats
+
+
+async def _count(
+    conn: Connection, legs: list[_Leg], backs: list[ToRabbit], stats: BridgeStats
+) -> bool:
+    """Count what each direction holds into its stats; True when nothing at all."""
+    empty = True
+    for leg in legs:
+        try:
+            stats.to_nats[leg.exchange].backlog = backlog = await leg.backlog()
+        except MigrationError:
+            raise
+        except Exception:  # RabbitMQ not answering now: not empty
+            return False
+        empty = empty and backlog.total == 0
+    for exchange, mover in zip(stats.to_rabbitmq, backs, strict=True):
+        try:
+            backlog = await consumer_backlog(conn, bridge_consumer_name(exchange))
+        except NatsWireError:  # reconnecting: not empty
+            return False
+        stats.to_rabbitmq[exchange].backlog = backlog
+        empty = empty and backlog.total == 0 and mover.in_flight == 0
+    return empty
 
 
 async def _run_leg(leg: _Leg, stop: asyncio.Event) -> None:
@@ -315,12 +366,21 @@ async def _run_back(
 
 
 async def remove_bridge(
-    *, amqp_url: str, nats_url: str, exchanges: list[str], namespace: str = ""
+    *,
+    amqp_url: str,
+    nats_url: str,
+    exchanges: list[str],
+    namespace: str = "",
+    force: bool = False,
 ) -> list[str]:
-    """Delete the bridge's RabbitMQ queues and JetStream consumers; return what went."""
+    """Delete the bridge's RabbitMQ queues and JetStream consumers; return what went.
+    While they still hold messages not copied (see ``run_bridge(drain=True)``) this
+    raises :class:`MigrationError` and deletes nothing, unless ``force``."""
     removed: list[str] = []
     conn = await connect_nats(nats_url, namespace)
     try:
+        if not force:
+            await _refuse_if_holding(conn, amqp_url, exchanges, namespace)
         for exchange in exchanges:
             name = bridge_consumer_name(exchange)
             with contextlib.suppress(ConsumerNotFoundError):
@@ -338,6 +398,37 @@ async def remove_bridge(
     finally:
         await rabbit.close()
     return removed
+
+
+async def _refuse_if_holding(
+    conn: Connection, amqp_url: str, exchanges: list[str], namespace: str
+) -> None:
+    held: list[str] = []
+    for exchange in exchanges:
+        with contextlib.suppress(ConsumerNotFoundError):
+            backlog = await consumer_backlog(conn, bridge_consumer_name(exchange))
+            if backlog.total:
+                held.append(
+                    f"{backlog.describe()} in nats consumer {bridge_consumer_name(exchange)}"
+                )
+    rabbit = await connect_rabbitmq(amqp_url)
+    try:
+        for exchange in exchanges:
+            name = bridge_queue_name(namespace, exchange)
+            channel = await rabbit.channel()
+            with contextlib.suppress(RabbitSideError):  # no such queue: nothing held
+                ready = await rabbit_queue_count(channel, name)
+                if ready:
+                    held.append(f"{ready} in rabbitmq queue {name}")
+    finally:
+        with contextlib.suppress(Exception):
+            await rabbit.close()
+    if held:
+        raise MigrationError(
+            "the bridge still holds messages not copied: "
+            + "; ".join(held)
+            + " (run the bridge with --drain first, or --force to drop them)"
+        )
 
 
 __all__ = [

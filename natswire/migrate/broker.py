@@ -80,6 +80,14 @@ async def connect_rabbitmq(url: str, timeout: float = 10.0) -> Any:
         raise RabbitSideError(f"RabbitMQ at {where} refused the connection: {reason}") from None
 
 
+def rabbit_failures() -> tuple[type[BaseException], ...]:
+    """The exceptions aio-pika raises when RabbitMQ goes away mid-way (a lost connection,
+    a closed channel)."""
+    from aiormq import exceptions as amqp_errors
+
+    return (amqp_errors.AMQPError, amqp_errors.ChannelInvalidStateError)
+
+
 async def rabbit_queue_count(channel: Any, queue: str, vhost: str = "/") -> int:
     """Ready messages in a RabbitMQ queue (passive declare): :class:`RabbitSideError`
     when it does not exist (the channel is closed by the broker then)."""
@@ -142,6 +150,7 @@ __all__ = [
     "is_amqp_url",
     "is_nats_url",
     "nats_queue_count",
+    "rabbit_failures",
     "rabbit_queue_count",
     "redact",
 ]

@@ -3,7 +3,9 @@
 Exit status: 0 done; 1 an error (unreachable broker, wrong credentials, missing queue,
 ...: one line on stderr saying which); 2 bad arguments, or a topology with objects that
 cannot be mapped (``plan`` prints them; ``apply`` then creates nothing unless given
-``--skip-unmappable``); 130 interrupted before finishing.
+``--skip-unmappable``); 3 ``shovel --until-empty`` (or ``bridge --drain``) stopped while
+the source still held messages not moved (the summary says how many and where); 130
+interrupted before finishing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 DEFAULT_NATS = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
@@ -22,6 +25,7 @@ DEFAULT_NATS = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 EXIT_ERROR = 1
 EXIT_UNMAPPABLE = 2
 EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
 
 
 class _UsageError(Exception):
@@ -78,6 +82,16 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="create what can be mapped even when some objects cannot",
     )
+    apply.add_argument(
+        "--concurrency", type=int, default=8, help="queues declared at once (default: 8)"
+    )
+    apply.add_argument(
+        "--progress",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="progress line on stderr every SECONDS (0: none; default: 1)",
+    )
 
     shovel = sub.add_parser(
         "shovel",
@@ -86,7 +100,22 @@ def add_parsers(commands: Any) -> None:
     shovel.add_argument(
         "--from", dest="source", required=True, metavar="URL", help="amqp://... or nats://..."
     )
-    shovel.add_argument("--queue", required=True, help="the queue to empty")
+    which = shovel.add_mutually_exclusive_group(required=True)
+    which.add_argument("--queue", help="the queue to empty")
+    which.add_argument(
+        "--queues",
+        metavar="REGEX",
+        help="every RabbitMQ queue of the vhost whose name matches (read from the "
+        "management API), each to the queue of the same name, until empty",
+    )
+    shovel.add_argument(
+        "--management",
+        metavar="URL",
+        help="with --queues: the management API (default: the --amqp host, port 15672)",
+    )
+    shovel.add_argument(
+        "--concurrency", type=int, default=8, help="with --queues: queues moved at once"
+    )
     shovel.add_argument(
         "--to", dest="target", required=True, metavar="URL", help="nats://... or amqp://..."
     )
@@ -129,9 +158,19 @@ def add_parsers(commands: Any) -> None:
         "--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)"
     )
     bridge.add_argument(
+        "--drain",
+        action="store_true",
+        help="the cut-over: stop once the bridge holds nothing not yet copied (exit 3 when "
+        "stopped before)",
+    )
+    bridge.add_argument(
         "--remove",
         action="store_true",
-        help="delete the bridge's RabbitMQ queues and JetStream consumers, then exit",
+        help="delete the bridge's RabbitMQ queues and JetStream consumers, then exit "
+        "(refused while they hold messages not copied, unless --force)",
+    )
+    bridge.add_argument(
+        "--force", action="store_true", help="--remove even what still holds messages"
     )
     bridge.add_argument(
         "--progress",
@@ -186,9 +225,17 @@ async def _plan(args: argparse.Namespace, for_apply: bool) -> int:
     conn = await connect_nats(args.nats, args.namespace)
     try:
         _say(f"Applying to NATS namespace {args.namespace or '(none)'!r} (stream {plan.stream}):")
-        result = await apply_plan(plan, conn, _say)
+        result = await apply_plan(
+            plan,
+            conn,
+            _say,
+            progress=_ApplyProgress(args.progress) if args.progress > 0 else None,
+            concurrency=args.concurrency,
+        )
     finally:
         await conn.close()
+    if result.in_place:
+        _say(f"  {result.in_place} queues were already in place (an earlier apply)")
     _say(
         f"Done: {result.exchanges} exchanges, {result.queues} queues, {result.bindings} "
         f"bindings in place; {len(result.failures)} failed; "
@@ -197,6 +244,21 @@ async def _plan(args: argparse.Namespace, for_apply: bool) -> int:
     if result.failures:
         return EXIT_ERROR
     return 0
+
+
+class _ApplyProgress:
+    """``apply``'s progress line on stderr, at most every ``interval`` seconds, and
+    once at the end."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next = 0.0
+
+    def __call__(self, result: Any) -> None:
+        now = time.monotonic()
+        if now >= self.next or result.done == result.total:
+            self.next = now + self.interval
+            print(result.line(), file=sys.stderr, flush=True)
 
 
 async def _mark_existing(plan: Any, nats_url: str, namespace: str) -> None:
@@ -223,6 +285,8 @@ async def _shovel(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     progress = Progress(interval=args.progress) if args.progress > 0 else None
+    if args.queues is not None:
+        return await _shovel_many(args, stop, progress)
     # The options both directions take.
     options: dict[str, Any] = {
         "queue": args.queue,
@@ -241,7 +305,51 @@ async def _shovel(args: argparse.Namespace) -> int:
     else:
         raise _UsageError("--from and --to must be one amqp:// and one nats:// URL")
     _say(stats.summary())
+    if args.until_empty and stats.remaining != 0:
+        print(
+            f"natswire migrate shovel: stopped before the source queue was empty: "
+            f"{stats.remaining} messages not moved",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     return 0
+
+
+async def _shovel_many(args: argparse.Namespace, stop: asyncio.Event, progress: Any) -> int:
+    from .broker import is_amqp_url, is_nats_url
+    from .definitions import read_definitions
+    from .many import matching_queues, shovel_many
+    from .shovel import MoveOptions, RateLimiter
+
+    if is_amqp_url(args.source) and is_nats_url(args.target):
+        amqp_url, nats_url, to_nats = args.source, args.target, True
+    elif is_nats_url(args.source) and is_amqp_url(args.target):
+        amqp_url, nats_url, to_nats = args.target, args.source, False
+    else:
+        raise _UsageError("--from and --to must be one amqp:// and one nats:// URL")
+    if args.to_queue:
+        raise _UsageError("--to-queue goes with --queue, not --queues")
+    definitions, vhost = await read_definitions(amqp_url=amqp_url, management_url=args.management)
+    queues = matching_queues(definitions, vhost, args.queues)
+    if not queues:
+        print(f"natswire migrate shovel: no queue matches {args.queues!r}", file=sys.stderr)
+        return EXIT_ERROR
+    options = MoveOptions(
+        limiter=RateLimiter(args.rate), prefetch=args.prefetch, progress=progress, stop=stop
+    )
+    stats = await shovel_many(
+        to_nats=to_nats,
+        amqp_url=amqp_url,
+        nats_url=nats_url,
+        queues=queues,
+        namespace=args.namespace,
+        options=options,
+        concurrency=args.concurrency,
+    )
+    _say(stats.summary())
+    if stats.failures:
+        return EXIT_ERROR
+    return 0 if stats.complete else EXIT_INCOMPLETE
 
 
 async def _bridge(args: argparse.Namespace) -> int:
@@ -254,6 +362,7 @@ async def _bridge(args: argparse.Namespace) -> int:
             nats_url=args.nats,
             exchanges=args.exchange,
             namespace=args.namespace,
+            force=args.force,
         )
         for item in removed:
             _say(f"removed {item}")
@@ -287,10 +396,18 @@ async def _bridge(args: argparse.Namespace) -> int:
             progress=progress,
             stop=stop,
             ready=ready,
+            drain=args.drain,
         )
     finally:
         announcer.cancel()
     _say(stats.summary())
+    if args.drain and stats.remaining:
+        print(
+            f"natswire migrate bridge: stopped before the bridge was drained: "
+            f"{stats.remaining} messages not copied",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     return 0
 
 

@@ -74,8 +74,13 @@ def _get_json(url: str, timeout: float) -> Any:
         ) from None
 
 
+#: The management API builds its answer for every queue at once: for tens of thousands
+#: of queues that takes a while (10 s were not enough for 20,000 on a loaded broker).
+MANAGEMENT_TIMEOUT = 120.0
+
+
 def fetch_definitions(
-    management_url: str, vhost: str = "/", timeout: float = 10.0
+    management_url: str, vhost: str = "/", timeout: float = MANAGEMENT_TIMEOUT
 ) -> dict[str, Any]:
     """The vhost's definitions from the management API (``/api/definitions/<vhost>``),
     with each queue's ``messages`` count added from ``/api/queues/<vhost>``."""

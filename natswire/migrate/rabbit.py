@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,6 +105,7 @@ class RabbitMqServer(ManagedProcesses):
 
     Args:
         management: enable the management plugin (HTTP API) on a free port.
+        plugins: more plugins to enable (e.g. ``["rabbitmq_shovel"]``).
         user, password: the default user (``guest``/``guest``, allowed from loopback).
         startup_timeout: seconds to wait until the broker accepts AMQP connections.
     """
@@ -112,11 +114,13 @@ class RabbitMqServer(ManagedProcesses):
         self,
         *,
         management: bool = False,
+        plugins: Sequence[str] = (),
         user: str = "guest",
         password: str = "guest",
         startup_timeout: float = 90.0,
     ) -> None:
         self.management = management
+        self.plugins = list(plugins)
         self.user = user
         self.password = password
         self.startup_timeout = startup_timeout
@@ -218,8 +222,8 @@ class RabbitMqServer(ManagedProcesses):
         (tmp / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
         (tmp / "advanced.config").write_text("[].\n")
         (tmp / "rabbitmq-env.conf").write_text("")
-        plugins = "[rabbitmq_management]." if self.management else "[]."
-        (tmp / "enabled_plugins").write_text(plugins + "\n")
+        enabled = (["rabbitmq_management"] if self.management else []) + self.plugins
+        (tmp / "enabled_plugins").write_text(f"[{','.join(enabled)}].\n")
         for sub in ("mnesia", "log", "plugins-expand"):
             (tmp / sub).mkdir()
 
@@ -250,20 +254,51 @@ class RabbitMqServer(ManagedProcesses):
                 start_new_session=True,
             )
             self._wait_port(self.epmd_port, 10.0, "epmd")
-            self._proc = subprocess.Popen(
-                [str(self._bin / "rabbitmq-server")],
-                env=env,
-                cwd=str(self._tmp),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self._reader = threading.Thread(target=self._read_output, daemon=True)
-            self._reader.start()
-            self._wait_port(self.port, self.startup_timeout, "RabbitMQ (AMQP)")
-            if self.management_port is not None:
-                self._wait_port(self.management_port, self.startup_timeout, "management")
+            self._launch(env)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self, env: dict[str, str]) -> None:
+        assert self._bin is not None and self._tmp is not None
+        self._proc = subprocess.Popen(
+            [str(self._bin / "rabbitmq-server")],
+            env=env,
+            cwd=str(self._tmp),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+        self._wait_port(self.port, self.startup_timeout, "RabbitMQ (AMQP)")
+        if self.management_port is not None:
+            self._wait_port(self.management_port, self.startup_timeout, "management")
+
+    def kill(self) -> None:
+        """Crash the broker: SIGKILL to its process group. Its data, ports and epmd stay,
+        for :meth:`restart`."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            raise RuntimeError("RabbitMQ is not running")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10.0)
+        if self._reader is not None:
+            self._reader.join(timeout=5.0)
+        self._reader = None
+
+    def restart(self: _Rabbit) -> _Rabbit:
+        """Start the broker again after :meth:`kill`: same node, ports and data (durable
+        queues and persistent messages are recovered, as after a crash)."""
+        if self.is_running:
+            raise RuntimeError("RabbitMQ is already running")
+        if self._tmp is None:
+            raise RuntimeError("RabbitMQ was never started (use start())")
+        try:
+            self._launch(self.env())
         except BaseException:
             self.stop()
             raise

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import aio_pika
+import pytest
 from migrate_helpers import drain_nats, drain_rabbit
 
 from natswire import amqp
-from natswire.migrate.bridge import run_bridge
+from natswire.migrate.bridge import remove_bridge, run_bridge
+from natswire.migrate.errors import MigrationError
 from natswire.migrate.messages import BRIDGED_AMQP_HEADER
 from natswire.server import NatsServer
 
@@ -83,3 +85,55 @@ async def test_bridge_both_ways_every_message_once_no_loops(
     back = stats.to_rabbitmq["user-notifications"]
     assert (forward.moved, forward.skipped) == (50, 50)  # copies of NATS messages skipped
     assert (back.moved, back.skipped) == (50, 50)  # copies of RabbitMQ messages skipped
+
+
+async def test_cut_over_drains_what_the_bridge_holds_before_removing_it(
+    amqp_url: str, nats: NatsServer, namespace: str
+) -> None:
+    """Messages published while the bridge is down wait in its queue and consumer;
+    --remove refuses to drop them, --drain copies them all and stops by itself."""
+    rabbit = await aio_pika.connect(amqp_url)
+    ch = await rabbit.channel()
+    exchange = await ch.declare_exchange("events", "topic", durable=True)
+    old = await ch.declare_queue("old-service", durable=True)
+    await old.bind(exchange, "#")
+    conn = await amqp.connect(servers=nats.url, namespace=namespace)
+    nch = await conn.channel()
+    await nch.exchange_declare("events", "topic")
+    await nch.queue_declare("new-service")
+    await nch.queue_bind("new-service", "events", "#")
+    options = {
+        "amqp_url": amqp_url,
+        "nats_url": nats.url,
+        "exchanges": ["events"],
+        "namespace": namespace,
+    }
+    try:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        first = asyncio.ensure_future(run_bridge(**options, both_ways=True, stop=stop, ready=ready))
+        await asyncio.wait_for(ready.wait(), 20)
+        stop.set()
+        await asyncio.wait_for(first, 30)
+        # The bridge is down: both sides keep publishing.
+        for n in range(30):
+            await exchange.publish(aio_pika.Message(f"r{n}".encode()), routing_key="a.b")
+            await nch.basic_publish("events", "a.b", f"n{n}".encode())
+        await nch.wait_for_confirms(10)
+        with pytest.raises(MigrationError, match="the bridge still holds messages"):
+            await remove_bridge(**options)
+        stats = await asyncio.wait_for(
+            run_bridge(**options, both_ways=True, drain=True, progress=None), 30
+        )
+        assert stats.remaining == 0
+        assert stats.to_nats["events"].moved == 30
+        assert stats.to_rabbitmq["events"].moved == 30
+        removed = await remove_bridge(**options)
+        assert len(removed) == 2
+        on_nats = await drain_nats(conn, "new-service", quiet=1.0)
+        on_rabbit = await drain_rabbit(amqp_url, "old-service", quiet=1.0)
+    finally:
+        await rabbit.close()
+        await conn.close()
+    expected = sorted([f"r{n}" for n in range(30)] + [f"n{n}" for n in range(30)])
+    assert sorted(d.body.decode() for d in on_nats) == expected
+    assert sorted(m.body.decode() for m in on_rabbit) == expected
