@@ -99,7 +99,7 @@ class Connection:
         """Start the periodic upkeep and the expiry sweep (:func:`connect` does, once the
         streams exist)."""
         self._upkeep.start()
-        self.sweep.start(self.topology, self.consumers.queues)
+        self.sweep.start(self.topology, self.consumers.consumes)
 
     def counters(self, queue: str) -> QueueCounters:
         """The live counters of ``queue`` (created at first use)."""

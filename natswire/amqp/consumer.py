@@ -271,6 +271,20 @@ class Consumer:
         if entry is not None:
             self._requested -= int(entry[0])
 
+    def due(self, now: float) -> bool:
+        """Whether :meth:`tick` has anything to do at ``now``: a cheap test, since the
+        upkeep asks every consumer several times a second."""
+        if not self.active:
+            return False
+        requests = self._requests
+        # Deadlines grow with insertion order (the same expiry each time): the first is
+        # the earliest.
+        if requests and next(iter(requests.values()))[1] < now:
+            return True
+        if self._sac and self._pin_id and now - self._last_pull > self._expires:
+            return True
+        return self.wants_pull()
+
     async def tick(self, now: float) -> None:
         """Periodic upkeep: forget lost requests, keep a pin, pull."""
         if not self.active:
@@ -402,35 +416,50 @@ class Consumer:
 
 
 class ConsumerSet:
-    """The started consumers of one connection (for the upkeep, the topology and the
-    metrics)."""
+    """The started consumers of one connection, by queue (for the upkeep, the topology
+    and the metrics)."""
 
-    __slots__ = ("_consumers",)
+    __slots__ = ("_by_queue", "_count")
 
     def __init__(self) -> None:
-        self._consumers: set[Consumer] = set()
+        self._by_queue: dict[str, list[Consumer]] = {}
+        self._count = 0
 
     def add(self, consumer: Consumer) -> None:
         """``consumer`` started."""
-        self._consumers.add(consumer)
+        consumers = self._by_queue.setdefault(consumer.queue, [])
+        if consumer not in consumers:
+            consumers.append(consumer)
+            self._count += 1
 
     def discard(self, consumer: Consumer) -> None:
         """``consumer`` stopped or was cancelled."""
-        self._consumers.discard(consumer)
+        consumers = self._by_queue.get(consumer.queue)
+        if consumers is None or consumer not in consumers:
+            return
+        consumers.remove(consumer)
+        self._count -= 1
+        if not consumers:
+            del self._by_queue[consumer.queue]
 
     def of_queue(self, queue: str) -> list[Consumer]:
         """The consumers of ``queue``."""
-        return [c for c in self._consumers if c.queue == queue]
+        return list(self._by_queue.get(queue, ()))
+
+    def consumes(self, queue: str) -> bool:
+        """Whether ``queue`` is consumed here."""
+        return queue in self._by_queue
 
     def queues(self) -> set[str]:
         """The queues consumed here."""
-        return {c.queue for c in self._consumers}
+        return set(self._by_queue)
 
     def __iter__(self) -> Iterator[Consumer]:
-        return iter(list(self._consumers))
+        return iter([c for consumers in self._by_queue.values() for c in consumers])
 
     def __len__(self) -> int:
-        return len(self._consumers)
+        return self._count
 
     def __contains__(self, consumer: object) -> bool:
-        return consumer in self._consumers
+        queue = getattr(consumer, "queue", None)
+        return isinstance(queue, str) and consumer in self._by_queue.get(queue, ())

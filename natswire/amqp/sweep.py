@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..jetstream.context import JetStreamContext
@@ -105,7 +105,7 @@ class ExpirySweep:
 
     # ------------------------------------------------------------------- task
 
-    def start(self, topology: Topology, consumed: Callable[[], Collection[str]]) -> None:
+    def start(self, topology: Topology, consumed: Callable[[str], bool]) -> None:
         """Start sweeping every interval (nothing when the interval is ``None``)."""
         if self._task is None and self._interval is not None:
             self._task = asyncio.get_running_loop().create_task(
@@ -121,14 +121,14 @@ class ExpirySweep:
                 await task
 
     async def _run(
-        self, interval: float, topology: Topology, consumed: Callable[[], Collection[str]]
+        self, interval: float, topology: Topology, consumed: Callable[[str], bool]
     ) -> None:
         while True:
             await asyncio.sleep(interval)
             if not self._nc.is_connected:
                 continue
             try:
-                await self.sweep(topology, consumed())
+                await self.sweep(topology, consumed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -136,9 +136,12 @@ class ExpirySweep:
 
     # ------------------------------------------------------------------ round
 
-    async def sweep(self, topology: Topology, consumed: Collection[str]) -> None:
-        """One round over the swept queues that nobody here consumes (``consumed``)."""
-        for queue in [q for q in self._queues if q not in consumed]:
+    async def sweep(self, topology: Topology, consumed: Callable[[str], bool]) -> None:
+        """One round over the swept queues that nobody here consumes (``consumed(queue)``
+        is asked when the round reaches the queue)."""
+        for queue in list(self._queues):
+            if consumed(queue) or queue not in self._queues:
+                continue
             await self._budget.take()
             try:
                 found = await topology.find_queue(queue)

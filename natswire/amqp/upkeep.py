@@ -92,8 +92,9 @@ class Upkeep:
                 continue
             now = time.monotonic()
             try:
-                for consumer in list(self._consumers):
-                    await consumer.tick(now)
+                for consumer in self._consumers:
+                    if consumer.due(now):
+                        await consumer.tick(now)
                 for channel in list(self._channels()):
                     await channel.touch(now, touch_every)
                 if now - last_keepalive >= options.orphan_timeout / 4:
@@ -107,9 +108,8 @@ class Upkeep:
     async def _keep_alive(self) -> None:
         """Exclusive and auto-delete queues without a consumer here are kept from the
         consumer's inactive threshold by a pull request that can deliver nothing."""
-        consumed = self._consumers.queues()
         for queue in list(self._keepalive):
-            if queue in consumed:
+            if self._consumers.consumes(queue):
                 continue
             found = await self._topology.find_queue(queue)
             if found is None:

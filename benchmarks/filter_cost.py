@@ -1,0 +1,99 @@
+"""What a queue's filter subjects cost nats-server: ``python -m benchmarks.filter_cost``.
+
+Creates N durable pull consumers on one limits-retention stream, each with ``--filters``
+literal filter subjects (a natswire.amqp queue has its own subject and one per binding),
+gives each a waiting pull request (as the adapter's consumers have), then publishes one
+message per consumer with publisher acks and prints how long that took and how many
+deliveries arrived. ``--no-wait`` leaves out the pull requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+import natswire
+from natswire.jetstream.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
+from natswire.server import NatsServer
+
+CONCURRENCY = 200
+PULL_EXPIRES_NS = 30_000_000_000
+
+
+async def run(url: str, consumers: int, filters: int, waiting: bool) -> None:
+    nc = await natswire.connect(url)
+    js = nc.jetstream(timeout=30)
+    await js.add_stream(
+        name="S", subjects=["ns.>"], retention=RetentionPolicy.LIMITS, max_consumers=consumers
+    )
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def create(i: int) -> None:
+        subjects = [f"ns.un.u{i}", *(f"ns.q{f}.u{i}" for f in range(1, filters))]
+        async with slots:
+            await js.add_consumer(
+                "S",
+                ConsumerConfig(
+                    durable_name=f"Q-{i}",
+                    deliver_policy=DeliverPolicy.NEW,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    max_deliver=-1,
+                    max_ack_pending=-1,
+                    filter_subjects=subjects,
+                ),
+            )
+
+    await asyncio.gather(*(create(i) for i in range(consumers)))
+    delivered = 0
+
+    def count(msg: natswire.Msg) -> None:
+        nonlocal delivered
+        if msg.reply:  # a delivery (request time-outs come without an ack subject)
+            delivered += 1
+
+    await nc.subscribe("in.>", cb=count)
+    if waiting:
+        request = json.dumps({"batch": 500, "expires": PULL_EXPIRES_NS}).encode()
+        for i in range(consumers):
+            await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.S.Q-{i}", request, reply=f"in.{i}")
+        await nc.flush()
+        await asyncio.sleep(2)
+    errors = 0
+
+    async def publish(i: int) -> None:
+        nonlocal errors
+        async with slots:
+            try:
+                await js.publish(f"ns.un.u{i}", b"x" * 200)
+            except natswire.errors.NatsError:
+                errors += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(publish(i) for i in range(consumers)))
+    took = time.monotonic() - started
+    await nc.flush()
+    print(
+        f"{consumers} consumers, {filters} filter subject(s) each, "
+        f"{'a waiting pull request each' if waiting else 'no pull requests'}: "
+        f"{consumers} acked publishes in {took:.1f} s ({errors} failed), "
+        f"{delivered} delivered by then"
+    )
+    await nc.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.filter_cost")
+    parser.add_argument("--consumers", type=int, default=20_000)
+    parser.add_argument("--filters", type=int, default=2)
+    parser.add_argument("--no-wait", action="store_true", help="no waiting pull requests")
+    args = parser.parse_args(argv)
+    with NatsServer(jetstream=True) as server:
+        asyncio.run(run(server.url, args.consumers, args.filters, not args.no_wait))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
