@@ -20,6 +20,7 @@ from pathlib import Path
 import natswire
 from natswire.httpjson import get_json
 from natswire.jetstream.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
+from natswire.jetstream.context import JetStreamContext
 from natswire.server import NatsServer
 
 CONCURRENCY = 200
@@ -41,15 +42,14 @@ def store_figures(store: Path) -> tuple[int, int]:
     return files, size
 
 
-async def fill(server: NatsServer, queues: int, retention: str) -> None:
-    nc = await natswire.connect(server.url)
-    js = nc.jetstream(timeout=30)
-    await js.add_stream(
-        name="S", subjects=["ns.>"], retention=RetentionPolicy(retention), max_consumers=queues
-    )
+async def create_queue_consumers(js: JetStreamContext, count: int, filters: int) -> None:
+    """``count`` durable pull consumers ``Q-<i>`` on stream ``S``, each with ``filters``
+    literal filter subjects (``ns.un.u<i>`` first), as many created at once as
+    :data:`CONCURRENCY`."""
     slots = asyncio.Semaphore(CONCURRENCY)
 
     async def create(i: int) -> None:
+        subjects = [f"ns.un.u{i}", *(f"ns.q{f}.u{i}" for f in range(1, filters))]
         async with slots:
             await js.add_consumer(
                 "S",
@@ -59,12 +59,22 @@ async def fill(server: NatsServer, queues: int, retention: str) -> None:
                     ack_policy=AckPolicy.EXPLICIT,
                     max_deliver=-1,
                     max_ack_pending=-1,
-                    filter_subjects=[f"ns.un.u{i}", f"ns.q.user-notifications_u{i}_c1"],
+                    filter_subjects=subjects,
                 ),
             )
 
+    await asyncio.gather(*(create(i) for i in range(count)))
+
+
+async def fill(server: NatsServer, queues: int, retention: str) -> None:
+    nc = await natswire.connect(server.url)
+    js = nc.jetstream(timeout=30)
+    await js.add_stream(
+        name="S", subjects=["ns.>"], retention=RetentionPolicy(retention), max_consumers=queues
+    )
+    slots = asyncio.Semaphore(CONCURRENCY)
     started = time.monotonic()
-    await asyncio.gather(*(create(i) for i in range(queues)))
+    await create_queue_consumers(js, queues, filters=2)
     took = time.monotonic() - started
     varz = get_json(f"{server.monitor_url}/varz")
     print(f"{queues} consumers created in {took:.1f} s ({queues / took:.0f}/s)")

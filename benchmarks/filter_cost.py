@@ -16,10 +16,11 @@ import sys
 import time
 
 import natswire
-from natswire.jetstream.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
+from natswire.jetstream.api import RetentionPolicy
 from natswire.server import NatsServer
 
-CONCURRENCY = 200
+from .consumer_cost import CONCURRENCY, create_queue_consumers
+
 PULL_EXPIRES_NS = 30_000_000_000
 
 
@@ -29,24 +30,7 @@ async def run(url: str, consumers: int, filters: int, waiting: bool) -> None:
     await js.add_stream(
         name="S", subjects=["ns.>"], retention=RetentionPolicy.LIMITS, max_consumers=consumers
     )
-    slots = asyncio.Semaphore(CONCURRENCY)
-
-    async def create(i: int) -> None:
-        subjects = [f"ns.un.u{i}", *(f"ns.q{f}.u{i}" for f in range(1, filters))]
-        async with slots:
-            await js.add_consumer(
-                "S",
-                ConsumerConfig(
-                    durable_name=f"Q-{i}",
-                    deliver_policy=DeliverPolicy.NEW,
-                    ack_policy=AckPolicy.EXPLICIT,
-                    max_deliver=-1,
-                    max_ack_pending=-1,
-                    filter_subjects=subjects,
-                ),
-            )
-
-    await asyncio.gather(*(create(i) for i in range(consumers)))
+    await create_queue_consumers(js, consumers, filters)
     delivered = 0
 
     def count(msg: natswire.Msg) -> None:
@@ -62,6 +46,7 @@ async def run(url: str, consumers: int, filters: int, waiting: bool) -> None:
         await nc.flush()
         await asyncio.sleep(2)
     errors = 0
+    slots = asyncio.Semaphore(CONCURRENCY)
 
     async def publish(i: int) -> None:
         nonlocal errors
