@@ -12,6 +12,7 @@ import asyncio
 import os
 import random
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -341,6 +342,7 @@ async def test_nats_server_killed_mid_rollback_loses_nothing(amqp_url: str, name
                 prefetch=PREFETCH,
             )
         )
+        started = time.monotonic()
         try:
 
             async def some_moved() -> bool:
@@ -348,6 +350,7 @@ async def test_nats_server_killed_mid_rollback_loses_nothing(amqp_url: str, name
                 return await rabbit_count(amqp_url, "jobs") >= 600
 
             await _wait_for(some_moved, "600 messages in RabbitMQ")
+            rate = await rabbit_count(amqp_url, "jobs") / (time.monotonic() - started)
             await asyncio.to_thread(server.kill)  # kill -9, mid-shovel
             await asyncio.sleep(1.0)
             await asyncio.to_thread(server.start)
@@ -359,7 +362,12 @@ async def test_nats_server_killed_mid_rollback_loses_nothing(amqp_url: str, name
         assert await rabbit_count(amqp_url, "jobs") >= len(sent)
         assert (await _backlog(server.url, namespace, "jobs")).total == 0
     got = await drain_rabbit(amqp_url, "jobs", quiet=1.0)
-    assert _check_rabbit_copies(got, sent) <= PREFETCH
+    # Copies: those in flight, and those whose acks the crash took: nats-server writes a
+    # consumer's acks at most every 100 ms, and the adapter's stream keeps acked
+    # messages until their max age, so a lost ack redelivers (the adapter's docs: acks
+    # of the last ~0.2 s before a crash may come back).
+    copies = _check_rabbit_copies(got, sent)
+    assert copies <= PREFETCH + int(0.2 * rate) + 1, f"{copies} copies at {rate:.0f} msg/s"
 
 
 @pytest.fixture(scope="module")
