@@ -24,6 +24,8 @@ names any error.
 
 from __future__ import annotations
 
+from typing import Final
+
 from .frames import OK, PING, PONG, Err, Frame, HMsg, Info, Msg
 from .framing import (
     CR,
@@ -47,12 +49,16 @@ _HEAD_CACHE_ENTRIES = 256
 _LARGE_FRAME_AVERAGE = 256
 # Bytes of a large chunk split at a time (see ClientFrameReader._parse_windows).
 _SPLIT_WINDOW = 32 * 1024
+# How a chunk is parsed: split at CRLF, line by line by offsets, or as a run of HMSGs.
+_PIECES: Final = 0
+_OFFSETS: Final = 1
+_HMSGS: Final = 2
 
 
 class ClientFrameReader(FrameReader):
     """Parses server-to-client frames (see :class:`FrameReader`)."""
 
-    __slots__ = ("_by_offsets", "_heads", "_known_sizes", "_window")
+    __slots__ = ("_heads", "_known_sizes", "_path", "_window")
 
     def __init__(self, max_control_line: int, max_payload: int | None) -> None:
         super().__init__(max_control_line, max_payload)
@@ -60,8 +66,9 @@ class ClientFrameReader(FrameReader):
         self._known_sizes = self._decoder.known_sizes
         # MSG control line -> its decoded head; None once lines stopped repeating.
         self._heads: dict[bytes, tuple[bytes, bytes, bytes | None, int]] | None = {}
-        # Whether recent frames were large or HMSG; None until the first frames are seen.
-        self._by_offsets: bool | None = None
+        # How the next chunk is parsed (_PIECES, _OFFSETS or _HMSGS), chosen from the
+        # frames seen last; None until the first frames are seen.
+        self._path: int | None = None
         # Bytes split at a time: a window must be shorter than the longest line
         # allowed, or it is not split (see _parse_pieces).
         self._window = min(_SPLIT_WINDOW, max_control_line - 1)
@@ -82,10 +89,12 @@ class ClientFrameReader(FrameReader):
         """Append the frames ``chunk`` completes to ``frames``; return the offset of the
         first byte not used."""
         before = len(frames)
-        by_offsets = self._by_offsets
-        if by_offsets is None:
-            by_offsets = _opens_with_offsets_frame(chunk)
-        if by_offsets:
+        path = self._path
+        if path is None:
+            path = _opening_path(chunk)
+        if path == _HMSGS:
+            pos = self._parse_hmsgs(chunk, frames)
+        elif path == _OFFSETS:
             pos = self._parse_offsets(chunk, 0, frames)
         elif len(chunk) <= self._window:
             pos = self._parse_pieces(chunk, frames)
@@ -95,7 +104,10 @@ class ClientFrameReader(FrameReader):
         # suited this one.
         parsed = len(frames) - before
         if parsed:
-            self._by_offsets = pos > _LARGE_FRAME_AVERAGE * parsed or type(frames[-1]) is HMsg
+            if type(frames[-1]) is HMsg:
+                self._path = _HMSGS
+            else:
+                self._path = _OFFSETS if pos > _LARGE_FRAME_AVERAGE * parsed else _PIECES
         return pos
 
     def _parse_windows(self, chunk: bytes, frames: list[Frame]) -> int:
@@ -239,6 +251,72 @@ class ClientFrameReader(FrameReader):
                 return self._parse_offsets(chunk, following, frames)
             index = mark
         return _offset(pieces, mark, marked, index, len(chunk))
+
+    def _parse_hmsgs(self, chunk: bytes, frames: list[Frame]) -> int:
+        """Parse a run of HMSG frames as the server writes them (JetStream deliveries):
+        one split of each control line, sizes looked up, header block and payload
+        sliced once. Any other line hands the rest of the chunk to
+        :meth:`_parse_offsets`, which judges it."""
+        max_line = self.max_control_line
+        known_sizes = self._known_sizes
+        decode_hmsg = self._decoder.hmsg
+        append = frames.append
+        new_hmsg = HMsg.__new__
+        find = chunk.find
+        length = len(chunk)
+        pos = 0
+        reply: bytes | None
+        while pos < length:
+            eol = find(b"\n", pos)
+            if eol < 0 or eol - pos > max_line:
+                break
+            line = chunk[pos:eol]
+            args = line.split()
+            nargs = len(args)
+            if nargs == 6:
+                op, subject, sid, reply, header_field, size_field = args
+            elif nargs == 5:
+                op, subject, sid, header_field, size_field = args
+                reply = None
+            else:
+                break
+            if op != b"HMSG" or line[4] != SPACE:
+                break
+            header_size = known_sizes.get(header_field)
+            size = known_sizes.get(size_field)
+            if header_size is None or size is None or header_size > size:
+                # Sizes not seen before (or in the wrong order): the decoder judges them.
+                _, _, _, header_size, size = decode_hmsg(line)
+            start = eol + 1
+            end = start + size
+            if end + 2 > length:
+                # Cut by the chunk's end: the head is kept for the rest.
+                hmsg = new_hmsg(HMsg)
+                hmsg.subject = subject
+                hmsg.sid = sid
+                hmsg.reply = reply
+                self._wait_for_payload(hmsg, header_size, size, end + 2 - pos)
+                return pos
+            split = start + header_size
+            raw_headers = chunk[start:split]
+            if (
+                chunk[end] != CR
+                or chunk[end + 1] != LF
+                or raw_headers[:8] != HEADER_PREFIX
+                or raw_headers[-4:] != HEADER_END
+            ):
+                break
+            hmsg = new_hmsg(HMsg)
+            hmsg.subject = subject
+            hmsg.sid = sid
+            hmsg.reply = reply
+            hmsg.raw_headers = raw_headers
+            hmsg.payload = chunk[split:end]
+            append(hmsg)
+            pos = end + 2
+        else:
+            return pos
+        return self._parse_offsets(chunk, pos, frames)
 
     def _parse_offsets(self, chunk: bytes, pos: int, frames: list[Frame]) -> int:
         """Parse from ``pos`` line by line, finding each line end and jumping over
@@ -406,15 +484,17 @@ def _offset(pieces: list[bytes], mark: int, marked: int, index: int, length: int
     return length - sum(map(len, pieces[index:])) - 2 * (last - index)
 
 
-def _opens_with_offsets_frame(chunk: bytes) -> bool:
-    """Whether the chunk opens with an HMSG, or a MSG whose payload is over the
-    large-frame average: frames the offsets path parses for less. A guess only: it
-    decides which path parses, never what is accepted."""
+def _opening_path(chunk: bytes) -> int:
+    """The path for a first chunk: the HMSG run if it opens with an HMSG, offsets if
+    with a MSG whose payload is over the large-frame average, else pieces. A guess
+    only: it decides which path parses, never what is accepted."""
     if chunk[:5] == b"HMSG ":
-        return True
+        return _HMSGS
     end = chunk.find(b"\n", 0, 1024)
     if end < 0:
-        return False
+        return _PIECES
     args = chunk[:end].split()
     size = args[-1] if len(args) in (4, 5) and args[0] == b"MSG" else b""
-    return size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE)
+    if size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE):
+        return _OFFSETS
+    return _PIECES
