@@ -42,6 +42,7 @@ from .framing import (
     separated,
     unknown_operation,
 )
+from .heads import HMsgHead
 
 # MSG control lines repeat (one subject, sid and size): remember this many decoded ones.
 _HEAD_CACHE_ENTRIES = 256
@@ -58,7 +59,7 @@ _HMSGS: Final = 2
 class ClientFrameReader(FrameReader):
     """Parses server-to-client frames (see :class:`FrameReader`)."""
 
-    __slots__ = ("_heads", "_known_sizes", "_path", "_window")
+    __slots__ = ("_header_blocks", "_heads", "_hmsg_heads", "_known_sizes", "_path", "_window")
 
     def __init__(self, max_control_line: int, max_payload: int | None) -> None:
         super().__init__(max_control_line, max_payload)
@@ -66,6 +67,11 @@ class ClientFrameReader(FrameReader):
         self._known_sizes = self._decoder.known_sizes
         # MSG control line -> its decoded head; None once lines stopped repeating.
         self._heads: dict[bytes, tuple[bytes, bytes, bytes | None, int]] | None = {}
+        # The same for HMSG control lines (see _parse_hmsgs).
+        self._hmsg_heads: dict[bytes, HMsgHead] | None = {}
+        # Checked header blocks, each shared by the frames that carry it; None once
+        # blocks stopped repeating.
+        self._header_blocks: dict[bytes, bytes] | None = {}
         # How the next chunk is parsed (_PIECES, _OFFSETS or _HMSGS), chosen from the
         # frames seen last; None until the first frames are seen.
         self._path: int | None = None
@@ -84,6 +90,8 @@ class ClientFrameReader(FrameReader):
         # Remembered heads were checked against the old limit.
         if self._heads is not None:
             self._heads.clear()
+        if self._hmsg_heads is not None:
+            self._hmsg_heads.clear()
 
     def parse(self, chunk: bytes, frames: list[Frame]) -> int:
         """Append the frames ``chunk`` completes to ``frames``; return the offset of the
@@ -254,39 +262,54 @@ class ClientFrameReader(FrameReader):
 
     def _parse_hmsgs(self, chunk: bytes, frames: list[Frame]) -> int:
         """Parse a run of HMSG frames as the server writes them (JetStream deliveries):
-        one split of each control line, sizes looked up, header block and payload
-        sliced once. Any other line hands the rest of the chunk to
-        :meth:`_parse_offsets`, which judges it."""
+        a control line seen before is looked up, any other split once with its sizes
+        looked up; a header block seen before is shared, any other checked; header
+        block and payload are sliced once. Any other line hands the rest of the chunk
+        to :meth:`_parse_offsets`, which judges it."""
         max_line = self.max_control_line
         known_sizes = self._known_sizes
         decode_hmsg = self._decoder.hmsg
+        heads = self._hmsg_heads
+        blocks = self._header_blocks
         append = frames.append
         new_hmsg = HMsg.__new__
         find = chunk.find
         length = len(chunk)
         pos = 0
         reply: bytes | None
+        header_size: int | None
+        size: int | None
         while pos < length:
             eol = find(b"\n", pos)
             if eol < 0 or eol - pos > max_line:
                 break
             line = chunk[pos:eol]
-            args = line.split()
-            nargs = len(args)
-            if nargs == 6:
-                op, subject, sid, reply, header_field, size_field = args
-            elif nargs == 5:
-                op, subject, sid, header_field, size_field = args
-                reply = None
+            head = heads.get(line) if heads is not None else None
+            if head is not None:
+                subject, sid, reply, header_size, size = head
             else:
-                break
-            if op != b"HMSG" or line[4] != SPACE:
-                break
-            header_size = known_sizes.get(header_field)
-            size = known_sizes.get(size_field)
-            if header_size is None or size is None or header_size > size:
-                # Sizes not seen before (or in the wrong order): the decoder judges them.
-                _, _, _, header_size, size = decode_hmsg(line)
+                args = line.split()
+                nargs = len(args)
+                if nargs == 6:
+                    op, subject, sid, reply, header_field, size_field = args
+                elif nargs == 5:
+                    op, subject, sid, header_field, size_field = args
+                    reply = None
+                else:
+                    break
+                if op != b"HMSG" or line[4] != SPACE:
+                    break
+                header_size = known_sizes.get(header_field)
+                size = known_sizes.get(size_field)
+                if header_size is None or size is None or header_size > size:
+                    # Sizes not seen before (or in the wrong order): the decoder judges.
+                    _, _, _, header_size, size = decode_hmsg(line)
+                if heads is not None:
+                    if len(heads) < _HEAD_CACHE_ENTRIES:
+                        heads[line] = (subject, sid, reply, header_size, size)
+                    else:
+                        # Lines do not repeat (JetStream ack replies): stop looking.
+                        heads = self._hmsg_heads = None
             start = eol + 1
             end = start + size
             if end + 2 > length:
@@ -297,15 +320,22 @@ class ClientFrameReader(FrameReader):
                 hmsg.reply = reply
                 self._wait_for_payload(hmsg, header_size, size, end + 2 - pos)
                 return pos
+            if chunk[end] != CR or chunk[end + 1] != LF:
+                break
             split = start + header_size
             raw_headers = chunk[start:split]
-            if (
-                chunk[end] != CR
-                or chunk[end + 1] != LF
-                or raw_headers[:8] != HEADER_PREFIX
-                or raw_headers[-4:] != HEADER_END
-            ):
-                break
+            block = blocks.get(raw_headers) if blocks is not None else None
+            if block is not None:
+                raw_headers = block
+            else:
+                if raw_headers[:8] != HEADER_PREFIX or raw_headers[-4:] != HEADER_END:
+                    break
+                if blocks is not None:
+                    if len(blocks) < _HEAD_CACHE_ENTRIES:
+                        blocks[raw_headers] = raw_headers
+                    else:
+                        # Header blocks do not repeat: stop looking them up.
+                        blocks = self._header_blocks = None
             hmsg = new_hmsg(HMsg)
             hmsg.subject = subject
             hmsg.sid = sid
@@ -315,6 +345,9 @@ class ClientFrameReader(FrameReader):
             append(hmsg)
             pos = end + 2
         else:
+            return pos
+        if eol < 0 and length - pos <= max_line:
+            # The chunk ends inside a control line: the rest waits for its line end.
             return pos
         return self._parse_offsets(chunk, pos, frames)
 
