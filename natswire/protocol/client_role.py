@@ -54,6 +54,8 @@ _SPLIT_WINDOW = 32 * 1024
 _PIECES: Final = 0
 _OFFSETS: Final = 1
 _HMSGS: Final = 2
+# A valid header block with no headers.
+_EMPTY_HEADER_BLOCK: Final = HEADER_PREFIX + HEADER_END
 
 
 class ClientFrameReader(FrameReader):
@@ -271,6 +273,8 @@ class ClientFrameReader(FrameReader):
         decode_hmsg = self._decoder.hmsg
         heads = self._hmsg_heads
         blocks = self._header_blocks
+        # The block of the frame before, checked: the next frame often carries it too.
+        last_block = _EMPTY_HEADER_BLOCK
         append = frames.append
         new_hmsg = HMsg.__new__
         find = chunk.find
@@ -324,18 +328,21 @@ class ClientFrameReader(FrameReader):
                 break
             split = start + header_size
             raw_headers = chunk[start:split]
-            block = blocks.get(raw_headers) if blocks is not None else None
-            if block is not None:
-                raw_headers = block
+            if raw_headers == last_block:
+                raw_headers = last_block
             else:
-                if raw_headers[:8] != HEADER_PREFIX or raw_headers[-4:] != HEADER_END:
-                    break
-                if blocks is not None:
-                    if len(blocks) < _HEAD_CACHE_ENTRIES:
-                        blocks[raw_headers] = raw_headers
-                    else:
-                        # Header blocks do not repeat: stop looking them up.
-                        blocks = self._header_blocks = None
+                block = blocks.get(raw_headers) if blocks is not None else None
+                if block is None:
+                    if raw_headers[:8] != HEADER_PREFIX or raw_headers[-4:] != HEADER_END:
+                        break
+                    block = raw_headers
+                    if blocks is not None:
+                        if len(blocks) < _HEAD_CACHE_ENTRIES:
+                            blocks[block] = block
+                        else:
+                            # Header blocks do not repeat: stop looking them up.
+                            blocks = self._header_blocks = None
+                raw_headers = last_block = block
             hmsg = new_hmsg(HMsg)
             hmsg.subject = subject
             hmsg.sid = sid

@@ -150,7 +150,10 @@ class Parser:
                     buffer.clear()
             pos = reader.parse(chunk, frames)
             if pos < len(chunk):
-                buffer += memoryview(chunk)[pos:]
+                if len(chunk) - pos <= SMALL_FRAME:
+                    buffer += chunk[pos:]
+                else:
+                    buffer += memoryview(chunk)[pos:]
                 self._searched = len(buffer)
             return frames
         except RemoteProtocolError as exc:
