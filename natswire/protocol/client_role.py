@@ -1,7 +1,7 @@
 """The client role's reader: what a server sends (INFO, MSG, HMSG, PING, PONG, +OK, -ERR).
 
-This is the hottest code of the client. A chunk is parsed one of two ways, chosen from
-the frames seen last:
+This is the hottest code of the client. A chunk is parsed one of three ways, chosen
+from the frames seen last:
 
 - Small MSG frames: the chunk is split at every CRLF in one C-level pass. A MSG control
   line is then one piece and, unless its payload holds a CRLF itself, its payload is the
@@ -11,15 +11,20 @@ the frames seen last:
   unique reply subjects never repeat. The loop moves a piece index only; byte offsets
   are summed from piece lengths when a frame needs them. A big chunk is split a window
   at a time, which keeps the pieces in the CPU cache.
-- Large frames and HMSG: each line end is found and payloads are jumped over, which
-  neither scans payload bytes nor cuts header blocks into lines.
+- Large frames: each line end is found and payloads are jumped over, which neither
+  scans payload bytes nor cuts header blocks into lines.
+- A run of HMSG frames (JetStream deliveries): found and jumped over the same way, in a
+  loop that reads HMSG alone. A control line seen before is looked up; a header block is
+  checked once and shared by the frames that carry it (both caches are dropped once
+  full, as JetStream ack replies never repeat). Any other frame hands the rest of the
+  chunk to the large-frame loop.
 
-Both take the common case inline: MSG and HMSG spelled as the server writes them (upper
+All take the common case inline: MSG and HMSG spelled as the server writes them (upper
 case, one space, the right number of arguments), with size fields the one
-:class:`~natswire.protocol.heads.HeadDecoder` has accepted before, a whole payload and
-a good trailer. The decoder judges every other MSG and HMSG line (new sizes, other
-spellings, wrong argument counts); the general frame parser builds anything else and
-names any error.
+:class:`~natswire.protocol.heads.HeadDecoder` has accepted before (the HMSG loop asks it
+about new ones in place), a whole payload and a good trailer. The decoder judges every
+other MSG and HMSG line (new sizes, other spellings, wrong argument counts); the general
+frame parser builds anything else and names any error.
 """
 
 from __future__ import annotations
