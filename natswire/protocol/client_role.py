@@ -59,6 +59,8 @@ _SPLIT_WINDOW = 32 * 1024
 _PIECES: Final = 0
 _OFFSETS: Final = 1
 _HMSGS: Final = 2
+# Header blocks up to this size are remembered (at most _HEAD_CACHE_ENTRIES of them).
+_LARGEST_KEPT_BLOCK = 512
 # A valid header block with no headers.
 _EMPTY_HEADER_BLOCK: Final = HEADER_PREFIX + HEADER_END
 
@@ -341,7 +343,7 @@ class ClientFrameReader(FrameReader):
                     if raw_headers[:8] != HEADER_PREFIX or raw_headers[-4:] != HEADER_END:
                         break
                     block = raw_headers
-                    if blocks is not None:
+                    if blocks is not None and header_size <= _LARGEST_KEPT_BLOCK:
                         if len(blocks) < _HEAD_CACHE_ENTRIES:
                             blocks[block] = block
                         else:

@@ -131,3 +131,15 @@ def test_lines_and_blocks_that_do_not_repeat_are_not_kept() -> None:
     assert parser._reader._header_blocks is None
     again = hmsg(b"a", None, HEADERS, b"hi")
     assert parser.receive_data(again * 3) == [HMsg(b"a", b"1", None, HEADERS, b"hi")] * 3
+
+
+def test_large_header_blocks_are_not_kept() -> None:
+    """A block over the size kept is checked for every frame and never remembered."""
+    large = b"NATS/1.0\r\nBig: " + b"x" * 600 + b"\r\n\r\n"
+    frames = Parser().receive_data(hmsg(b"a", None, large, b"hi") * 3)
+    assert frames == [HMsg(b"a", b"1", None, large, b"hi")] * 3
+    parser = Parser()
+    parser.receive_data(hmsg(b"a", None, large, b"hi") + hmsg(b"a", None, HEADERS, b"hi"))
+    assert parser._reader._header_blocks == {HEADERS: HEADERS}
+    with pytest.raises(RemoteProtocolError):
+        Parser().receive_data(hmsg(b"a", None, large, b"hi") + hmsg(b"a", None, large[1:], b"hi"))
