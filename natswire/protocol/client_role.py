@@ -371,11 +371,8 @@ class ClientFrameReader(FrameReader):
         blocks."""
         max_line = self.max_control_line
         known_sizes = self._known_sizes
-        decode_msg = self._decoder.msg
-        decode_hmsg = self._decoder.hmsg
         append = frames.append
         new_msg = Msg.__new__
-        new_hmsg = HMsg.__new__
         find = chunk.find
         length = len(chunk)
         heads = self._heads
@@ -413,7 +410,7 @@ class ClientFrameReader(FrameReader):
             if (nargs == 4 or nargs == 5) and args[0] == b"MSG" and line[3] == SPACE:
                 size = known_sizes.get(args[-1])
                 if size is None:
-                    size = decode_msg(line)[3]
+                    size = self._decoder.msg(line)[3]
                 if heads is not None:
                     if len(heads) < _HEAD_CACHE_ENTRIES:
                         heads[line] = (args[1], args[2], args[3] if nargs == 5 else None, size)
@@ -443,12 +440,12 @@ class ClientFrameReader(FrameReader):
                 header_size = known_sizes.get(args[-2])
                 size = known_sizes.get(args[-1])
                 if header_size is None or size is None or header_size > size:
-                    _, _, _, header_size, size = decode_hmsg(line)
+                    _, _, _, header_size, size = self._decoder.hmsg(line)
                 start = eol + 1
                 end = start + size
                 if end + 2 > length:
                     # Cut by the chunk's end, as a MSG above.
-                    hmsg = new_hmsg(HMsg)
+                    hmsg = HMsg.__new__(HMsg)
                     hmsg.subject = args[1]
                     hmsg.sid = args[2]
                     hmsg.reply = args[3] if nargs == 6 else None
@@ -462,7 +459,7 @@ class ClientFrameReader(FrameReader):
                         and raw_headers[:8] == HEADER_PREFIX
                         and raw_headers[-4:] == HEADER_END
                     ):
-                        hmsg = new_hmsg(HMsg)
+                        hmsg = HMsg.__new__(HMsg)
                         hmsg.subject = args[1]
                         hmsg.sid = args[2]
                         hmsg.reply = args[3] if nargs == 6 else None
