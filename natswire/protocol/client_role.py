@@ -1,7 +1,7 @@
 """The client role's reader: what a server sends (INFO, MSG, HMSG, PING, PONG, +OK, -ERR).
 
-This is the hottest code of the client. A chunk is parsed one of two ways, chosen from
-the frames seen last:
+This is the hottest code of the client. A chunk is parsed one of three ways, chosen
+from the frames seen last:
 
 - Small MSG frames: the chunk is split at every CRLF in one C-level pass. A MSG control
   line is then one piece and, unless its payload holds a CRLF itself, its payload is the
@@ -11,18 +11,25 @@ the frames seen last:
   unique reply subjects never repeat. The loop moves a piece index only; byte offsets
   are summed from piece lengths when a frame needs them. A big chunk is split a window
   at a time, which keeps the pieces in the CPU cache.
-- Large frames and HMSG: each line end is found and payloads are jumped over, which
-  neither scans payload bytes nor cuts header blocks into lines.
+- Large frames: each line end is found and payloads are jumped over, which neither
+  scans payload bytes nor cuts header blocks into lines.
+- A run of HMSG frames (JetStream deliveries): found and jumped over the same way, in a
+  loop that reads HMSG alone. A control line seen before is looked up; a header block is
+  checked once and shared by the frames that carry it (both caches are dropped once
+  full, as JetStream ack replies never repeat). Any other frame hands the rest of the
+  chunk to the large-frame loop.
 
-Both take the common case inline: MSG and HMSG spelled as the server writes them (upper
+All take the common case inline: MSG and HMSG spelled as the server writes them (upper
 case, one space, the right number of arguments), with size fields the one
-:class:`~natswire.protocol.heads.HeadDecoder` has accepted before, a whole payload and
-a good trailer. The decoder judges every other MSG and HMSG line (new sizes, other
-spellings, wrong argument counts); the general frame parser builds anything else and
-names any error.
+:class:`~natswire.protocol.heads.HeadDecoder` has accepted before (the HMSG loop asks it
+about new ones in place), a whole payload and a good trailer. The decoder judges every
+other MSG and HMSG line (new sizes, other spellings, wrong argument counts); the general
+frame parser builds anything else and names any error.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from .frames import OK, PING, PONG, Err, Frame, HMsg, Info, Msg
 from .framing import (
@@ -40,6 +47,7 @@ from .framing import (
     separated,
     unknown_operation,
 )
+from .heads import HMsgHead
 
 # MSG control lines repeat (one subject, sid and size): remember this many decoded ones.
 _HEAD_CACHE_ENTRIES = 256
@@ -47,12 +55,20 @@ _HEAD_CACHE_ENTRIES = 256
 _LARGE_FRAME_AVERAGE = 256
 # Bytes of a large chunk split at a time (see ClientFrameReader._parse_windows).
 _SPLIT_WINDOW = 32 * 1024
+# How a chunk is parsed: split at CRLF, line by line by offsets, or as a run of HMSGs.
+_PIECES: Final = 0
+_OFFSETS: Final = 1
+_HMSGS: Final = 2
+# Header blocks up to this size are remembered (at most _HEAD_CACHE_ENTRIES of them).
+_LARGEST_KEPT_BLOCK = 512
+# A valid header block with no headers.
+_EMPTY_HEADER_BLOCK: Final = HEADER_PREFIX + HEADER_END
 
 
 class ClientFrameReader(FrameReader):
     """Parses server-to-client frames (see :class:`FrameReader`)."""
 
-    __slots__ = ("_by_offsets", "_heads", "_known_sizes", "_window")
+    __slots__ = ("_header_blocks", "_heads", "_hmsg_heads", "_known_sizes", "_path", "_window")
 
     def __init__(self, max_control_line: int, max_payload: int | None) -> None:
         super().__init__(max_control_line, max_payload)
@@ -60,8 +76,14 @@ class ClientFrameReader(FrameReader):
         self._known_sizes = self._decoder.known_sizes
         # MSG control line -> its decoded head; None once lines stopped repeating.
         self._heads: dict[bytes, tuple[bytes, bytes, bytes | None, int]] | None = {}
-        # Whether recent frames were large or HMSG; None until the first frames are seen.
-        self._by_offsets: bool | None = None
+        # The same for HMSG control lines (see _parse_hmsgs).
+        self._hmsg_heads: dict[bytes, HMsgHead] | None = {}
+        # Checked header blocks, each shared by the frames that carry it; None once
+        # blocks stopped repeating.
+        self._header_blocks: dict[bytes, bytes] | None = {}
+        # How the next chunk is parsed (_PIECES, _OFFSETS or _HMSGS), chosen from the
+        # frames seen last; None until the first frames are seen.
+        self._path: int | None = None
         # Bytes split at a time: a window must be shorter than the longest line
         # allowed, or it is not split (see _parse_pieces).
         self._window = min(_SPLIT_WINDOW, max_control_line - 1)
@@ -77,15 +99,19 @@ class ClientFrameReader(FrameReader):
         # Remembered heads were checked against the old limit.
         if self._heads is not None:
             self._heads.clear()
+        if self._hmsg_heads is not None:
+            self._hmsg_heads.clear()
 
     def parse(self, chunk: bytes, frames: list[Frame]) -> int:
         """Append the frames ``chunk`` completes to ``frames``; return the offset of the
         first byte not used."""
         before = len(frames)
-        by_offsets = self._by_offsets
-        if by_offsets is None:
-            by_offsets = _opens_with_offsets_frame(chunk)
-        if by_offsets:
+        path = self._path
+        if path is None:
+            path = _opening_path(chunk)
+        if path == _HMSGS:
+            pos = self._parse_hmsgs(chunk, frames)
+        elif path == _OFFSETS:
             pos = self._parse_offsets(chunk, 0, frames)
         elif len(chunk) <= self._window:
             pos = self._parse_pieces(chunk, frames)
@@ -95,7 +121,10 @@ class ClientFrameReader(FrameReader):
         # suited this one.
         parsed = len(frames) - before
         if parsed:
-            self._by_offsets = pos > _LARGE_FRAME_AVERAGE * parsed or type(frames[-1]) is HMsg
+            if type(frames[-1]) is HMsg:
+                self._path = _HMSGS
+            else:
+                self._path = _OFFSETS if pos > _LARGE_FRAME_AVERAGE * parsed else _PIECES
         return pos
 
     def _parse_windows(self, chunk: bytes, frames: list[Frame]) -> int:
@@ -240,17 +269,110 @@ class ClientFrameReader(FrameReader):
             index = mark
         return _offset(pieces, mark, marked, index, len(chunk))
 
+    def _parse_hmsgs(self, chunk: bytes, frames: list[Frame]) -> int:
+        """Parse a run of HMSG frames as the server writes them (JetStream deliveries):
+        a control line seen before is looked up, any other split once with its sizes
+        looked up; a header block seen before is shared, any other checked; header
+        block and payload are sliced once. Any other line hands the rest of the chunk
+        to :meth:`_parse_offsets`, which judges it."""
+        max_line = self.max_control_line
+        known_sizes = self._known_sizes
+        decode_hmsg = self._decoder.hmsg
+        heads = self._hmsg_heads
+        blocks = self._header_blocks
+        # The block of the frame before, checked: the next frame often carries it too.
+        last_block = _EMPTY_HEADER_BLOCK
+        append = frames.append
+        new_hmsg = HMsg.__new__
+        find = chunk.find
+        length = len(chunk)
+        pos = 0
+        reply: bytes | None
+        header_size: int | None
+        size: int | None
+        while pos < length:
+            eol = find(b"\n", pos)
+            if eol < 0 or eol - pos > max_line:
+                break
+            line = chunk[pos:eol]
+            head = heads.get(line) if heads is not None else None
+            if head is not None:
+                subject, sid, reply, header_size, size = head
+            else:
+                args = line.split()
+                nargs = len(args)
+                if nargs == 6:
+                    op, subject, sid, reply, header_field, size_field = args
+                elif nargs == 5:
+                    op, subject, sid, header_field, size_field = args
+                    reply = None
+                else:
+                    break
+                if op != b"HMSG" or line[4] != SPACE:
+                    break
+                header_size = known_sizes.get(header_field)
+                size = known_sizes.get(size_field)
+                if header_size is None or size is None or header_size > size:
+                    # Sizes not seen before (or in the wrong order): the decoder judges.
+                    _, _, _, header_size, size = decode_hmsg(line)
+                if heads is not None:
+                    if len(heads) < _HEAD_CACHE_ENTRIES:
+                        heads[line] = (subject, sid, reply, header_size, size)
+                    else:
+                        # Lines do not repeat (JetStream ack replies): stop looking.
+                        heads = self._hmsg_heads = None
+            start = eol + 1
+            end = start + size
+            if end + 2 > length:
+                # Cut by the chunk's end: the head is kept for the rest.
+                hmsg = new_hmsg(HMsg)
+                hmsg.subject = subject
+                hmsg.sid = sid
+                hmsg.reply = reply
+                self._wait_for_payload(hmsg, header_size, size, end + 2 - pos)
+                return pos
+            if chunk[end] != CR or chunk[end + 1] != LF:
+                break
+            split = start + header_size
+            raw_headers = chunk[start:split]
+            if raw_headers == last_block:
+                raw_headers = last_block
+            else:
+                block = blocks.get(raw_headers) if blocks is not None else None
+                if block is None:
+                    if raw_headers[:8] != HEADER_PREFIX or raw_headers[-4:] != HEADER_END:
+                        break
+                    block = raw_headers
+                    if blocks is not None and header_size <= _LARGEST_KEPT_BLOCK:
+                        if len(blocks) < _HEAD_CACHE_ENTRIES:
+                            blocks[block] = block
+                        else:
+                            # Header blocks do not repeat: stop looking them up.
+                            blocks = self._header_blocks = None
+                raw_headers = last_block = block
+            hmsg = new_hmsg(HMsg)
+            hmsg.subject = subject
+            hmsg.sid = sid
+            hmsg.reply = reply
+            hmsg.raw_headers = raw_headers
+            hmsg.payload = chunk[split:end]
+            append(hmsg)
+            pos = end + 2
+        else:
+            return pos
+        if eol < 0 and length - pos <= max_line:
+            # The chunk ends inside a control line: the rest waits for its line end.
+            return pos
+        return self._parse_offsets(chunk, pos, frames)
+
     def _parse_offsets(self, chunk: bytes, pos: int, frames: list[Frame]) -> int:
         """Parse from ``pos`` line by line, finding each line end and jumping over
         payloads: cheaper than splitting when payloads are large or frames carry header
         blocks."""
         max_line = self.max_control_line
         known_sizes = self._known_sizes
-        decode_msg = self._decoder.msg
-        decode_hmsg = self._decoder.hmsg
         append = frames.append
         new_msg = Msg.__new__
-        new_hmsg = HMsg.__new__
         find = chunk.find
         length = len(chunk)
         heads = self._heads
@@ -288,7 +410,7 @@ class ClientFrameReader(FrameReader):
             if (nargs == 4 or nargs == 5) and args[0] == b"MSG" and line[3] == SPACE:
                 size = known_sizes.get(args[-1])
                 if size is None:
-                    size = decode_msg(line)[3]
+                    size = self._decoder.msg(line)[3]
                 if heads is not None:
                     if len(heads) < _HEAD_CACHE_ENTRIES:
                         heads[line] = (args[1], args[2], args[3] if nargs == 5 else None, size)
@@ -318,12 +440,12 @@ class ClientFrameReader(FrameReader):
                 header_size = known_sizes.get(args[-2])
                 size = known_sizes.get(args[-1])
                 if header_size is None or size is None or header_size > size:
-                    _, _, _, header_size, size = decode_hmsg(line)
+                    _, _, _, header_size, size = self._decoder.hmsg(line)
                 start = eol + 1
                 end = start + size
                 if end + 2 > length:
                     # Cut by the chunk's end, as a MSG above.
-                    hmsg = new_hmsg(HMsg)
+                    hmsg = HMsg.__new__(HMsg)
                     hmsg.subject = args[1]
                     hmsg.sid = args[2]
                     hmsg.reply = args[3] if nargs == 6 else None
@@ -337,7 +459,7 @@ class ClientFrameReader(FrameReader):
                         and raw_headers[:8] == HEADER_PREFIX
                         and raw_headers[-4:] == HEADER_END
                     ):
-                        hmsg = new_hmsg(HMsg)
+                        hmsg = HMsg.__new__(HMsg)
                         hmsg.subject = args[1]
                         hmsg.sid = args[2]
                         hmsg.reply = args[3] if nargs == 6 else None
@@ -406,15 +528,17 @@ def _offset(pieces: list[bytes], mark: int, marked: int, index: int, length: int
     return length - sum(map(len, pieces[index:])) - 2 * (last - index)
 
 
-def _opens_with_offsets_frame(chunk: bytes) -> bool:
-    """Whether the chunk opens with an HMSG, or a MSG whose payload is over the
-    large-frame average: frames the offsets path parses for less. A guess only: it
-    decides which path parses, never what is accepted."""
+def _opening_path(chunk: bytes) -> int:
+    """The path for a first chunk: the HMSG run if it opens with an HMSG, offsets if
+    with a MSG whose payload is over the large-frame average, else pieces. A guess
+    only: it decides which path parses, never what is accepted."""
     if chunk[:5] == b"HMSG ":
-        return True
+        return _HMSGS
     end = chunk.find(b"\n", 0, 1024)
     if end < 0:
-        return False
+        return _PIECES
     args = chunk[:end].split()
     size = args[-1] if len(args) in (4, 5) and args[0] == b"MSG" else b""
-    return size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE)
+    if size.isdigit() and (len(size) > 9 or int(size) > _LARGE_FRAME_AVERAGE):
+        return _OFFSETS
+    return _PIECES

@@ -24,6 +24,8 @@ SEPARATORS: Final = (0x20, 0x09)
 CR: Final = 0x0D
 LF: Final = 0x0A
 SPACE: Final = 0x20
+#: Frames up to this size are completed from copies, cheaper than memoryviews of them.
+SMALL_FRAME: Final = 4096
 
 
 class NeedData(enum.Enum):
@@ -64,11 +66,14 @@ class FrameReader:
 
     def take_pending(self, buffer: bytearray) -> Frame:
         """Cut the completed waiting frame off the front of ``buffer``, copying its
-        payload once."""
+        payload out of it (a small frame is copied whole first: cheaper than a view)."""
         needed = self.needed
         frame, header_size, start = self._pending
-        with memoryview(buffer) as view:
-            complete_frame(frame, header_size, view, start, needed - 2)
+        if needed <= SMALL_FRAME:
+            complete_frame(frame, header_size, bytes(buffer), start, needed - 2)
+        else:
+            with memoryview(buffer) as view:
+                complete_frame(frame, header_size, view, start, needed - 2)
         del buffer[:needed]
         self.needed = 0
         return frame

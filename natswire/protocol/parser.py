@@ -28,7 +28,7 @@ import enum
 from .client_role import ClientFrameReader
 from .errors import RemoteProtocolError
 from .frames import Frame
-from .framing import FrameReader, line_too_long
+from .framing import SMALL_FRAME, FrameReader, line_too_long
 from .limits import DEFAULT_CLIENT_MAX_CONTROL_LINE, DEFAULT_MAX_CONTROL_LINE
 
 
@@ -130,8 +130,11 @@ class Parser:
                     if len(data) < missing:
                         buffer += data
                         return frames
-                    with memoryview(data) as view:
-                        buffer += view[:missing]
+                    if needed <= SMALL_FRAME:
+                        buffer += data[:missing]
+                    else:
+                        with memoryview(data) as view:
+                            buffer += view[:missing]
                     frames.append(reader.take_pending(buffer))
                     if len(data) == missing:
                         return frames
@@ -147,7 +150,10 @@ class Parser:
                     buffer.clear()
             pos = reader.parse(chunk, frames)
             if pos < len(chunk):
-                buffer += memoryview(chunk)[pos:]
+                if len(chunk) - pos <= SMALL_FRAME:
+                    buffer += chunk[pos:]
+                else:
+                    buffer += memoryview(chunk)[pos:]
                 self._searched = len(buffer)
             return frames
         except RemoteProtocolError as exc:
