@@ -164,7 +164,9 @@ class ExpirySweep:
         self, topology: Topology, info: Any, spec: QueueSpec, floor: int
     ) -> None:
         for _ in range(SWEEP_BATCH):
-            due = await self._head_due(info, spec, floor)
+            found, due = await self._head_due(info, spec, floor)
+            if not found:
+                return  # nothing readable at the head now: looked at again next round
             if due is None or due > time.time():
                 self._quiet_until[spec.name] = (floor, float("inf") if due is None else due)
                 return
@@ -179,9 +181,9 @@ class ExpirySweep:
             await self._dead_letters.expire(spec, msg)
             floor = msg.metadata.sequence.stream
 
-    async def _head_due(self, info: Any, spec: QueueSpec, floor: int) -> float | None:
-        """When the first message the queue would deliver (read without delivering it)
-        expires, as a wall-clock time; ``None`` when there is none or it never does."""
+    async def _head_due(self, info: Any, spec: QueueSpec, floor: int) -> tuple[bool, float | None]:
+        """Whether the queue has a first message to deliver (read without delivering it),
+        and when it expires, as a wall-clock time (``None``: never)."""
         start = max(floor, spec.created_seq) + 1
         best: Any = None
         for subject in info.config.filter_subjects or []:
@@ -193,7 +195,7 @@ class ExpirySweep:
             if raw.seq is not None and (best is None or raw.seq < best.seq):
                 best = raw
         if best is None:
-            return None
+            return False, None
         msg = JetStreamMessage(self._nc, best.subject or "", best.data, None, best.headers)
         deadline_ns = expires_at_ns(msg, parse_time_ns(best.time), spec.message_ttl)
-        return None if deadline_ns is None else deadline_ns / 1e9
+        return True, None if deadline_ns is None else deadline_ns / 1e9
