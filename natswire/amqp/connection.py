@@ -99,7 +99,7 @@ class Connection:
         """Start the periodic upkeep and the expiry sweep (:func:`connect` does, once the
         streams exist)."""
         self._upkeep.start()
-        self.sweep.start(self.topology, self.consumers.consumes)
+        self.spawn(self.sweep.run(self.topology, self.consumers.consumes))
 
     def counters(self, queue: str) -> QueueCounters:
         """The live counters of ``queue`` (created at first use)."""
@@ -230,7 +230,6 @@ class Connection:
                 logger.debug("natswire.amqp: closing channel: %s", exc)
         self._closed = True
         await self._upkeep.stop()
-        await self.sweep.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._owns_client:

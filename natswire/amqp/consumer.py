@@ -450,10 +450,6 @@ class ConsumerSet:
         """Whether ``queue`` is consumed here."""
         return queue in self._by_queue
 
-    def queues(self) -> set[str]:
-        """The queues consumed here."""
-        return set(self._by_queue)
-
     def __iter__(self) -> Iterator[Consumer]:
         return iter([c for consumers in self._by_queue.values() for c in consumers])
 

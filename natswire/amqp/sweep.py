@@ -16,7 +16,6 @@ later is not read again before then: expiry work goes to queues with TTLs that a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -83,7 +82,6 @@ class ExpirySweep:
         self._queues: set[str] = set()
         #: queue -> (ack floor, time before which its head needs no look).
         self._quiet_until: dict[str, tuple[int, float]] = {}
-        self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ queue watch
 
@@ -98,31 +96,14 @@ class ExpirySweep:
         self._queues.discard(queue)
         self._quiet_until.pop(queue, None)
 
-    @property
-    def queues(self) -> frozenset[str]:
-        """The queues swept (when nobody consumes them)."""
-        return frozenset(self._queues)
-
     # ------------------------------------------------------------------- task
 
-    def start(self, topology: Topology, consumed: Callable[[str], bool]) -> None:
-        """Start sweeping every interval (nothing when the interval is ``None``)."""
-        if self._task is None and self._interval is not None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(self._interval, topology, consumed)
-            )
-
-    async def stop(self) -> None:
-        """Stop sweeping and wait for the task."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
-    async def _run(
-        self, interval: float, topology: Topology, consumed: Callable[[str], bool]
-    ) -> None:
+    async def run(self, topology: Topology, consumed: Callable[[str], bool]) -> None:
+        """Sweep every interval until cancelled (the connection runs this as one of its
+        background tasks; nothing to do when the interval is ``None``)."""
+        interval = self._interval
+        if interval is None:
+            return
         while True:
             await asyncio.sleep(interval)
             if not self._nc.is_connected:
