@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from natswire import amqp
 from natswire.server import NatsServer
 
+from .consumer_cost import answered
+
 EXCHANGE = "user-notifications"
 ARGUMENTS = {"x-queue-type": "quorum", "x-dead-letter-exchange": "dead-user-notifications"}
 CONCURRENCY = 20
@@ -91,34 +93,6 @@ async def drain(url: str, messages: int, timeout: float) -> float:
         await conn.close()
 
 
-async def wait_answering(url: str, timeout: float) -> tuple[float, float]:
-    """Seconds until JetStream answers, and until a queue's consumer answers."""
-    import natswire
-
-    started = time.monotonic()
-    js_at = None
-    while time.monotonic() - started < timeout:
-        try:
-            nc = await natswire.connect(url, connect_timeout=1, allow_reconnect=False)
-        except Exception:
-            await asyncio.sleep(0.1)
-            continue
-        try:
-            js = nc.jetstream(timeout=1)
-            while time.monotonic() - started < timeout:
-                try:
-                    if js_at is None:
-                        await js.account_info()
-                        js_at = time.monotonic() - started
-                    await js.consumer_info("AMQP-wire", amqp.consumer_name(queue_of(0)))
-                    return js_at, time.monotonic() - started
-                except Exception:
-                    await asyncio.sleep(0.1)
-        finally:
-            await nc.close()
-    raise SystemExit(f"JetStream did not answer within {timeout} s of the restart")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.amqp_restart")
     parser.add_argument("--queues", type=int, default=20_000)
@@ -132,12 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         server.start()
         ready = time.monotonic() - started
-        js_at, queue_at = asyncio.run(wait_answering(server.url, 300.0))
+        consumer = amqp.consumer_name(queue_of(0))
+        after = asyncio.run(answered(server.url, "AMQP-wire", consumer, 300.0))
         print(
             f"kill -9 and restart with {args.queues} queues and {args.messages} unconsumed "
-            f"messages: server ready after {ready:.1f} s; JetStream answered "
-            f"{ready + js_at:.1f} s and a queue's consumer {ready + queue_at:.1f} s after "
-            "the restart"
+            f"messages: server ready after {ready:.1f} s; JetStream answered for a queue "
+            f"{ready + after:.1f} s after the restart"
         )
         took = asyncio.run(drain(server.url, args.messages, 600.0))
         print(f"all {args.messages} messages delivered and acked {took:.1f} s after reconnecting")

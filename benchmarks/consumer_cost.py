@@ -104,16 +104,18 @@ async def fill(server: NatsServer, queues: int, retention: str) -> None:
     await nc.close()
 
 
-async def answered(server: NatsServer, timeout: float) -> float:
+async def answered(url: str, stream: str, consumer: str, timeout: float) -> float:
+    """Seconds until the server at ``url`` answers for ``consumer`` of ``stream`` (after
+    a restart: JetStream is up and has recovered it)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            nc = await natswire.connect(server.url, connect_timeout=1, allow_reconnect=False)
+            nc = await natswire.connect(url, connect_timeout=1, allow_reconnect=False)
         except Exception:
             await asyncio.sleep(0.1)
             continue
         try:
-            await nc.jetstream(timeout=1).consumer_info("S", "Q-0")
+            await nc.jetstream(timeout=1).consumer_info(stream, consumer)
             return time.monotonic() - started
         except Exception:
             await asyncio.sleep(0.1)
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         server.start()
         ready = time.monotonic() - started
-        after = asyncio.run(answered(server, 600.0))
+        after = asyncio.run(answered(server.url, "S", "Q-0", 600.0))
         print(
             f"kill -9 + restart ({args.retention} retention): server ready after {ready:.1f} s, "
             f"a consumer answered {ready + after:.1f} s after the restart"
