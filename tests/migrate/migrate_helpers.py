@@ -96,6 +96,27 @@ def pika_message(body: bytes, props: dict[str, Any]) -> aio_pika.Message:
     return msg
 
 
+async def declare_rabbit_queue(url: str, name: str, kind: str | None = None) -> None:
+    """A durable RabbitMQ queue ``name``, of ``kind`` (``x-queue-type``) when given."""
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        arguments = {"x-queue-type": kind} if kind is not None else None
+        await ch.declare_queue(name, durable=True, arguments=arguments)
+    finally:
+        await conn.close()
+
+
+async def declare_nats_queue(nats_url: str, namespace: str, name: str, **options: Any) -> None:
+    """A natswire.amqp quorum queue ``name``; ``options`` go to ``amqp.connect``."""
+    conn = await amqp.connect(servers=nats_url, namespace=namespace, **options)
+    try:
+        ch = await conn.channel()
+        await ch.queue_declare(name, arguments={"x-queue-type": "quorum"})
+    finally:
+        await conn.close()
+
+
 async def publish_to_rabbit(
     url: str, queue: str, messages: list[tuple[bytes, dict[str, Any]]], window: int = 500
 ) -> None:

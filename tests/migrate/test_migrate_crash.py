@@ -20,6 +20,8 @@ from typing import Any
 import aio_pika
 import pytest
 from migrate_helpers import (
+    declare_nats_queue,
+    declare_rabbit_queue,
     drain_nats,
     drain_rabbit,
     make_message,
@@ -38,26 +40,6 @@ from natswire.server import NatsServer
 
 PREFETCH = 100
 ACK_WAIT = 2.0
-
-
-async def _declare_rabbit_queue(url: str, name: str, kind: str = "quorum") -> None:
-    conn = await aio_pika.connect(url)
-    try:
-        ch = await conn.channel()
-        await ch.declare_queue(name, durable=True, arguments={"x-queue-type": kind})
-    finally:
-        await conn.close()
-
-
-async def _declare_nats_queue(
-    nats_url: str, namespace: str, name: str, ack_wait: float = ACK_WAIT
-) -> None:
-    conn = await amqp.connect(servers=nats_url, namespace=namespace, ack_wait=ack_wait)
-    try:
-        ch = await conn.channel()
-        await ch.queue_declare(name, arguments={"x-queue-type": "quorum"})
-    finally:
-        await conn.close()
 
 
 async def _backlog(nats_url: str, namespace: str, name: str) -> Backlog:
@@ -153,8 +135,8 @@ async def test_rollback_sigkill_then_until_empty_waits_for_the_dead_runs_message
     dead run's deliveries as not moved, shows when they are due back, and exits 0 only
     once RabbitMQ holds every message."""
     sent = _messages(1500, seed=24)
-    await _declare_rabbit_queue(amqp_url, "jobs")
-    await _declare_nats_queue(nats.url, namespace, "jobs", ack_wait=6.0)
+    await declare_rabbit_queue(amqp_url, "jobs", "quorum")
+    await declare_nats_queue(nats.url, namespace, "jobs", ack_wait=6.0)
     await _publish_to_nats(nats.url, namespace, "jobs", sent)
     command = [
         "migrate",
@@ -205,8 +187,8 @@ async def test_forward_sigkill_copies_are_dropped_within_the_window(
     amqp_url: str, nats: NatsServer, namespace: str
 ) -> None:
     sent = _messages(1500, seed=42, all_ids=True)
-    await _declare_rabbit_queue(amqp_url, "jobs")
-    await _declare_nats_queue(nats.url, namespace, "jobs")
+    await declare_rabbit_queue(amqp_url, "jobs", "quorum")
+    await declare_nats_queue(nats.url, namespace, "jobs", ack_wait=ACK_WAIT)
     await publish_to_rabbit(amqp_url, "jobs", sent)
     command = [
         "migrate",
@@ -259,8 +241,8 @@ async def test_until_empty_stopped_early_exits_3_and_says_how_many_are_left(
     """A queue held by a live consumer is not empty: the shovel waits, and when stopped
     it says so instead of exiting 0."""
     sent = _messages(20, seed=3)
-    await _declare_rabbit_queue(amqp_url, "held")
-    await _declare_nats_queue(nats.url, namespace, "held", ack_wait=30.0)
+    await declare_rabbit_queue(amqp_url, "held", "quorum")
+    await declare_nats_queue(nats.url, namespace, "held", ack_wait=30.0)
     await _publish_to_nats(nats.url, namespace, "held", sent)
     holder = await amqp.connect(servers=nats.url, namespace=namespace)
     try:
@@ -328,9 +310,9 @@ async def test_until_empty_stopped_early_exits_3_and_says_how_many_are_left(
 
 async def test_nats_server_killed_mid_rollback_loses_nothing(amqp_url: str, namespace: str) -> None:
     sent = _messages(2000, seed=5)
-    await _declare_rabbit_queue(amqp_url, "jobs")
+    await declare_rabbit_queue(amqp_url, "jobs", "quorum")
     with NatsServer(jetstream=True) as server:
-        await _declare_nats_queue(server.url, namespace, "jobs")
+        await declare_nats_queue(server.url, namespace, "jobs", ack_wait=ACK_WAIT)
         await _publish_to_nats(server.url, namespace, "jobs", sent)
         task = asyncio.ensure_future(
             shovel_to_amqp(
@@ -397,8 +379,8 @@ async def test_rabbitmq_killed_mid_shovel_both_ways(
         props["delivery_mode"] = 2  # transient messages do not survive a broker crash
     # Classic queues: on this single-node broker a quorum queue had no leader for more
     # than 10 s after a kill -9 and restart (its publishes and consumers waited).
-    await _declare_rabbit_queue(url, "forward", "classic")
-    await _declare_nats_queue(nats.url, namespace, "forward")
+    await declare_rabbit_queue(url, "forward", "classic")
+    await declare_nats_queue(nats.url, namespace, "forward", ack_wait=ACK_WAIT)
     await _publish_confirmed(url, "forward", sent)  # confirmed: on disk
     options: dict[str, Any] = {"namespace": namespace, "until_empty": True, "prefetch": PREFETCH}
 
@@ -424,8 +406,8 @@ async def test_rabbitmq_killed_mid_shovel_both_ways(
         await conn.close()
 
     # And back: NATS -> RabbitMQ, RabbitMQ killed mid-way.
-    await _declare_rabbit_queue(url, "back", "classic")
-    await _declare_nats_queue(nats.url, namespace, "back")
+    await declare_rabbit_queue(url, "back", "classic")
+    await declare_nats_queue(nats.url, namespace, "back", ack_wait=ACK_WAIT)
     await _publish_to_nats(nats.url, namespace, "back", sent)
     back = asyncio.ensure_future(
         shovel_to_amqp(nats_url=nats.url, queue="back", amqp_url=url, **options)

@@ -14,6 +14,8 @@ from typing import Any
 import aio_pika
 import pytest
 from migrate_helpers import (
+    declare_nats_queue,
+    declare_rabbit_queue,
     drain_nats,
     drain_rabbit,
     make_message,
@@ -27,24 +29,6 @@ from natswire.migrate.errors import NatsSideError, RabbitSideError
 from natswire.migrate.rabbit import RabbitMqServer
 from natswire.migrate.shovel import shovel_to_nats
 from natswire.server import NatsServer, free_port
-
-
-async def _declare_rabbit_queue(url: str, name: str, **arguments: Any) -> None:
-    conn = await aio_pika.connect(url)
-    try:
-        ch = await conn.channel()
-        await ch.declare_queue(name, durable=True, arguments=arguments or None)
-    finally:
-        await conn.close()
-
-
-async def _declare_nats_queue(nats_url: str, namespace: str, name: str) -> None:
-    conn = await amqp.connect(servers=nats_url, namespace=namespace)
-    try:
-        ch = await conn.channel()
-        await ch.queue_declare(name, arguments={"x-queue-type": "quorum"})
-    finally:
-        await conn.close()
 
 
 async def _nats_ready(nats_url: str, namespace: str, name: str) -> int:
@@ -79,8 +63,8 @@ async def test_10000_messages_exactly_once_through_three_sigkills(
 ) -> None:
     rng = random.Random(9)
     sent = [make_message(n, rng) for n in range(10_000)]
-    await _declare_rabbit_queue(amqp_url, "jobs", **{"x-queue-type": "quorum"})
-    await _declare_nats_queue(nats.url, namespace, "jobs")
+    await declare_rabbit_queue(amqp_url, "jobs", "quorum")
+    await declare_nats_queue(nats.url, namespace, "jobs")
     await publish_to_rabbit(amqp_url, "jobs", sent)
     assert await rabbit_count(amqp_url, "jobs") == 10_000
 
@@ -134,10 +118,10 @@ async def test_nats_server_killed_mid_shovel_loses_nothing(
 ) -> None:
     rng = random.Random(4)
     sent = [make_message(n, rng) for n in range(3000)]
-    await _declare_rabbit_queue(amqp_url, "cells_events")
+    await declare_rabbit_queue(amqp_url, "cells_events")
     await publish_to_rabbit(amqp_url, "cells_events", sent)
     with NatsServer(jetstream=True) as server:
-        await _declare_nats_queue(server.url, namespace, "cells_events")
+        await declare_nats_queue(server.url, namespace, "cells_events")
         stop = asyncio.Event()
         task = asyncio.ensure_future(
             shovel_to_nats(
@@ -181,8 +165,8 @@ async def test_identical_messages_are_all_moved(
     """Distinct messages with the same content and message_id share a digest; each one
     is still moved (a first delivery that meets a duplicate answer gets another id)."""
     same = (b"typing", {"message_id": "same", "content_type": "text/plain"})
-    await _declare_rabbit_queue(amqp_url, "q")
-    await _declare_nats_queue(nats.url, namespace, "q")
+    await declare_rabbit_queue(amqp_url, "q")
+    await declare_nats_queue(nats.url, namespace, "q")
     conn = await aio_pika.connect(amqp_url)
     try:
         ch = await conn.channel()
@@ -209,8 +193,8 @@ async def test_rollback_shovel_returns_messages_intact(
     sent = [make_message(n, rng) for n in range(500)]
     for _, props in sent[::3]:
         props["message_id"] = None  # published on NATS without one
-    await _declare_rabbit_queue(amqp_url, "background-jobs")
-    await _declare_nats_queue(nats.url, namespace, "background-jobs")
+    await declare_rabbit_queue(amqp_url, "background-jobs")
+    await declare_nats_queue(nats.url, namespace, "background-jobs")
     conn = await amqp.connect(servers=nats.url, namespace=namespace)
     try:
         ch = await conn.channel()
@@ -276,8 +260,8 @@ async def test_rollback_shovel_returns_messages_intact(
 async def test_bad_input_gives_clear_errors_and_consumes_nothing(
     rabbit: RabbitMqServer, amqp_url: str, vhost: str, nats: NatsServer, namespace: str
 ) -> None:
-    await _declare_rabbit_queue(amqp_url, "full")
-    await _declare_nats_queue(nats.url, namespace, "full")
+    await declare_rabbit_queue(amqp_url, "full")
+    await declare_nats_queue(nats.url, namespace, "full")
     await publish_to_rabbit(amqp_url, "full", [make_message(n, random.Random(n)) for n in range(5)])
     dead = free_port()
     cases = [
