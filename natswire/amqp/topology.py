@@ -23,17 +23,20 @@ from ..jetstream.errors import (
     ConsumerExistsError,
     ConsumerNotFoundError,
     NotFoundError,
+    ServiceUnavailableError,
     WrongLastSequenceError,
 )
 from ..jetstream.message import JetStreamMessage
 from ..protocol.errors import NatsWireError
 from .consumer import PIN_GROUP, ConsumerSet
 from .errors import (
+    SERVICE_UNAVAILABLE,
     ExchangeNotFoundError,
     NotAllowedError,
     PreconditionFailedError,
     QueueNotFoundError,
     ResourceLockedError,
+    ServerUnavailableError,
 )
 from .names import consumer_name, encode_name
 from .options import AmqpOptions
@@ -45,6 +48,12 @@ if TYPE_CHECKING:
     from .consumer import Consumer
 
 logger = logging.getLogger("natswire.amqp")
+
+#: How long a channel method waits for a queue's consumer to answer (a consumer
+#: leader election on a cluster takes a few seconds after its leader is lost).
+LOOKUP_PATIENCE = 10.0
+#: How long each of those lookups waits.
+LOOKUP_REQUEST_TIMEOUT = 2.0
 
 EXCHANGE_TYPES = frozenset({"direct", "topic", "fanout"})
 #: Exchanges every broker has.
@@ -208,12 +217,37 @@ class Topology:
 
     # ------------------------------------------------------------------ queues
 
-    async def find_queue(self, queue: str) -> tuple[ConsumerInfo, QueueSpec] | None:
-        """The consumer info and description of ``queue``; ``None`` if there is none."""
-        try:
-            info = await self._js.consumer_info(self._stream, consumer_name(queue))
-        except ConsumerNotFoundError:
-            return None
+    async def find_queue(
+        self, queue: str, patience: float = 0.0
+    ) -> tuple[ConsumerInfo, QueueSpec] | None:
+        """The consumer info and description of ``queue``; ``None`` if there is none.
+
+        With ``patience``, a lookup that gets no answer (the queue's consumer is
+        electing a leader on a cluster) is tried again for that many seconds before
+        raising :class:`ServerUnavailableError`.
+        """
+        name = consumer_name(queue)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        while True:
+            try:
+                info = await self._js.consumer_info(
+                    self._stream, name, timeout=LOOKUP_REQUEST_TIMEOUT if patience else None
+                )
+                break
+            except ConsumerNotFoundError:
+                return None
+            except (TimeoutError, ServiceUnavailableError) as exc:
+                if not patience:
+                    raise
+                if loop.time() >= deadline:
+                    raise ServerUnavailableError(
+                        f"SERVICE_UNAVAILABLE - queue {queue!r} could not be looked up "
+                        f"within {patience} s: {exc}",
+                        SERVICE_UNAVAILABLE,
+                        None,
+                    ) from exc
+                await asyncio.sleep(0.1)
         spec = QueueSpec.from_info(info)
         if spec is None:
             return None
@@ -229,7 +263,7 @@ class Topology:
     async def queue_spec(self, queue: str) -> QueueSpec:
         """The description of ``queue``, to consume it: NOT_FOUND, or RESOURCE_LOCKED
         for an exclusive queue of another connection."""
-        found = await self.find_queue(queue)
+        found = await self.find_queue(queue, LOOKUP_PATIENCE)
         if found is None:
             raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
         spec = found[1]
@@ -264,7 +298,7 @@ class Topology:
             raise NotAllowedError(f"ACCESS_REFUSED - queue name {queue!r} is reserved")
         args = normalize_arguments(arguments)
         if passive:
-            found = await self.find_queue(queue)
+            found = await self.find_queue(queue, LOOKUP_PATIENCE)
             if found is None:
                 raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
             info, spec = found
@@ -284,7 +318,7 @@ class Topology:
         try:
             info = await self._js.create_consumer(self._stream, self._consumer_config(spec))
         except ConsumerExistsError:
-            found = await self.find_queue(queue)
+            found = await self.find_queue(queue, LOOKUP_PATIENCE)
             if found is None:
                 raise PreconditionFailedError(
                     f"PRECONDITION_FAILED - queue {queue!r} is being deleted or is not a queue"
@@ -395,7 +429,7 @@ class Topology:
 
     async def purge_queue(self, queue: str) -> int:
         """``queue.purge``: the number of messages removed."""
-        found = await self.find_queue(queue)
+        found = await self.find_queue(queue, LOOKUP_PATIENCE)
         if found is None:
             raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
         spec = found[1]
