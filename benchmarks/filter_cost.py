@@ -4,7 +4,9 @@ Creates N durable pull consumers on one limits-retention stream, each with ``--f
 literal filter subjects (a natswire.amqp queue has its own subject and one per binding),
 gives each a waiting pull request (as the adapter's consumers have), then publishes one
 message per consumer with publisher acks and prints how long that took and how many
-deliveries arrived. ``--no-wait`` leaves out the pull requests.
+deliveries arrived. ``--no-wait`` leaves out the pull requests. ``--rounds R`` repeats
+the publishing R times: from the second round on every consumer has delivered before, as
+in steady traffic, and the server looks for its next message from that position.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .consumer_cost import CONCURRENCY, create_queue_consumers
 PULL_EXPIRES_NS = 30_000_000_000
 
 
-async def run(url: str, consumers: int, filters: int, waiting: bool) -> None:
+async def run(url: str, consumers: int, filters: int, waiting: bool, rounds: int) -> None:
     nc = await natswire.connect(url)
     js = nc.jetstream(timeout=30)
     await js.add_stream(
@@ -45,27 +47,29 @@ async def run(url: str, consumers: int, filters: int, waiting: bool) -> None:
             await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.S.Q-{i}", request, reply=f"in.{i}")
         await nc.flush()
         await asyncio.sleep(2)
-    errors = 0
     slots = asyncio.Semaphore(CONCURRENCY)
+    for round_no in range(1, rounds + 1):
+        errors = 0
 
-    async def publish(i: int) -> None:
-        nonlocal errors
-        async with slots:
-            try:
-                await js.publish(f"ns.un.u{i}", b"x" * 200)
-            except natswire.errors.NatsError:
-                errors += 1
+        async def publish(i: int) -> None:
+            nonlocal errors
+            async with slots:
+                try:
+                    await js.publish(f"ns.un.u{i}", b"x" * 200)
+                except natswire.errors.NatsError:
+                    errors += 1
 
-    started = time.monotonic()
-    await asyncio.gather(*(publish(i) for i in range(consumers)))
-    took = time.monotonic() - started
-    await nc.flush()
-    print(
-        f"{consumers} consumers, {filters} filter subject(s) each, "
-        f"{'a waiting pull request each' if waiting else 'no pull requests'}: "
-        f"{consumers} acked publishes in {took:.1f} s ({errors} failed), "
-        f"{delivered} delivered by then"
-    )
+        started = time.monotonic()
+        await asyncio.gather(*(publish(i) for i in range(consumers)))
+        took = time.monotonic() - started
+        await nc.flush()
+        print(
+            f"round {round_no}: {consumers} consumers, {filters} filter subject(s) each, "
+            f"{'a waiting pull request each' if waiting else 'no pull requests'}: "
+            f"{consumers} acked publishes in {took:.1f} s ({errors} failed), "
+            f"{delivered} delivered by then",
+            flush=True,
+        )
     await nc.close()
 
 
@@ -74,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consumers", type=int, default=20_000)
     parser.add_argument("--filters", type=int, default=2)
     parser.add_argument("--no-wait", action="store_true", help="no waiting pull requests")
+    parser.add_argument("--rounds", type=int, default=1, help="messages per consumer")
     args = parser.parse_args(argv)
     with NatsServer(jetstream=True) as server:
-        asyncio.run(run(server.url, args.consumers, args.filters, not args.no_wait))
+        asyncio.run(run(server.url, args.consumers, args.filters, not args.no_wait, args.rounds))
     return 0
 
 
