@@ -49,6 +49,10 @@ def _pending_limit(value: int, what: str) -> int:
     return value if value > 0 else sys.maxsize
 
 
+#: The shared subject of a subscription that has queued nothing yet (no subject is empty).
+_NO_SHARED_SUBJECT = Msg(b"", b"", None, b"")
+
+
 class Subscription:
     """Interest in a subject, and the messages delivered for it.
 
@@ -79,8 +83,10 @@ class Subscription:
         #: Messages dropped because the pending limits were reached.
         self.dropped = 0
         self._max_msgs = max_msgs
-        # The frames of the messages not taken yet.
-        self._pending: deque[Msg | HMsg] = deque()
+        # The messages not taken yet: a frame, or (a message without reply or headers
+        # on the subject of ``_shared``) its payload alone, one object instead of two.
+        self._pending: deque[Msg | HMsg | bytes] = deque()
+        self._shared = _NO_SHARED_SUBJECT
         self._pending_bytes = 0
         self._pending_msgs_limit = _pending_limit(pending_msgs_limit, "pending_msgs_limit")
         self._pending_bytes_limit = _pending_limit(pending_bytes_limit, "pending_bytes_limit")
@@ -174,7 +180,16 @@ class Subscription:
             return
         if self._slow:
             self._slow = False
-        pending.append(frame)
+        if frame.__class__ is Msg and frame.reply is None:
+            if frame.subject == self._shared.subject:
+                pending.append(frame.payload)
+            elif self._shared is _NO_SHARED_SUBJECT:
+                self._shared = frame
+                pending.append(frame.payload)
+            else:
+                pending.append(frame)
+        else:
+            pending.append(frame)
         self._pending_bytes += size
         if self._waiters:
             if self._closed:
@@ -187,8 +202,14 @@ class Subscription:
         return self._take() if self._pending else None
 
     def _take(self) -> Message:
-        frame = self._pending.popleft()
-        self._pending_bytes -= len(frame.payload)
+        entry = self._pending.popleft()
+        if entry.__class__ is bytes:
+            shared = self._shared
+            frame: Msg | HMsg = Msg(shared.subject, shared.sid, None, entry)
+            self._pending_bytes -= len(entry)
+        else:
+            frame = entry  # type: ignore[assignment]
+            self._pending_bytes -= len(frame.payload)
         # A callback task finishes the drain itself, once the callback has returned.
         if not self._pending and self._draining and self._task is None:
             self._finish_drain()
