@@ -413,3 +413,26 @@ async def test_sub_drain_delivers_what_the_server_sent_before_the_unsub(
     msg = await sub.next_msg(timeout=2)
     assert msg.data == b"in flight"
     await asyncio.wait_for(drain, 5)
+
+
+async def test_queued_messages_keep_subject_reply_headers_and_order(nc: natswire.Client) -> None:
+    """Queued messages on the usual subject wait as their payload alone; the others keep
+    their frame: taken, every one has its own subject, reply, headers and place."""
+    sub = await nc.subscribe("mixed.>")
+    sent = [
+        ("mixed.a", None, None),
+        ("mixed.a", None, None),
+        ("mixed.b", None, None),
+        ("mixed.a", "inbox.1", None),
+        ("mixed.a", None, {"k": "v"}),
+        ("mixed.a", None, None),
+        ("mixed.c", "inbox.2", None),
+    ]
+    for i, (subject, reply, headers) in enumerate(sent):
+        await nc.publish(subject, b"%d" % i, reply=reply or "", headers=headers)
+    await nc.flush()
+    got = [await sub.next_msg(timeout=2) for _ in sent]
+    assert [m.data for m in got] == [b"%d" % i for i in range(len(sent))]
+    assert [(m.subject, m.reply or None) for m in got] == [(s, r) for s, r, _ in sent]
+    assert [m.headers for m in got] == [h for _, _, h in sent]
+    assert sub.pending_msgs == 0 and sub.pending_bytes == 0
