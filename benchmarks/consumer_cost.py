@@ -42,10 +42,12 @@ def store_figures(store: Path) -> tuple[int, int]:
     return files, size
 
 
-async def create_queue_consumers(js: JetStreamContext, count: int, filters: int) -> None:
+async def create_queue_consumers(
+    js: JetStreamContext, count: int, filters: int, deliver: DeliverPolicy = DeliverPolicy.NEW
+) -> None:
     """``count`` durable pull consumers ``Q-<i>`` on stream ``S``, each with ``filters``
-    literal filter subjects (``ns.un.u<i>`` first), as many created at once as
-    :data:`CONCURRENCY`."""
+    literal filter subjects (``ns.un.u<i>`` first) and the ``deliver`` policy, as many
+    created at once as :data:`CONCURRENCY`."""
     slots = asyncio.Semaphore(CONCURRENCY)
 
     async def create(i: int) -> None:
@@ -55,7 +57,7 @@ async def create_queue_consumers(js: JetStreamContext, count: int, filters: int)
                 "S",
                 ConsumerConfig(
                     durable_name=f"Q-{i}",
-                    deliver_policy=DeliverPolicy.NEW,
+                    deliver_policy=deliver,
                     ack_policy=AckPolicy.EXPLICIT,
                     max_deliver=-1,
                     max_ack_pending=-1,

@@ -7,6 +7,8 @@ message per consumer with publisher acks and prints how long that took and how m
 deliveries arrived. ``--no-wait`` leaves out the pull requests. ``--rounds R`` repeats
 the publishing R times: from the second round on every consumer has delivered before, as
 in steady traffic, and the server looks for its next message from that position.
+``--retention`` picks the stream's retention and ``--ack`` acks every delivery (with
+work-queue or interest retention an acked message is removed).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import time
 
 import natswire
-from natswire.jetstream.api import RetentionPolicy
+from natswire.jetstream.api import DeliverPolicy, RetentionPolicy
 from natswire.server import NatsServer
 
 from .consumer_cost import CONCURRENCY, create_queue_consumers
@@ -26,19 +28,24 @@ from .consumer_cost import CONCURRENCY, create_queue_consumers
 PULL_EXPIRES_NS = 30_000_000_000
 
 
-async def run(url: str, consumers: int, filters: int, waiting: bool, rounds: int) -> None:
+async def run(
+    url: str, consumers: int, filters: int, waiting: bool, rounds: int, retention: str, ack: bool
+) -> None:
     nc = await natswire.connect(url)
     js = nc.jetstream(timeout=30)
     await js.add_stream(
-        name="S", subjects=["ns.>"], retention=RetentionPolicy.LIMITS, max_consumers=consumers
+        name="S", subjects=["ns.>"], retention=RetentionPolicy(retention), max_consumers=consumers
     )
-    await create_queue_consumers(js, consumers, filters)
+    deliver = DeliverPolicy.ALL if retention == "workqueue" else DeliverPolicy.NEW
+    await create_queue_consumers(js, consumers, filters, deliver)
     delivered = 0
 
     def count(msg: natswire.Msg) -> None:
         nonlocal delivered
         if msg.reply:  # a delivery (request time-outs come without an ack subject)
             delivered += 1
+            if ack:
+                nc.publish_trusted_nowait(msg.reply.encode(), b"+ACK")
 
     await nc.subscribe("in.>", cb=count)
     if waiting:
@@ -79,9 +86,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--filters", type=int, default=2)
     parser.add_argument("--no-wait", action="store_true", help="no waiting pull requests")
     parser.add_argument("--rounds", type=int, default=1, help="messages per consumer")
+    parser.add_argument(
+        "--retention", choices=("limits", "interest", "workqueue"), default="limits"
+    )
+    parser.add_argument("--ack", action="store_true", help="ack every delivery")
     args = parser.parse_args(argv)
     with NatsServer(jetstream=True) as server:
-        asyncio.run(run(server.url, args.consumers, args.filters, not args.no_wait, args.rounds))
+        asyncio.run(
+            run(
+                server.url,
+                args.consumers,
+                args.filters,
+                not args.no_wait,
+                args.rounds,
+                args.retention,
+                args.ack,
+            )
+        )
     return 0
 
 
