@@ -65,7 +65,7 @@ The mapping
   ``"replicas"`` key of the configuration block); RabbitMQ's quorum queues map to it. An
   existing stream with another factor is a :class:`PreconditionFailedError` naming both.
   Opening the adapter waits up to 10 s for a leader election, and a confirmed publish
-  that no stream answers is tried again for about 12 s, so a node's crash shows as a
+  that no stream answers is tried again for about 14 s, so a node's crash shows as a
   pause, not an error.
 - ``queue_purge`` pulls and acks the ready messages; ``queue_delete`` deletes the
   consumer (its consumers, in any process, get ``on_cancel`` from the server's

@@ -51,8 +51,8 @@ class Connection:
     def __init__(self, nc: Client, options: AmqpOptions, *, owns_client: bool = True) -> None:
         self.nc = nc
         # A confirmed publish that no stream answers (a leader election on a cluster)
-        # is tried again for about 12 s (0.25 s doubling to 2 s, 8 times).
-        self.js = JetStreamContext(nc, timeout=5.0, publish_retry_attempts=8)
+        # is tried again for about 14 s (0.25 s doubling to 1 s, 15 times).
+        self.js = JetStreamContext(nc, timeout=5.0, publish_retry_attempts=15)
         self.options = options
         self.namespace = options.namespace
         self.subjects = options.subject_map

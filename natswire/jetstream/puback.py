@@ -17,8 +17,9 @@ from .errors import (
     decode_response,
 )
 
-#: The longest pause between two attempts of one publish.
-MAX_RETRY_WAIT = 2.0
+#: The longest pause between two attempts of one publish: a publish waiting out a leader
+#: election (which takes 4-9 s) goes through within this long of its end.
+MAX_RETRY_WAIT = 1.0
 # The answer nats-server writes for most publishes (no domain, not a duplicate), taken
 # without the JSON decoder; any other text (escapes, more fields) is decoded in full.
 _PLAIN_ACK = re.compile(rb'\{"stream":"([^"\\]+)","seq":([0-9]{1,19})\}')
