@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 PushCallback = Callable[[JetStreamMessage], "Awaitable[None] | None"]
 #: How often a push subscription without heartbeats looks for its consumer when idle.
 DEFAULT_CHECK_INTERVAL = 5.0
-ACK_SIZE = len(ACK)
+_ACK_SIZE = len(ACK)
 
 
 class PushSubscription:
@@ -354,7 +354,7 @@ class PushSubscription:
             if auto_ack and reply and msg._acked is None:
                 # The server's own ack subject, framed once, as JetStreamMessage.ack
                 # sends it (friend: _acked is what is_acked reads).
-                publish_ack(reply, ACK_TAIL, ACK_SIZE)
+                publish_ack(reply, ACK_TAIL, _ACK_SIZE)
 
         return cast("Callable[[Message], None]", deliver)
 
