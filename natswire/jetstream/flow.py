@@ -50,14 +50,29 @@ class OrderedSequence:
 
     Each data message must carry the next consumer sequence; anything else is a gap
     (a message lost on the way), after which the consumer is recreated to start at
-    :attr:`next_stream_seq`.
+    :attr:`next_stream_seq`. A message taken by its ack subject (:meth:`accept_reply`,
+    or the push delivery's inlined copy of it) leaves that subject in
+    :attr:`last_reply`: its stream sequence is read only when asked for.
     """
 
+    __slots__ = ("_stream_seq", "consumer_seq", "last_reply")
+
     def __init__(self, start_stream_seq: int = 0) -> None:
-        #: The stream sequence of the last message handed out (0: none yet).
-        self.stream_seq = max(start_stream_seq - 1, 0)
+        self._stream_seq = max(start_stream_seq - 1, 0)
         #: The consumer sequence of the last message handed out by the current consumer.
         self.consumer_seq = 0
+        #: The ack subject of the last message handed out when it was taken by its ack
+        #: subject and its stream sequence was not read yet (else ``None``).
+        self.last_reply: bytes | None = None
+
+    @property
+    def stream_seq(self) -> int:
+        """The stream sequence of the last message handed out (0: none yet)."""
+        reply = self.last_reply
+        if reply is not None:
+            self._stream_seq = ack_sequences(reply)[1]
+            self.last_reply = None
+        return self._stream_seq
 
     @property
     def next_stream_seq(self) -> int:
@@ -69,7 +84,26 @@ class OrderedSequence:
         if consumer_seq != self.consumer_seq + 1:
             return False
         self.consumer_seq = consumer_seq
-        self.stream_seq = stream_seq
+        self._stream_seq = stream_seq
+        self.last_reply = None
+        return True
+
+    def accept_reply(self, reply: bytes) -> bool:
+        """:meth:`accept` for a message known by its ack subject, read as
+        :func:`ack_sequences` reads it (one split, one number): the stream sequence is
+        read from :attr:`last_reply` later, only when asked for."""
+        tokens = reply.split(b".")
+        count = len(tokens)
+        if count == 9:
+            consumer_seq = int(tokens[6])
+        elif count >= 11:
+            consumer_seq = int(tokens[8])
+        else:
+            return False
+        if consumer_seq != self.consumer_seq + 1:
+            return False
+        self.consumer_seq = consumer_seq
+        self.last_reply = reply
         return True
 
     def heartbeat_agrees(self, last_consumer_seq: int) -> bool:

@@ -23,7 +23,7 @@ import inspect
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..client.errors import ConnectionClosedError, TimeoutError
 from ..client.message import Message
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 PushCallback = Callable[[JetStreamMessage], "Awaitable[None] | None"]
 #: How often a push subscription without heartbeats looks for its consumer when idle.
 DEFAULT_CHECK_INTERVAL = 5.0
+_ACK_SIZE = len(ACK)
 
 
 class PushSubscription:
@@ -223,7 +224,10 @@ class PushSubscription:
     async def _subscribe(self, subject: str) -> Subscription:
         cb: Callable[[Message], Any] | None = None
         if self._cb is not None:
-            cb = self._on_msg_async if inspect.iscoroutinefunction(self._cb) else self._on_msg
+            if inspect.iscoroutinefunction(self._cb):
+                cb = self._on_msg_async
+            else:
+                cb = self._plain_delivery(self._cb)
         msgs_limit, bytes_limit = self._pending_limits
         core = await self._nc.subscribe(
             subject,
@@ -255,7 +259,8 @@ class PushSubscription:
             return None
         reply = frame.reply or b""
         if self._ordered is not None:
-            if not self._in_order(reply):
+            if not self._ordered.accept_reply(reply):
+                self._out_of_order(reply)
                 return None
         else:
             self._last_reply = reply
@@ -263,20 +268,16 @@ class PushSubscription:
             return msg
         return JetStreamMessage.from_message(self._nc, msg)
 
-    def _in_order(self, reply: bytes) -> bool:
-        """Whether an ordered consumer's message is the next; recover when it is not."""
+    def _out_of_order(self, reply: bytes) -> None:
+        """An ordered consumer's message that is not the next one: recover."""
         ordered = self._ordered
         assert ordered is not None
-        consumer_seq, stream_seq = ack_sequences(reply)
-        if ordered.accept(consumer_seq, stream_seq):
-            return True
         self._recovery.trigger("a gap in the consumer sequence")
         self._recovery.report(
             ConsumerSequenceMismatchError(
-                ordered.next_stream_seq, ordered.consumer_seq, consumer_seq
+                ordered.next_stream_seq, ordered.consumer_seq, ack_sequences(reply)[0]
             )
         )
-        return False
 
     def _control(self, msg: Message) -> None:
         headers = msg.headers
@@ -294,28 +295,68 @@ class PushSubscription:
         if answer.reset:
             self._recovery.trigger("a heartbeat reporting missed messages")
 
-    def _on_msg(self, msg: Message) -> None:
-        """A plain-function ``cb``'s delivery, inline: :meth:`_take` kept flat."""
-        if msg.subscription is not self._live:
-            return
-        frame = msg.frame
-        if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
-            self._control(msg)
-            return
-        reply = frame.reply or b""
-        if self._ordered is not None:
-            if not self._in_order(reply):
+    def _plain_delivery(self, cb: PushCallback) -> Callable[[Message], None]:
+        """The core callback for a plain-function ``cb``, called inline for every
+        delivery: :meth:`_take` and the ack after ``cb`` made one flat function, chosen
+        once for an ordered consumer or not, with what it needs bound to locals. The
+        delivery hot path: no method call but ``cb`` and, when asked, the ack.
+
+        The core subscription's ``message_factory`` makes every delivery a
+        :class:`JetStreamMessage` (see :meth:`_subscribe`), so none is wrapped here.
+        """
+        control = self._control
+        ordered = self._ordered
+        if ordered is not None:
+            out_of_order = self._out_of_order
+
+            def deliver_ordered(msg: JetStreamMessage) -> None:
+                # friend: reads the slots the connection filled, as Message's own
+                # properties would, one call less each.
+                if msg._sub is not self._live:
+                    return
+                frame = msg._frame
+                # A status (control) message is an HMSG; checked without parsing headers.
+                if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
+                    control(msg)
+                    return
+                reply = frame.reply or b""
+                # OrderedSequence.accept_reply, inlined.
+                tokens = reply.split(b".")
+                count = len(tokens)
+                if count == 9:
+                    consumer_seq = int(tokens[6])
+                elif count >= 11:
+                    consumer_seq = int(tokens[8])
+                else:
+                    consumer_seq = 0
+                if consumer_seq != ordered.consumer_seq + 1:
+                    out_of_order(reply)
+                    return
+                ordered.consumer_seq = consumer_seq
+                ordered.last_reply = reply
+                cb(msg)
+
+            return cast("Callable[[Message], None]", deliver_ordered)
+
+        auto_ack = self._auto_ack
+        publish_ack = self._nc.publish_prebuilt_nowait
+
+        def deliver(msg: JetStreamMessage) -> None:
+            if msg._sub is not self._live:  # friend: as in deliver_ordered
                 return
-        else:
+            frame = msg._frame
+            if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
+                control(msg)
+                return
+            reply = frame.reply or b""
             self._last_reply = reply
-        jm = (
-            msg
-            if isinstance(msg, JetStreamMessage)
-            else JetStreamMessage.from_message(self._nc, msg)
-        )
-        self._cb(jm)  # type: ignore[misc]
-        if self._auto_ack and not jm.is_acked:
-            self._nc.publish_prebuilt_nowait(reply, ACK_TAIL, len(ACK))
+            cb(msg)
+            if auto_ack and reply and msg._acked is None:
+                # The server's own ack subject, framed once, as JetStreamMessage.ack
+                # sends it (friend: _acked is what is_acked reads).
+                publish_ack(reply, ACK_TAIL, _ACK_SIZE)
+
+        return cast("Callable[[Message], None]", deliver)
 
     async def _on_msg_async(self, msg: Message) -> None:
         jm = self._take(msg)

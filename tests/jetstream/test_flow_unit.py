@@ -35,6 +35,30 @@ def test_ordered_sequence_with_a_start() -> None:
     assert OrderedSequence().next_stream_seq == 1
 
 
+def _ack(cseq: int, sseq: int, v2: bool = False) -> bytes:
+    head = "$JS.ACK.hub.ACCHASH.S.C" if v2 else "$JS.ACK.S.C"
+    tail = ".tok" if v2 else ""
+    return f"{head}.1.{sseq}.{cseq}.1733480000000000000.0{tail}".encode()
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_ordered_sequence_accepts_by_ack_subject_and_reads_the_stream_seq_late(
+    v2: bool,
+) -> None:
+    seq = OrderedSequence()
+    assert seq.accept_reply(_ack(1, 10, v2)) and seq.accept_reply(_ack(2, 11, v2))
+    assert seq.last_reply == _ack(2, 11, v2)  # not read yet
+    assert seq.stream_seq == 11 and seq.last_reply is None
+    assert not seq.accept_reply(_ack(4, 13, v2))  # consumer sequence 3 went missing
+    assert seq.consumer_seq == 2 and seq.next_stream_seq == 12
+    assert not seq.accept_reply(b"")  # no ack subject: never the next one
+    assert not seq.accept_reply(b"$JS.ACK.S.C.1.2")
+    assert seq.restart() == 12
+    assert seq.accept_reply(_ack(1, 12, v2))
+    # accept() with numbers replaces an unread ack subject.
+    assert seq.accept(2, 20) and seq.last_reply is None and seq.stream_seq == 20
+
+
 def test_flow_control_replies_follow_the_messages_they_were_sent_after() -> None:
     """Events taken in delivery order: an answer goes out exactly where its request was."""
     events = [("data", ""), ("data", ""), ("fc", "r1"), ("data", ""), ("hb", ""), ("fc", "r2")]

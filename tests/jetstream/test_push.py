@@ -273,3 +273,54 @@ async def test_unsubscribe_with_a_limit(js: JetStreamContext, stream: str) -> No
     assert [(await sub.next_msg(2)).data for _ in range(3)] == [b"0", b"1", b"2"]
     with pytest.raises((errors.TimeoutError, errors.ConnectionClosedError)):
         await sub.next_msg(0.3)
+
+
+@pytest.mark.parametrize("receive", ["plain", "coroutine", "next_msg"])
+async def test_an_ordered_consumer_gap_is_reported_and_the_consumer_replaced(
+    connect: Any, stream: str, receive: str
+) -> None:
+    """A delivery whose consumer sequence skips one (forged on the deliver subject) is
+    not handed out: the consumer is replaced after the last message handed out, and
+    every stream message arrives once, in order."""
+    reported: list[Exception] = []
+    nc = await connect(error_cb=reported.append)
+    js = nc.jetstream(timeout=2.0)
+    got: list[int] = []
+
+    def take(msg: JetStreamMessage) -> None:
+        got.append(msg.metadata.sequence.stream)
+
+    async def take_async(msg: JetStreamMessage) -> None:
+        take(msg)
+
+    cb = {"plain": take, "coroutine": take_async, "next_msg": None}[receive]
+    sub = await js.subscribe(f"{stream}.g", ordered_consumer=True, cb=cb)
+
+    async def received(n: int) -> None:
+        if cb is None:
+            while len(got) < n:
+                take(await sub.next_msg(5))
+        await eventually(lambda: len(got) >= n)
+
+    await publish_n(js, f"{stream}.g", 5)
+    await received(5)
+    first = sub.consumer
+    # The server refuses a client's publish with a $JS.ACK reply: the forged one has
+    # the same layout under another prefix (sequences are read by position).
+    forged = f"FORGED.ACK.{stream}.{first}.1.99.7.1733480000000000000.0"
+    await nc.publish(sub.subject, b"forged", reply=forged)
+    await publish_n(js, f"{stream}.g", 5)
+    await received(10)
+    assert got == list(range(1, 11))
+    await eventually(lambda: sub.recoveries == 1, what="the consumer replaced")
+    assert sub.consumer != first
+    mismatches = [e for e in reported if isinstance(e, errors.ConsumerSequenceMismatchError)]
+    assert len(mismatches) == 1
+    await sub.unsubscribe()
+    await eventually(
+        lambda: _consumer_count(js, stream, 0), what="the old and new consumers deleted"
+    )
+
+
+async def _consumer_count(js: JetStreamContext, stream: str, n: int) -> bool:
+    return (await js.stream_info(stream)).state.consumer_count == n
