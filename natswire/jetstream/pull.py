@@ -270,7 +270,7 @@ class PullSubscription:
                     return True
             status = msg.status
             if status is None:
-                append(wrap(msg))
+                append(msg if msg.__class__ is JetStreamMessage else wrap(msg))
                 continue
             if status == 100:
                 await self._heartbeat(msg)
