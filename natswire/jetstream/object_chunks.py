@@ -10,22 +10,26 @@ import base64
 import hashlib
 import io
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import DigestMismatchError
 
 if TYPE_CHECKING:
     from .api import PubAck
     from .context import JetStreamContext
+    from .message import JetStreamMessage
 
 #: nats.go's chunk size.
 DEFAULT_CHUNK_SIZE = 128 * 1024
 DIGEST_PREFIX = "SHA-256="
 #: Chunks published and not yet acknowledged, at most (bounds the memory a put holds).
 PUBLISH_WINDOW = 16
-#: Chunks asked for in one pull (bounds the memory a get holds).
-FETCH_BATCH = 16
+#: Chunks handed to the worker thread that hashes a large object's content at once.
+HASH_GROUP = 8
+#: Objects of at least this many chunks are hashed in a worker thread (hashlib lets go of
+#: the GIL), a group at a time, while the next chunks arrive.
+HASH_IN_THREAD_CHUNKS = 2 * HASH_GROUP
 
 
 def encode_digest(sha: bytes) -> str:
@@ -112,22 +116,56 @@ async def publish_chunks(
     return chunks, total, encode_digest(sha.digest())
 
 
+def _hash_all(sha: Any, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        sha.update(piece)
+
+
+async def digest_chunks(
+    chunks: AsyncIterator[bytes], write: Callable[[bytes], Any], in_thread: bool
+) -> bytes:
+    """Hand every chunk to ``write`` (in order, on the event loop) and return the SHA-256
+    of them all; with ``in_thread``, the hashing runs in a worker thread, one group of
+    chunks after the other, while the event loop receives the next ones."""
+    sha = hashlib.sha256()
+    if not in_thread:
+        async for chunk in chunks:
+            sha.update(chunk)
+            write(chunk)
+        return sha.digest()
+    loop = asyncio.get_running_loop()
+    hashing: asyncio.Future[None] | None = None
+    group: list[bytes] = []
+    async for chunk in chunks:
+        write(chunk)
+        group.append(chunk)
+        if len(group) >= HASH_GROUP:
+            if hashing is not None:
+                await hashing  # one group at a time: the digest depends on the order
+            hashing = loop.run_in_executor(None, _hash_all, sha, group)
+            group = []
+    if hashing is not None:
+        await hashing
+    _hash_all(sha, group)
+    return sha.digest()
+
+
 async def fetch_chunks(
     js: JetStreamContext, stream: str, subject: str, chunks: int
 ) -> AsyncIterator[bytes]:
     """The ``chunks`` chunks stored on ``subject``, in order, from an ordered pull
-    consumer (deleted when done)."""
+    consumer (deleted when done) that pulls the next batch while this one is read."""
     if chunks <= 0:
         return
     sub = await js.ordered_pull(subject, stream=stream)
+    messages = cast("AsyncGenerator[JetStreamMessage, None]", sub.__aiter__())
     try:
         remaining = chunks
-        while remaining > 0:
-            msgs = await sub.fetch(min(remaining, FETCH_BATCH), timeout=js.timeout)
-            for msg in msgs:
-                yield msg.data
-            remaining -= len(msgs)
-            if msgs and msgs[-1].metadata.num_pending == 0:
+        async for msg in messages:
+            yield msg.data
+            remaining -= 1
+            if remaining <= 0 or msg.metadata.num_pending == 0:
                 return
     finally:
+        await messages.aclose()
         await sub.unsubscribe()
