@@ -25,6 +25,9 @@ DEFAULT_CHUNK_SIZE = 128 * 1024
 DIGEST_PREFIX = "SHA-256="
 #: Chunks published and not yet acknowledged, at most (bounds the memory a put holds).
 PUBLISH_WINDOW = 16
+#: Bytes of chunks asked for in one pull; the next pull goes out when half of them have
+#: arrived, so a get holds at most about one and a half of these.
+FETCH_BYTES = 2 * 1024 * 1024
 #: Chunks handed to the worker thread that hashes a large object's content at once.
 HASH_GROUP = 8
 #: Objects of at least this many chunks are hashed in a worker thread (hashlib lets go of
@@ -151,14 +154,16 @@ async def digest_chunks(
 
 
 async def fetch_chunks(
-    js: JetStreamContext, stream: str, subject: str, chunks: int
+    js: JetStreamContext, stream: str, subject: str, chunks: int, chunk_size: int
 ) -> AsyncIterator[bytes]:
-    """The ``chunks`` chunks stored on ``subject``, in order, from an ordered pull
-    consumer (deleted when done) that pulls the next batch while this one is read."""
+    """The ``chunks`` chunks (of up to ``chunk_size`` bytes) stored on ``subject``, in
+    order, from an ordered pull consumer (deleted when done) that pulls the next batch
+    while this one is read."""
     if chunks <= 0:
         return
+    batch = min(chunks, max(1, FETCH_BYTES // max(1, chunk_size)))
     sub = await js.ordered_pull(subject, stream=stream)
-    messages = cast("AsyncGenerator[JetStreamMessage, None]", sub.__aiter__())
+    messages = cast("AsyncGenerator[JetStreamMessage, None]", sub.consume(batch))
     try:
         remaining = chunks
         async for msg in messages:

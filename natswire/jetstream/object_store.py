@@ -188,8 +188,9 @@ class ObjectStore:
             # without a copy (a join at the end would copy everything once more).
             buffer = io.BytesIO()
             write = buffer.write
+        chunk_size = (info.options.max_chunk_size if info.options else None) or DEFAULT_CHUNK_SIZE
         chunks = fetch_chunks(
-            self._js, self._stream, self._chunk_subject(info.nuid), info.chunks or 0
+            self._js, self._stream, self._chunk_subject(info.nuid), info.chunks or 0, chunk_size
         )
         in_thread = (info.chunks or 0) >= HASH_IN_THREAD_CHUNKS
         check_digest(info.digest, await digest_chunks(chunks, write, in_thread))
