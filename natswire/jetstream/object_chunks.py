@@ -155,7 +155,7 @@ async def digest_chunks(
 
 async def fetch_chunks(
     js: JetStreamContext, stream: str, subject: str, chunks: int, chunk_size: int
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The ``chunks`` chunks (of up to ``chunk_size`` bytes) stored on ``subject``, in
     order, from an ordered pull consumer (deleted when done) that pulls the next batch
     while this one is read."""

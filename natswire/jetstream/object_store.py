@@ -184,8 +184,8 @@ class ObjectStore:
         if writeinto is not None:
             write = getattr(writeinto, "buffer", writeinto).write
         else:
-            # Each chunk is copied once, into the buffer whose bytes getvalue() returns
-            # without a copy (a join at the end would copy everything once more).
+            # Each chunk is copied into the buffer as it arrives, and getvalue() hands
+            # the buffer's bytes over without a copy: no copy of the whole at the end.
             buffer = io.BytesIO()
             write = buffer.write
         chunk_size = (info.options.max_chunk_size if info.options else None) or DEFAULT_CHUNK_SIZE
@@ -193,7 +193,11 @@ class ObjectStore:
             self._js, self._stream, self._chunk_subject(info.nuid), info.chunks or 0, chunk_size
         )
         in_thread = (info.chunks or 0) >= HASH_IN_THREAD_CHUNKS
-        check_digest(info.digest, await digest_chunks(chunks, write, in_thread))
+        try:
+            digest = await digest_chunks(chunks, write, in_thread)
+        finally:
+            await chunks.aclose()  # the consumer goes now, also when the get fails
+        check_digest(info.digest, digest)
         if buffer is not None:
             result.data = buffer.getvalue()
         return result

@@ -67,3 +67,26 @@ async def test_digest_in_a_worker_thread_matches_inline(in_thread: bool) -> None
     digest = await digest_chunks(chunks(), written.append, in_thread)
     assert digest == hashlib.sha256(b"".join(pieces)).digest()
     assert written == pieces
+
+
+async def test_a_get_that_fails_while_writing_leaves_no_consumer(js: JetStreamContext) -> None:
+    obs = await js.create_object_store("fastreadsobj")
+    try:
+        await obs.put("big", os.urandom(40 * 128 * 1024))
+
+        class Failing:
+            def __init__(self) -> None:
+                self.calls = 0
+
+            def write(self, data: bytes) -> None:
+                self.calls += 1
+                if self.calls == 3:
+                    raise OSError("disk full")
+
+        with pytest.raises(OSError, match="disk full"):
+            await obs.get("big", writeinto=Failing())
+        info = await js.stream_info("OBJ_fastreadsobj")
+        assert info.state.consumer_count == 0
+        assert (await obs.get("big")).info.chunks == 40
+    finally:
+        await js.delete_object_store("fastreadsobj")
