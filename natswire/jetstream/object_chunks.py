@@ -28,11 +28,6 @@ PUBLISH_WINDOW = 16
 #: Bytes of chunks asked for in one pull; the next pull goes out when half of them have
 #: arrived, so a get holds at most about one and a half of these.
 FETCH_BYTES = 2 * 1024 * 1024
-#: Chunks handed to the worker thread that hashes a large object's content at once.
-HASH_GROUP = 8
-#: Objects of at least this many chunks are hashed in a worker thread (hashlib lets go of
-#: the GIL), a group at a time, while the next chunks arrive.
-HASH_IN_THREAD_CHUNKS = 2 * HASH_GROUP
 
 
 def encode_digest(sha: bytes) -> str:
@@ -119,37 +114,16 @@ async def publish_chunks(
     return chunks, total, encode_digest(sha.digest())
 
 
-def _hash_all(sha: Any, pieces: list[bytes]) -> None:
-    for piece in pieces:
-        sha.update(piece)
+async def digest_chunks(chunks: AsyncIterator[bytes], write: Callable[[bytes], Any]) -> bytes:
+    """Hand every chunk to ``write``, in order, and return the SHA-256 of them all.
 
-
-async def digest_chunks(
-    chunks: AsyncIterator[bytes], write: Callable[[bytes], Any], in_thread: bool
-) -> bytes:
-    """Hand every chunk to ``write`` (in order, on the event loop) and return the SHA-256
-    of them all; with ``in_thread``, the hashing runs in a worker thread, one group of
-    chunks after the other, while the event loop receives the next ones."""
+    The hashing stays on the event loop's thread: handing groups of chunks to a worker
+    thread (hashlib lets go of the GIL) measured slower on a two-core machine, where the
+    server takes the other core and the hand-offs cost more than they free."""
     sha = hashlib.sha256()
-    if not in_thread:
-        async for chunk in chunks:
-            sha.update(chunk)
-            write(chunk)
-        return sha.digest()
-    loop = asyncio.get_running_loop()
-    hashing: asyncio.Future[None] | None = None
-    group: list[bytes] = []
     async for chunk in chunks:
+        sha.update(chunk)
         write(chunk)
-        group.append(chunk)
-        if len(group) >= HASH_GROUP:
-            if hashing is not None:
-                await hashing  # one group at a time: the digest depends on the order
-            hashing = loop.run_in_executor(None, _hash_all, sha, group)
-            group = []
-    if hashing is not None:
-        await hashing
-    _hash_all(sha, group)
     return sha.digest()
 
 

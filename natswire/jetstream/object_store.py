@@ -36,7 +36,6 @@ from .kv_api import ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, Objec
 from .kv_watch import KeyWatcher
 from .object_chunks import (
     DEFAULT_CHUNK_SIZE,
-    HASH_IN_THREAD_CHUNKS,
     check_digest,
     digest_chunks,
     fetch_chunks,
@@ -192,9 +191,8 @@ class ObjectStore:
         chunks = fetch_chunks(
             self._js, self._stream, self._chunk_subject(info.nuid), info.chunks or 0, chunk_size
         )
-        in_thread = (info.chunks or 0) >= HASH_IN_THREAD_CHUNKS
         try:
-            digest = await digest_chunks(chunks, write, in_thread)
+            digest = await digest_chunks(chunks, write)
         finally:
             await chunks.aclose()  # the consumer goes now, also when the get fails
         check_digest(info.digest, digest)
