@@ -32,7 +32,7 @@ from .object_store import ObjectStore, bind_object_store
 from .object_store import create_object_store as _create_object_store
 from .object_store import delete_object_store as _delete_object_store
 from .ordered import OrderedPullSubscription, ordered_pull_config
-from .puback import PublishRetry, parse_pub_ack
+from .puback import PublishRetry, parse_pub_ack, plain_pub_ack
 from .pull import PullSubscription
 from .push import DEFAULT_CHECK_INTERVAL, PushCallback, PushSubscription
 
@@ -191,14 +191,33 @@ class JetStreamContext(JetStreamManager):
             expected_last_msg_id,
             msg_ttl,
         )
-        has_id = hdr is not None and Header.MSG_ID.value in hdr
         timeout = timeout or self._timeout
+        # The first attempt, flat: the retry bookkeeping is made only when it fails.
+        first: Message | Exception
+        try:
+            first = await self._nc.request(subject, payload, timeout=timeout, headers=hdr)
+        except (NoRespondersError, TimeoutError) as exc:
+            first = exc
+        else:
+            ack = plain_pub_ack(first.data)
+            if ack is not None:
+                return ack
+        has_id = hdr is not None and Header.MSG_ID.value in hdr
         attempts = self._retry_attempts if retry_attempts is None else retry_attempts
         wait = self._retry_wait if retry_wait is None else retry_wait
         retry = PublishRetry(subject, attempts, wait, has_id)
-        for pause in retry.pauses():
-            if pause:
-                await asyncio.sleep(pause)
+        pauses = retry.pauses()
+        next(pauses)  # the first attempt's, made above
+        if isinstance(first, NoRespondersError):
+            retry.no_responders()
+        elif isinstance(first, TimeoutError):
+            retry.timed_out(first)
+        else:
+            ack = retry.answer(first.data)
+            if ack is not None:
+                return ack
+        for pause in pauses:
+            await asyncio.sleep(pause)
             try:
                 msg = await self._nc.request(subject, payload, timeout=timeout, headers=hdr)
             except NoRespondersError:

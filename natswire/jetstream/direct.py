@@ -15,6 +15,7 @@ from typing import Any
 from ..client.client import Client
 from ..client.errors import TimeoutError
 from ..client.message import Message
+from ..protocol.frames import HMsg
 from .api import RawStreamMsg, parse_time
 from .errors import APIError, NoMessageFoundError
 
@@ -25,6 +26,43 @@ TIME_STAMP = "Nats-Time-Stamp"
 NUM_PENDING = "Nats-Num-Pending"
 LAST_SEQUENCE = "Nats-Last-Sequence"
 _END_OF_BATCH = 204
+# The header block of a stored message without headers of its own: the server's four
+# (five, six with a batch's counters) lines and nothing else.
+_BLOCK_START = b"NATS/1.0\r\n"
+_ADDED_BY_SERVER = frozenset(
+    name.encode() for name in (STREAM, SUBJECT, SEQUENCE, TIME_STAMP, NUM_PENDING, LAST_SEQUENCE)
+)
+_SUBJECT_NAME = SUBJECT.encode()
+_SEQUENCE_NAME = SEQUENCE.encode()
+
+
+def plain_stored(msg: Message) -> tuple[str, int | None] | None:
+    """The stored subject and sequence of a Direct Get answer whose message has no
+    headers of its own, read from the header block in one pass without building a
+    :class:`Headers`; ``None`` for any other answer (a status, headers the message was
+    stored with, anything unusual), which :func:`raw_from_direct` then reads in full."""
+    frame = msg.frame
+    if frame.__class__ is not HMsg:
+        return None
+    raw: bytes = frame.raw_headers
+    if not raw.startswith(_BLOCK_START):
+        return None  # a status line
+    subject = seq = None
+    for line in raw[len(_BLOCK_START) : -4].split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon or name not in _ADDED_BY_SERVER:
+            return None
+        if name == _SUBJECT_NAME:
+            if subject is not None:
+                return None
+            subject = value.strip()
+        elif name == _SEQUENCE_NAME:
+            if seq is not None:
+                return None
+            seq = value.strip()
+    if not subject or not subject.isascii():
+        return None
+    return subject.decode(), int(seq) if seq is not None and seq.isdigit() else None
 
 
 def raw_from_direct(msg: Message, stream: str) -> RawStreamMsg:

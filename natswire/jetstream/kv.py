@@ -17,7 +17,8 @@ import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import kv_api, kv_watch
-from .api import DiscardPolicy, Header, StreamConfig
+from .api import DiscardPolicy, Header, RawStreamMsg, StreamConfig
+from .direct import plain_stored, raw_from_direct
 from .errors import (
     BadBucketError,
     BucketNotFoundError,
@@ -63,7 +64,10 @@ class KeyValue:
         self._stream = stream
         self._pre = pre
         self._js = js
+        self._nc = js.client
         self._direct = direct
+        # The Direct Get subject of a key's last value is this plus the key's subject.
+        self._direct_get = f"{js.prefix}.DIRECT.GET.{stream}." if direct else ""
 
     def __repr__(self) -> str:
         return f"<KeyValue bucket={self._name!r}>"
@@ -86,6 +90,25 @@ class KeyValue:
         """The key's last revision (or ``revision``); raises :class:`KeyNotFoundError`
         when there is none or it is a delete or purge marker. Read with Direct Get when
         the bucket allows it."""
+        if self._direct_get and not revision:
+            # The common read, flat: one request, the answer's header block read once.
+            if validate_keys and not is_valid_key(key):
+                raise InvalidKeyError(f"invalid key {key!r}")
+            subject = self._pre + key
+            msg = await self._nc.request(self._direct_get + subject, b"", timeout=self._js.timeout)
+            stored = plain_stored(msg)
+            if stored is not None:
+                if stored[0] != subject:
+                    raise KeyNotFoundError(message=f"expected {subject!r}, but got {stored[0]!r}")
+                return kv_watch.Entry(self._name, key, msg.data, stored[1], None, None, None)
+            try:
+                raw = raw_from_direct(msg, self._stream)
+            except NotFoundError:
+                raise KeyNotFoundError() from None
+            try:
+                return self._entry(key, subject, raw)
+            except KeyDeletedError as err:
+                raise KeyNotFoundError(err.entry, err.op) from None
         try:
             return await self._get(key, revision, validate_keys)
         except KeyDeletedError as err:
@@ -102,6 +125,11 @@ class KeyValue:
             raise BucketNotFoundError(404, 10059, f"no bucket {self._name!r}") from None
         except NotFoundError:
             raise KeyNotFoundError() from None
+        return self._entry(key, subject, msg)
+
+    def _entry(self, key: str, subject: str, msg: RawStreamMsg) -> Entry:
+        """The key's entry in the stored message ``msg``; raises :class:`KeyDeletedError`
+        for a delete or purge marker."""
         if msg.subject != subject:
             raise KeyNotFoundError(message=f"expected {subject!r}, but got {msg.subject!r}")
         op = operation_of(msg.headers) or None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
+import io
 import json
 import secrets
 from contextlib import suppress
@@ -34,7 +34,13 @@ from .errors import (
 from .kv import MSG_ROLLUP_SUBJECT, check_bucket
 from .kv_api import ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreConfig
 from .kv_watch import KeyWatcher
-from .object_chunks import DEFAULT_CHUNK_SIZE, check_digest, fetch_chunks, publish_chunks
+from .object_chunks import (
+    DEFAULT_CHUNK_SIZE,
+    check_digest,
+    digest_chunks,
+    fetch_chunks,
+    publish_chunks,
+)
 
 if TYPE_CHECKING:
     from .context import JetStreamContext
@@ -173,23 +179,25 @@ class ObjectStore:
         result = ObjectResult(info)
         if not info.size:
             return result
-        write = None
+        buffer = None
         if writeinto is not None:
-            target = getattr(writeinto, "buffer", writeinto)
-            write = target.write
-        sha = hashlib.sha256()
-        parts: list[bytes] = []
+            write = getattr(writeinto, "buffer", writeinto).write
+        else:
+            # Each chunk is copied into the buffer as it arrives, and getvalue() hands
+            # the buffer's bytes over without a copy: no copy of the whole at the end.
+            buffer = io.BytesIO()
+            write = buffer.write
+        chunk_size = (info.options.max_chunk_size if info.options else None) or DEFAULT_CHUNK_SIZE
         chunks = fetch_chunks(
-            self._js, self._stream, self._chunk_subject(info.nuid), info.chunks or 0
+            self._js, self._stream, self._chunk_subject(info.nuid), info.chunks or 0, chunk_size
         )
-        async for chunk in chunks:
-            sha.update(chunk)
-            if write is not None:
-                write(chunk)
-            else:
-                parts.append(chunk)
-        check_digest(info.digest, sha.digest())
-        result.data = b"".join(parts)
+        try:
+            digest = await digest_chunks(chunks, write)
+        finally:
+            await chunks.aclose()  # the consumer goes now, also when the get fails
+        check_digest(info.digest, digest)
+        if buffer is not None:
+            result.data = buffer.getvalue()
         return result
 
     async def put(self, name: str, data: Any, meta: ObjectMeta | None = None) -> ObjectInfo:

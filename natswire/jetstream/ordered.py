@@ -138,10 +138,12 @@ class OrderedPullSubscription:
                 return taken
 
     def __aiter__(self) -> AsyncIterator[JetStreamMessage]:
-        return self._iterate()
+        return self.consume()
 
-    async def _iterate(self) -> AsyncIterator[JetStreamMessage]:
-        """Messages as they come (pulled ahead, as ``PullSubscription.consume`` does)."""
+    async def consume(self, batch: int = 100) -> AsyncIterator[JetStreamMessage]:
+        """Messages as they come, ``batch`` asked for per pull and the next pull sent
+        when half of them have arrived (as ``PullSubscription.consume`` does); what
+        ``async for`` iterates with the default ``batch``."""
         while not self._closed:
             try:
                 if self._stale or self._psub is None:
@@ -150,7 +152,7 @@ class OrderedPullSubscription:
                 # ``consume`` is an async generator: close it when leaving early.
                 stream = cast(
                     "AsyncGenerator[JetStreamMessage, None]",
-                    self._psub.consume(100, 5.0, _HEARTBEAT),
+                    self._psub.consume(batch, 5.0, _HEARTBEAT),
                 )
                 try:
                     async for msg in stream:

@@ -25,6 +25,13 @@ MAX_RETRY_WAIT = 1.0
 _PLAIN_ACK = re.compile(rb'\{"stream":"([^"\\]+)","seq":([0-9]{1,19})\}')
 
 
+def plain_pub_ack(data: bytes) -> PubAck | None:
+    """The stream's answer to a publish when it is the plain one (no domain, not a
+    duplicate, no error); ``None`` for any other, which :func:`parse_pub_ack` reads."""
+    plain = _PLAIN_ACK.fullmatch(data)
+    return None if plain is None else PubAck(plain[1].decode(), int(plain[2]))
+
+
 def parse_pub_ack(data: bytes) -> PubAck:
     """The stream's answer to a publish; raises the API error it carries."""
     plain = _PLAIN_ACK.fullmatch(data)
