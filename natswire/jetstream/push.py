@@ -310,11 +310,10 @@ class PushSubscription:
             out_of_order = self._out_of_order
 
             def deliver_ordered(msg: JetStreamMessage) -> None:
-                # friend: reads the slots the connection filled, as Message's own
-                # properties would, one call less each.
+                # friend: the slots the connection filled, read as Message's properties do
                 if msg._sub is not self._live:
                     return
-                frame = msg._frame
+                frame = msg._frame  # friend: as above
                 # A status (control) message is an HMSG; checked without parsing headers.
                 if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
                     control(msg)
@@ -344,16 +343,17 @@ class PushSubscription:
         def deliver(msg: JetStreamMessage) -> None:
             if msg._sub is not self._live:  # friend: as in deliver_ordered
                 return
-            frame = msg._frame
+            frame = msg._frame  # friend: as above
             if frame.__class__ is HMsg and header_status(frame.raw_headers) is not None:
                 control(msg)
                 return
             reply = frame.reply or b""
             self._last_reply = reply
             cb(msg)
+            # friend: _acked is what is_acked reads
             if auto_ack and reply and msg._acked is None:
                 # The server's own ack subject, framed once, as JetStreamMessage.ack
-                # sends it (friend: _acked is what is_acked reads).
+                # sends it.
                 publish_ack(reply, ACK_TAIL, _ACK_SIZE)
 
         return cast("Callable[[Message], None]", deliver)
