@@ -17,6 +17,17 @@ CLIENT_QUEUE = f"user-notifications.{UID}.{CID}"
 DOMAIN = "remote.example.com"
 
 
+def shovel_args(
+    source: str, target: str, namespace: str, *options: str, queue: str | None = None
+) -> list[str]:
+    """The arguments of ``natswire migrate shovel`` from ``source`` to ``target`` (one
+    amqp://, one nats:// URL) in ``namespace``: of ``queue`` when given, then ``options``."""
+    args = ["migrate", "shovel", "--from", source, "--to", target, "--namespace", namespace]
+    if queue is not None:
+        args += ["--queue", queue]
+    return [*args, *options]
+
+
 async def declare_wire_topology(url: str) -> None:
     """Exchanges, queues, bindings and dead-letter settings as wire-server declares them."""
     conn = await aio_pika.connect(url)

@@ -28,6 +28,7 @@ from migrate_helpers import (
     pika_message,
     publish_to_rabbit,
     rabbit_count,
+    shovel_args,
 )
 from support import natswire_cli, start_cli, stop_process
 
@@ -138,22 +139,16 @@ async def test_rollback_sigkill_then_until_empty_waits_for_the_dead_runs_message
     await declare_rabbit_queue(amqp_url, "jobs", "quorum")
     await declare_nats_queue(nats.url, namespace, "jobs", ack_wait=6.0)
     await _publish_to_nats(nats.url, namespace, "jobs", sent)
-    command = [
-        "migrate",
-        "shovel",
-        "--from",
+    command = shovel_args(
         nats.url,
-        "--namespace",
-        namespace,
-        "--queue",
-        "jobs",
-        "--to",
         amqp_url,
+        namespace,
         "--prefetch",
         str(PREFETCH),
         "--progress",
         "0.2",
-    ]
+        queue="jobs",
+    )
     proc = start_cli(*command)
     try:
 
@@ -190,22 +185,9 @@ async def test_forward_sigkill_copies_are_dropped_within_the_window(
     await declare_rabbit_queue(amqp_url, "jobs", "quorum")
     await declare_nats_queue(nats.url, namespace, "jobs", ack_wait=ACK_WAIT)
     await publish_to_rabbit(amqp_url, "jobs", sent)
-    command = [
-        "migrate",
-        "shovel",
-        "--from",
-        amqp_url,
-        "--queue",
-        "jobs",
-        "--to",
-        nats.url,
-        "--namespace",
-        namespace,
-        "--prefetch",
-        str(PREFETCH),
-        "--progress",
-        "0",
-    ]
+    command = shovel_args(
+        amqp_url, nats.url, namespace, "--prefetch", str(PREFETCH), "--progress", "0", queue="jobs"
+    )
     proc = start_cli(*command)
     try:
 
@@ -270,19 +252,9 @@ async def test_until_empty_stopped_early_exits_3_and_says_how_many_are_left(
         assert (stats.backlog.ready, stats.backlog.unacked) == (0, 5)
         assert "5 (0 ready, 5 delivered unacked) left in the source queue" in stats.summary()
         proc = start_cli(
-            "migrate",
-            "shovel",
-            "--from",
-            nats.url,
-            "--namespace",
-            namespace,
-            "--queue",
-            "held",
-            "--to",
-            amqp_url,
-            "--until-empty",
-            "--progress",
-            "0.5",
+            *shovel_args(
+                nats.url, amqp_url, namespace, "--until-empty", "--progress", "0.5", queue="held"
+            )
         )
         try:
             assert proc.stderr is not None

@@ -10,7 +10,7 @@ import signal
 from typing import Any
 
 import aio_pika
-from migrate_helpers import drain_nats
+from migrate_helpers import drain_nats, shovel_args
 from support import natswire_cli, start_cli, stop_process
 
 from natswire import amqp
@@ -127,14 +127,7 @@ async def test_shovel_moves_many_queues_at_once_both_ways(
 
     def shovel(source: str, target: str) -> Any:
         return natswire_cli(
-            "migrate",
-            "shovel",
-            "--from",
-            source,
-            "--to",
-            target,
-            "--namespace",
-            namespace,
+            *shovel_args(source, target, namespace),
             "--queues",
             r"^user-notifications\.u",
             "--management",

@@ -21,6 +21,7 @@ from migrate_helpers import (
     make_message,
     publish_to_rabbit,
     rabbit_count,
+    shovel_args,
 )
 from support import natswire_cli, start_cli, stop_process
 
@@ -68,20 +69,7 @@ async def test_10000_messages_exactly_once_through_three_sigkills(
     await publish_to_rabbit(amqp_url, "jobs", sent)
     assert await rabbit_count(amqp_url, "jobs") == 10_000
 
-    command = [
-        "migrate",
-        "shovel",
-        "--from",
-        amqp_url,
-        "--queue",
-        "jobs",
-        "--to",
-        nats.url,
-        "--namespace",
-        namespace,
-        "--progress",
-        "0.2",
-    ]
+    command = shovel_args(amqp_url, nats.url, namespace, "--progress", "0.2", queue="jobs")
     targets = sorted(rng.randint(lo, hi) for lo, hi in ((800, 2500), (3500, 6000), (6500, 8500)))
     for target in targets:
         proc = start_cli(*command)
@@ -207,17 +195,7 @@ async def test_rollback_shovel_returns_messages_intact(
         await conn.close()
 
     out = natswire_cli(
-        "migrate",
-        "shovel",
-        "--from",
-        nats.url,
-        "--namespace",
-        namespace,
-        "--queue",
-        "background-jobs",
-        "--to",
-        amqp_url,
-        "--until-empty",
+        *shovel_args(nats.url, amqp_url, namespace, "--until-empty", queue="background-jobs")
     )
     assert out.returncode == 0, out.stderr
     assert "moved 500 messages" in out.stdout
@@ -284,17 +262,7 @@ async def test_bad_input_gives_clear_errors_and_consumes_nothing(
     for (source, queue, target), message in cases:
         out = await asyncio.to_thread(
             natswire_cli,
-            "migrate",
-            "shovel",
-            "--from",
-            source,
-            "--queue",
-            queue,
-            "--to",
-            target,
-            "--namespace",
-            namespace,
-            "--until-empty",
+            *shovel_args(source, target, namespace, "--until-empty", queue=queue),
             timeout=60,
         )
         assert out.returncode == 1, (source, out.stdout, out.stderr)
@@ -302,37 +270,17 @@ async def test_bad_input_gives_clear_errors_and_consumes_nothing(
         assert "Traceback" not in out.stderr
     missing = await asyncio.to_thread(
         natswire_cli,
-        "migrate",
-        "shovel",
-        "--from",
-        amqp_url,
-        "--queue",
-        "full",
-        "--to",
-        nats.url,
-        "--namespace",
-        namespace,
-        "--to-queue",
-        "absent",
-        "--until-empty",
+        *shovel_args(
+            amqp_url, nats.url, namespace, "--to-queue", "absent", "--until-empty", queue="full"
+        ),
     )
     assert missing.returncode == 1
     assert f"NATS namespace '{namespace}' has no queue 'absent'" in missing.stderr
     back = await asyncio.to_thread(
         natswire_cli,
-        "migrate",
-        "shovel",
-        "--from",
-        nats.url,
-        "--namespace",
-        namespace,
-        "--queue",
-        "full",
-        "--to",
-        amqp_url,
-        "--to-queue",
-        "absent",
-        "--until-empty",
+        *shovel_args(
+            nats.url, amqp_url, namespace, "--to-queue", "absent", "--until-empty", queue="full"
+        ),
     )
     assert back.returncode == 1 and "RabbitMQ has no queue 'absent'" in back.stderr
     both_nats = await asyncio.to_thread(

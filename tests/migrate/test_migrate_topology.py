@@ -19,6 +19,7 @@ from migrate_helpers import (
     declare_wire_topology,
     drain_nats,
     rabbit_count,
+    shovel_args,
 )
 from support import natswire_cli
 
@@ -205,17 +206,7 @@ def test_unmappable_settings_are_flagged_and_block_apply(
     asyncio.run(nothing_on_nats())
     # The unmappable queue cannot be shovelled: clear error, nothing consumed.
     shovel = natswire_cli(
-        "migrate",
-        "shovel",
-        "--from",
-        amqp_url,
-        "--queue",
-        "limited",
-        "--to",
-        nats.url,
-        "--namespace",
-        namespace,
-        "--until-empty",
+        *shovel_args(amqp_url, nats.url, namespace, "--until-empty", queue="limited")
     )
     assert shovel.returncode == 1
     assert "has no queue 'limited'" in shovel.stderr and "migrate apply" in shovel.stderr
