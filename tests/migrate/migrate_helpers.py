@@ -17,6 +17,22 @@ CLIENT_QUEUE = f"user-notifications.{UID}.{CID}"
 DOMAIN = "remote.example.com"
 
 
+def migrate_args(step: str, amqp_url: str, mgmt: str, namespace: str, *more: str) -> list[str]:
+    """The arguments of ``natswire migrate STEP`` (plan, apply, ...) for the vhost of
+    ``amqp_url``, read through the management API at ``mgmt``, into ``namespace``."""
+    return [
+        "migrate",
+        step,
+        "--amqp",
+        amqp_url,
+        "--management",
+        mgmt,
+        "--namespace",
+        namespace,
+        *more,
+    ]
+
+
 def shovel_args(
     source: str, target: str, namespace: str, *options: str, queue: str | None = None
 ) -> list[str]:

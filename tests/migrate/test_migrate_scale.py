@@ -10,7 +10,7 @@ import signal
 from typing import Any
 
 import aio_pika
-from migrate_helpers import drain_nats, shovel_args
+from migrate_helpers import drain_nats, migrate_args, shovel_args
 from support import natswire_cli, start_cli, stop_process
 
 from natswire import amqp
@@ -50,18 +50,7 @@ async def test_apply_killed_and_rerun_continues_creating_nothing_twice(
     amqp_url: str, mgmt: str, nats: NatsServer, namespace: str
 ) -> None:
     await declare_devices(amqp_url, DEVICES)
-    command = [
-        "migrate",
-        "apply",
-        "--amqp",
-        amqp_url,
-        "--management",
-        mgmt,
-        "--nats",
-        nats.url,
-        "--namespace",
-        namespace,
-    ]
+    command = migrate_args("apply", amqp_url, mgmt, namespace, "--nats", nats.url)
     proc = start_cli(*command, "--concurrency", "1")
     try:
         loop = asyncio.get_running_loop()
@@ -108,17 +97,7 @@ async def test_shovel_moves_many_queues_at_once_both_ways(
     per_queue = 40
     await declare_devices(amqp_url, queues)
     applied = await asyncio.to_thread(
-        natswire_cli,
-        "migrate",
-        "apply",
-        "--amqp",
-        amqp_url,
-        "--management",
-        mgmt,
-        "--nats",
-        nats.url,
-        "--namespace",
-        namespace,
+        natswire_cli, *migrate_args("apply", amqp_url, mgmt, namespace, "--nats", nats.url)
     )
     assert applied.returncode == 0, applied.stderr
     for n in range(queues):

@@ -18,6 +18,7 @@ from migrate_helpers import (
     UID,
     declare_wire_topology,
     drain_nats,
+    migrate_args,
     rabbit_count,
     shovel_args,
 )
@@ -41,9 +42,7 @@ def _migrate(
     step: str, amqp_url: str, mgmt: str, namespace: str, *more: str
 ) -> subprocess.CompletedProcess[str]:
     """``natswire migrate STEP``, reading the vhost through the management API."""
-    return natswire_cli(
-        "migrate", step, "--amqp", amqp_url, "--management", mgmt, "--namespace", namespace, *more
-    )
+    return natswire_cli(*migrate_args(step, amqp_url, mgmt, namespace, *more))
 
 
 def test_plan_maps_every_queue_binding_and_dead_letter_setting(
