@@ -403,28 +403,38 @@ async def test_single_active_consumer_and_takeover(conn: amqp.Connection) -> Non
     assert c2.bodies == [b"%d" % i for i in range(5, 13)]
 
 
-async def test_single_active_consumer_hands_over_after_the_last_held_ack(
-    conn: amqp.Connection,
-) -> None:
-    """Cancelled while holding an unacked delivery: once that delivery is acked, the
-    waiting consumer becomes active and gets the rest of the queue, in order, not
-    redelivered (as RabbitMQ does)."""
+async def _active_and_waiting(
+    conn: amqp.Connection, queue: str, messages: int
+) -> tuple[amqp.Channel, str, Collector, Collector]:
+    """A single-active-consumer ``queue`` with prefetch 1 on two channels: the active
+    consumer (its channel, tag and collector; it acks nothing) and a waiting one that
+    acks what it gets; then ``messages`` messages ``b"0"``, ``b"1"``, ... published."""
     ch1 = await conn.channel()
     ch2 = await conn.channel()
     await ch1.basic_qos(1)
     await ch2.basic_qos(1)
-    await ch1.queue_declare("sac1", arguments={"x-single-active-consumer": True})
+    await ch1.queue_declare(queue, arguments={"x-single-active-consumer": True})
     first, waiting = Collector(), Collector()
-    tag = await ch1.basic_consume("sac1", first)
+    tag = await ch1.basic_consume(queue, first)
     await asyncio.sleep(0.1)
 
     async def ack_each(delivery: amqp.Delivery) -> None:
         waiting(delivery)
         await delivery.ack()
 
-    await ch2.basic_consume("sac1", ack_each)
-    for i in range(5):
-        await ch1.basic_publish("", "sac1", b"%d" % i)
+    await ch2.basic_consume(queue, ack_each)
+    for i in range(messages):
+        await ch1.basic_publish("", queue, b"%d" % i)
+    return ch1, tag, first, waiting
+
+
+async def test_single_active_consumer_hands_over_after_the_last_held_ack(
+    conn: amqp.Connection,
+) -> None:
+    """Cancelled while holding an unacked delivery: once that delivery is acked, the
+    waiting consumer becomes active and gets the rest of the queue, in order, not
+    redelivered (as RabbitMQ does)."""
+    ch1, tag, first, waiting = await _active_and_waiting(conn, "sac1", 5)
     (held,) = await first.wait_for(1)
     assert held.body == b"0"
     assert await waiting.quiet(0.3) == []
@@ -442,22 +452,7 @@ async def test_single_active_consumer_hands_over_when_the_cancelled_ones_channel
     """Cancelled while holding an unacked delivery, then its channel closes: the waiting
     consumer takes over at once and gets every message, the held one redelivered. (Its
     place: the pin moves before the nak, so the ready messages may come first.)"""
-    ch1 = await conn.channel()
-    ch2 = await conn.channel()
-    await ch1.basic_qos(1)
-    await ch2.basic_qos(1)
-    await ch1.queue_declare("sac2", arguments={"x-single-active-consumer": True})
-    first, waiting = Collector(), Collector()
-    tag = await ch1.basic_consume("sac2", first)
-    await asyncio.sleep(0.1)
-
-    async def ack_each(delivery: amqp.Delivery) -> None:
-        waiting(delivery)
-        await delivery.ack()
-
-    await ch2.basic_consume("sac2", ack_each)
-    for i in range(3):
-        await ch1.basic_publish("", "sac2", b"%d" % i)
+    ch1, tag, first, waiting = await _active_and_waiting(conn, "sac2", 3)
     await first.wait_for(1)
     await ch1.basic_cancel(tag)
     await ch1.close()
