@@ -102,21 +102,26 @@ class ClientFrameReader(FrameReader):
         if self._hmsg_heads is not None:
             self._hmsg_heads.clear()
 
-    def parse(self, chunk: bytes, frames: list[Frame]) -> int:
-        """Append the frames ``chunk`` completes to ``frames``; return the offset of the
-        first byte not used."""
+    def parse(self, chunk: bytes, frames: list[Frame], pos: int = 0) -> int:
+        """Append the frames ``chunk`` completes from offset ``pos`` (a frame boundary)
+        to ``frames``; return the offset of the first byte not used."""
         before = len(frames)
+        start = pos
         path = self._path
         if path is None:
-            path = _opening_path(chunk)
+            path = _opening_path(chunk[pos:] if pos else chunk)
         if path == _HMSGS:
-            pos = self._parse_hmsgs(chunk, frames)
+            pos = self._parse_hmsgs(chunk, pos, frames)
         elif path == _OFFSETS:
-            pos = self._parse_offsets(chunk, 0, frames)
-        elif len(chunk) <= self._window:
-            pos = self._parse_pieces(chunk, frames)
+            pos = self._parse_offsets(chunk, pos, frames)
         else:
-            pos = self._parse_windows(chunk, frames)
+            # Splitting wants the chunk to start on the frame boundary.
+            if pos:
+                chunk = chunk[pos:]
+            if len(chunk) <= self._window:
+                pos = start + self._parse_pieces(chunk, frames)
+            else:
+                pos = start + self._parse_windows(chunk, frames)
         # Frames in a stream tend to stay alike: the next chunk takes the path that
         # suited this one.
         parsed = len(frames) - before
@@ -124,7 +129,7 @@ class ClientFrameReader(FrameReader):
             if type(frames[-1]) is HMsg:
                 self._path = _HMSGS
             else:
-                self._path = _OFFSETS if pos > _LARGE_FRAME_AVERAGE * parsed else _PIECES
+                self._path = _OFFSETS if pos - start > _LARGE_FRAME_AVERAGE * parsed else _PIECES
         return pos
 
     def _parse_windows(self, chunk: bytes, frames: list[Frame]) -> int:
@@ -269,7 +274,7 @@ class ClientFrameReader(FrameReader):
             index = mark
         return _offset(pieces, mark, marked, index, len(chunk))
 
-    def _parse_hmsgs(self, chunk: bytes, frames: list[Frame]) -> int:
+    def _parse_hmsgs(self, chunk: bytes, pos: int, frames: list[Frame]) -> int:
         """Parse a run of HMSG frames as the server writes them (JetStream deliveries):
         a control line seen before is looked up, any other split once with its sizes
         looked up; a header block seen before is shared, any other checked; header
@@ -286,7 +291,6 @@ class ClientFrameReader(FrameReader):
         new_hmsg = HMsg.__new__
         find = chunk.find
         length = len(chunk)
-        pos = 0
         reply: bytes | None
         header_size: int | None
         size: int | None

@@ -59,9 +59,9 @@ class FrameReader:
     def max_payload(self, value: int | None) -> None:
         self._decoder.max_payload = value
 
-    def parse(self, chunk: bytes, frames: list[Frame]) -> int:
-        """Append the frames ``chunk`` completes to ``frames``; return the offset of the
-        first byte not used."""
+    def parse(self, chunk: bytes, frames: list[Frame], pos: int = 0) -> int:
+        """Append the frames ``chunk`` completes from offset ``pos`` (a frame boundary)
+        to ``frames``; return the offset of the first byte not used."""
         raise NotImplementedError
 
     def take_pending(self, buffer: bytearray) -> Frame:
@@ -70,11 +70,34 @@ class FrameReader:
         needed = self.needed
         frame, header_size, start = self._pending
         if needed <= SMALL_FRAME:
-            complete_frame(frame, header_size, bytes(buffer), start, needed - 2)
+            if type(frame) is Msg and buffer[needed - 2] == CR and buffer[needed - 1] == LF:
+                # The common case, checked as complete_frame would check it.
+                frame.payload = bytes(buffer[start : needed - 2])
+            else:
+                complete_frame(frame, header_size, bytes(buffer), start, needed - 2)
         else:
             with memoryview(buffer) as view:
                 complete_frame(frame, header_size, view, start, needed - 2)
         del buffer[:needed]
+        self.needed = 0
+        return frame
+
+    def take_pending_from(self, held: bytes, data: bytes, missing: int) -> Frame:
+        """Complete the waiting frame from ``held``, its bytes so far, and the first
+        ``missing`` bytes of ``data``, which finish it."""
+        frame, header_size, start = self._pending
+        needed = self.needed
+        if (
+            missing >= 2
+            and type(frame) is Msg
+            and data[missing - 2] == CR
+            and data[missing - 1] == LF
+        ):
+            # The common case, checked as complete_frame would check it.
+            frame.payload = held[start:] + data[: missing - 2]
+            self.needed = 0
+            return frame
+        complete_frame(frame, header_size, held + data[:missing], start, needed - 2)
         self.needed = 0
         return frame
 

@@ -18,7 +18,9 @@ pieces in the CPU cache. Bytes left over at the end of a call are kept in a
 ``bytearray``; a line end is never searched for twice in the same bytes. A frame cut
 by the end of a read keeps its parsed head: later reads add only the bytes it lacks,
 and its payload is copied once out of that buffer, so its head is never parsed twice
-and byte-at-a-time input stays linear.
+and byte-at-a-time input stays linear. A small frame cut that way (up to 4 KiB) keeps
+its bytes as they came instead; when the next read completes it, its payload is
+joined from the two pieces, and that read is parsed in place from the frame after it.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Parser:
     :class:`RemoteProtocolError`; after an error the parser refuses more input.
     """
 
-    __slots__ = ("_buffer", "_error", "_reader", "_role", "_searched")
+    __slots__ = ("_buffer", "_error", "_held", "_reader", "_role", "_searched")
 
     def __init__(
         self,
@@ -78,6 +80,9 @@ class Parser:
                 max_payload,
             )
         self._buffer = bytearray()
+        # The bytes so far of a small frame that waits for its payload (see
+        # receive_data); empty otherwise.
+        self._held = b""
         # How many leading bytes of the buffer are known to hold no line end.
         self._searched = 0
         self._error: RemoteProtocolError | None = None
@@ -104,7 +109,7 @@ class Parser:
     @property
     def buffered(self) -> int:
         """How many received bytes wait for the rest of their frame."""
-        return len(self._buffer)
+        return len(self._buffer) + len(self._held)
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Frame]:
         """Parse ``data`` and return every frame it completes, in order."""
@@ -115,7 +120,27 @@ class Parser:
         reader = self._reader
         # One function, not two: a Python call costs as much as parsing a small frame.
         try:
-            if not buffer:
+            start = 0
+            held = self._held
+            if held:
+                # A small frame waits for its payload, its head parsed and its bytes so
+                # far kept whole: it takes only the bytes it lacks.
+                if type(data) is not bytes:
+                    data = bytes(data)
+                missing = reader.needed - len(held)
+                if len(data) < missing:
+                    # Input in small pieces: gathered in the buffer, which stays linear.
+                    self._held = b""
+                    buffer += held
+                    buffer += data
+                    return frames
+                self._held = b""
+                frames.append(reader.take_pending_from(held, data, missing))
+                if len(data) == missing:
+                    return frames
+                chunk = data
+                start = missing
+            elif not buffer:
                 if not data:
                     return frames
                 chunk = data if type(data) is bytes else bytes(data)
@@ -138,7 +163,8 @@ class Parser:
                     frames.append(reader.take_pending(buffer))
                     if len(data) == missing:
                         return frames
-                    chunk = data[missing:]
+                    chunk = data
+                    start = missing
                 else:
                     buffer += data
                     if buffer.find(b"\n", self._searched) < 0:
@@ -148,9 +174,12 @@ class Parser:
                         return frames
                     chunk = bytes(buffer)
                     buffer.clear()
-            pos = reader.parse(chunk, frames)
+            pos = reader.parse(chunk, frames, start)
             if pos < len(chunk):
                 if len(chunk) - pos <= SMALL_FRAME:
+                    if reader.needed:
+                        self._held = chunk[pos:]
+                        return frames
                     buffer += chunk[pos:]
                 else:
                     buffer += memoryview(chunk)[pos:]

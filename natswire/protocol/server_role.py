@@ -15,15 +15,14 @@ class ServerFrameReader(FrameReader):
 
     __slots__ = ()
 
-    def parse(self, chunk: bytes, frames: list[Frame]) -> int:
-        """Append the frames ``chunk`` completes to ``frames``; return the offset of the
-        first byte not used."""
+    def parse(self, chunk: bytes, frames: list[Frame], pos: int = 0) -> int:
+        """Append the frames ``chunk`` completes from offset ``pos`` to ``frames``;
+        return the offset of the first byte not used."""
         find = chunk.find
         append = frames.append
         max_line = self.max_control_line
         decoder = self._decoder
         length = len(chunk)
-        pos = 0
         while pos < length:
             eol = find(b"\n", pos)
             if eol < 0:

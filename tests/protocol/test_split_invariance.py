@@ -154,9 +154,11 @@ def test_a_cut_frame_is_completed_without_parsing_its_head_again(
     parsed: list[bytes] = []
     original = client_role.ClientFrameReader.parse
 
-    def spy(reader: client_role.ClientFrameReader, chunk: bytes, frames: list[Frame]) -> int:
-        parsed.append(bytes(chunk))
-        return original(reader, chunk, frames)
+    def spy(
+        reader: client_role.ClientFrameReader, chunk: bytes, frames: list[Frame], pos: int = 0
+    ) -> int:
+        parsed.append(bytes(chunk[pos:]))
+        return original(reader, chunk, frames, pos)
 
     with mock.patch.object(client_role.ClientFrameReader, "parse", spy):
         assert parser.receive_data(frame[:cut]) == []
