@@ -1,11 +1,13 @@
 """What the client-role and server-role frame readers share.
 
-A reader parses a chunk that starts on a frame boundary and returns the offset of the
-first byte it did not use; :class:`~natswire.protocol.parser.Parser` keeps the rest.
+A reader parses a chunk from an offset on a frame boundary and returns the offset of
+the first byte it did not use; :class:`~natswire.protocol.parser.Parser` keeps the rest.
 When the frame at that offset waits for its payload, the reader says how many bytes
 the whole frame needs (``needed``) and keeps its parsed head, so that the frame is
-completed from the bytes it lacks, its payload copied straight out of the receive
-buffer, without parsing its head again (:meth:`FrameReader.take_pending`).
+completed from the bytes it lacks without parsing its head again: its payload copied
+straight out of the receive buffer (:meth:`FrameReader.take_pending`), or joined from
+the bytes the parser kept whole and the read that completes it
+(:meth:`FrameReader.take_pending_from`).
 """
 
 from __future__ import annotations
@@ -70,11 +72,7 @@ class FrameReader:
         needed = self.needed
         frame, header_size, start = self._pending
         if needed <= SMALL_FRAME:
-            if type(frame) is Msg and buffer[needed - 2] == CR and buffer[needed - 1] == LF:
-                # The common case, checked as complete_frame would check it.
-                frame.payload = bytes(buffer[start : needed - 2])
-            else:
-                complete_frame(frame, header_size, bytes(buffer), start, needed - 2)
+            complete_frame(frame, header_size, bytes(buffer), start, needed - 2)
         else:
             with memoryview(buffer) as view:
                 complete_frame(frame, header_size, view, start, needed - 2)

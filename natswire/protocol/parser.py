@@ -18,9 +18,10 @@ pieces in the CPU cache. Bytes left over at the end of a call are kept in a
 ``bytearray``; a line end is never searched for twice in the same bytes. A frame cut
 by the end of a read keeps its parsed head: later reads add only the bytes it lacks,
 and its payload is copied once out of that buffer, so its head is never parsed twice
-and byte-at-a-time input stays linear. A small frame cut that way (up to 4 KiB) keeps
-its bytes as they came instead; when the next read completes it, its payload is
-joined from the two pieces, and that read is parsed in place from the frame after it.
+and byte-at-a-time input stays linear. A frame cut with at most 4 KiB of it read keeps
+those bytes as they came instead; when the next read completes it, its payload is
+joined from the two pieces, and that read is parsed in place from the frame after it
+(a read that does not complete it moves both into the buffer).
 """
 
 from __future__ import annotations
