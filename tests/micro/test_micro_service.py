@@ -11,7 +11,7 @@ import nats.errors
 import nats.micro
 import nats.micro.service as py_service
 import pytest
-from support import Connect
+from support import Connect, peer_sync
 
 import natswire
 from natswire import micro
@@ -92,8 +92,7 @@ async def test_nats_py_service_discovered_by_request_many(nc: natswire.Client, p
         await req.respond(b"py")
 
     await theirs.add_endpoint(name="hello", handler=handler)
-    # nats-py buffers its SUBs: until they reach the server, a request finds no service.
-    await peer.flush()
+    await peer_sync(peer)
     replies = await nc.request_many("$SRV.INFO.pysvc", timeout=1.0, stall=0.3)
     (info,) = [micro.ServiceInfo.from_dict(json.loads(m.data)) for m in replies]
     assert (info.name, info.id, info.version) == ("pysvc", theirs.id, "2.0.0")
