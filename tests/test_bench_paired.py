@@ -148,6 +148,38 @@ def test_until_spread_stops_at_the_cap() -> None:
     assert "not reached" in log.getvalue()
 
 
+class TimeoutOnceHarness(StandInHarness):
+    """As StandInHarness, but each listed client's first trial times out."""
+
+    def __init__(self, figures: dict[str, Any], hang_once: set[str]) -> None:
+        super().__init__(figures)
+        self.hang_once = set(hang_once)
+
+    def trial(
+        self, client: str, workload: str, size: int, n: int, warmup: int, loop: str
+    ) -> dict[str, Any]:
+        if client in self.hang_once:
+            self.hang_once.discard(client)
+            self.calls.append(client)
+            return {"error": "trial timed out after 60 s"}
+        return super().trial(client, workload, size, n, warmup, loop)
+
+
+def test_a_reference_client_that_hangs_gets_one_more_trial_natswire_none() -> None:
+    figures = {c: itertools.repeat(1000.0) for c in ("natswire", "nats-py", "raw")}
+    harness = TimeoutOnceHarness(figures, {"nats-py"})
+    log = io.StringIO()
+    rows = run_workload(harness, "pub", 16, "asyncio", TrialPlan(trials=1), log)  # type: ignore[arg-type]
+    assert harness.calls == ["nats-py", "nats-py", "natswire", "raw"]
+    assert "running it once more" in log.getvalue()
+    assert not harness.failures and not any(row.errors for row in rows)
+
+    harness = TimeoutOnceHarness(figures, {"natswire"})
+    rows = run_workload(harness, "pub", 16, "asyncio", TrialPlan(trials=1), io.StringIO())  # type: ignore[arg-type]
+    assert harness.calls == ["nats-py", "natswire", "raw"]
+    assert len(harness.failures) == 1 and "natswire: trial timed out" in harness.failures[0]
+
+
 def test_memory_overhead_ratio_is_natswire_over_nats_py() -> None:
     row = rows_for("memory", 1024)[0]
     row.values = {"natswire": {0: 100.0, 1: 90.0}, "nats-py": {0: 300.0, 1: 300.0}}
