@@ -92,9 +92,7 @@ class KeyValue:
         the bucket allows it."""
         if self._direct_get and not revision:
             # The common read, flat: one request, the answer's header block read once.
-            if validate_keys and not is_valid_key(key):
-                raise InvalidKeyError(f"invalid key {key!r}")
-            subject = self._pre + key
+            subject = self._subject(key, validate_keys)
             msg = await self._nc.request(self._direct_get + subject, b"", timeout=self._js.timeout)
             stored = plain_stored(msg)
             if stored is not None:

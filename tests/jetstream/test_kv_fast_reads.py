@@ -49,6 +49,10 @@ async def test_direct_get_answers_read_in_one_pass_or_in_full(
         assert deleted.value.op == "DEL"
         with pytest.raises(errors.KeyNotFoundError):
             await kv.get("missing")
+        # Keys are checked before any request, as on every other path.
+        for bad in ("", ".a", "a.", "a b", "a*"):
+            with pytest.raises(errors.InvalidKeyError):
+                await kv.get(bad)
         # By revision: the Get by sequence, not the fast path, gives the same entry.
         assert (await kv.get("plain", revision=plain_rev)).value == b"one"
     finally:
