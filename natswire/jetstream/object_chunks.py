@@ -11,14 +11,13 @@ import hashlib
 import io
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .errors import DigestMismatchError
 
 if TYPE_CHECKING:
     from .api import PubAck
     from .context import JetStreamContext
-    from .message import JetStreamMessage
 
 #: nats.go's chunk size.
 DEFAULT_CHUNK_SIZE = 128 * 1024
@@ -137,7 +136,7 @@ async def fetch_chunks(
         return
     batch = min(chunks, max(1, FETCH_BYTES // max(1, chunk_size)))
     sub = await js.ordered_pull(subject, stream=stream)
-    messages = cast("AsyncGenerator[JetStreamMessage, None]", sub.consume(batch))
+    messages = sub.consume(batch)
     try:
         remaining = chunks
         async for msg in messages:

@@ -140,7 +140,7 @@ class OrderedPullSubscription:
     def __aiter__(self) -> AsyncIterator[JetStreamMessage]:
         return self.consume()
 
-    async def consume(self, batch: int = 100) -> AsyncIterator[JetStreamMessage]:
+    async def consume(self, batch: int = 100) -> AsyncGenerator[JetStreamMessage, None]:
         """Messages as they come, ``batch`` asked for per pull and the next pull sent
         when half of them have arrived (as ``PullSubscription.consume`` does); what
         ``async for`` iterates with the default ``batch``."""
