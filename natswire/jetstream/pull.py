@@ -25,6 +25,7 @@ from .errors import (
     FetchTimeoutError,
     JetStreamError,
     NoHeartbeatError,
+    ServiceUnavailableError,
 )
 from .message import JetStreamMessage, delivered_message_factory
 
@@ -41,6 +42,7 @@ _PERMANENT_409 = (
     "consumer is push based",
 )
 _RETRY_PAUSE = 0.05
+_UNANSWERED_PAUSE = 0.25
 
 
 def expires_for(timeout: float) -> float:
@@ -75,6 +77,16 @@ def final_409(description: str, stream: str, consumer: str) -> JetStreamError | 
     if lowered.startswith(_PERMANENT_409):
         return APIError(409, None, description)
     return None
+
+
+def no_responders(stream: str, consumer: str) -> ServiceUnavailableError:
+    """The error for a pull request nobody answered (status 503)."""
+    return ServiceUnavailableError(
+        503,
+        None,
+        f"no responders for a pull request to consumer {consumer!r} of stream {stream!r}: "
+        "it does not exist, or its leader is being elected",
+    )
 
 
 def _description(msg: Message) -> str:
@@ -187,7 +199,9 @@ class PullSubscription:
         for the first, then for the rest of the batch until the timeout. Raises
         :class:`natswire.errors.TimeoutError` when none came, :class:`NoHeartbeatError`
         when ``heartbeat`` was asked for and two went missing,
-        :class:`ConsumerDeletedError` when the consumer went away.
+        :class:`ConsumerDeletedError` when the consumer went away,
+        :class:`ServiceUnavailableError` (as nats-py) when no server answered the pull
+        (503: the consumer does not exist, or a failover is electing its leader).
         """
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive int, got {batch!r}")
@@ -279,6 +293,10 @@ class PullSubscription:
                 continue  # a status for an earlier request
             if status in (404, 408):
                 return status == 408
+            if status == 503:
+                if msgs:
+                    return True
+                raise no_responders(self._stream, self._consumer)
             description = _description(msg)
             if status != 409:
                 raise APIError(status, None, description or f"pull request failed ({status})")
@@ -308,8 +326,10 @@ class PullSubscription:
         messages are still to come, so the next batch is on its way while this one is
         processed. Idle heartbeats (``heartbeat``, default a quarter of ``expires``, at
         most 5 s) detect requests lost to a reconnect: after two missed, it pulls again.
-        Raises :class:`ConsumerDeletedError` when the consumer is deleted; ends when
-        the subscription is unsubscribed.
+        A pull nobody answers (status 503: the consumer's leader is being elected, or
+        the consumer is gone) is repeated for two heartbeat intervals, then raises
+        :class:`ServiceUnavailableError`. Raises :class:`ConsumerDeletedError` when the
+        consumer is deleted; ends when the subscription is unsubscribed.
         """
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive int, got {batch!r}")
@@ -326,6 +346,7 @@ class PullSubscription:
         loop = asyncio.get_running_loop()
         requests: dict[str, int] = {}  # reply subject -> messages still to come
         last_activity = loop.time()
+        unanswered_since: float | None = None  # first 503 of a run of them
         while True:
             if self._sub.is_closed and not self._sub.pending_msgs:
                 return
@@ -348,6 +369,8 @@ class PullSubscription:
                     raise
             last_activity = loop.time()
             status = msg.status
+            if status != 503:
+                unanswered_since = None
             if status is None:
                 for key in requests:  # the server serves requests in order
                     requests[key] -= 1
@@ -363,6 +386,16 @@ class PullSubscription:
                 continue
             if status in (404, 408):
                 del requests[msg.subject]
+                continue
+            if status == 503:
+                # No leader for the consumer (a failover) or no consumer: pull again
+                # until two heartbeats' time has passed without an answer.
+                del requests[msg.subject]
+                if unanswered_since is None:
+                    unanswered_since = last_activity
+                elif last_activity - unanswered_since > heartbeat * 2:
+                    raise no_responders(self._stream, self._consumer)
+                await asyncio.sleep(_UNANSWERED_PAUSE)
                 continue
             description = _description(msg)
             if status != 409:

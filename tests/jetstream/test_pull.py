@@ -279,6 +279,37 @@ async def test_consumer_deleted_while_pulling(js: JetStreamContext, stream: str)
         await asyncio.wait_for(task2, 5)
 
 
+async def test_a_pull_nobody_answers_fails_fetch_and_is_retried_by_consume(
+    js: JetStreamContext, stream: str
+) -> None:
+    psub = await js.pull_subscribe(f"{stream}.gone", durable="gone")
+    await js.delete_consumer(stream, "gone")  # no server answers its pulls now: 503
+    with pytest.raises(errors.ServiceUnavailableError, match="'gone'"):
+        await psub.fetch(1, timeout=2)
+
+    got: list[bytes] = []
+
+    async def consume() -> None:
+        async for msg in psub.consume(batch=5, expires=4, heartbeat=1.5):
+            got.append(msg.data)
+            return
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.6)  # several unanswered pulls, as while a leader is elected
+    assert not task.done()
+    await js.add_consumer(stream, durable_name="gone", filter_subject=f"{stream}.gone")
+    await js.publish(f"{stream}.gone", b"back")
+    await asyncio.wait_for(task, 5)
+    assert got == [b"back"]
+
+    await js.delete_consumer(stream, "gone")
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(errors.ServiceUnavailableError):
+        async for _ in psub.consume(batch=5, expires=1, heartbeat=0.25):
+            pass
+    assert asyncio.get_running_loop().time() - started < 2  # gives up after 2 heartbeats
+
+
 async def test_ephemeral_pull_and_bind(js: JetStreamContext, stream: str) -> None:
     await js.publish(f"{stream}.e", b"e1")
     eph = await js.pull_subscribe(f"{stream}.e")  # no durable: server-side name
