@@ -13,7 +13,9 @@ wl_amqp_scale.py. Server-side figures:
 - **idle**: over ``idle_seconds`` with the connection and every consumer open and
   nothing published: the server's CPU time (``/proc``, the whole process group for
   RabbitMQ) as a share of one core, and for nats-server the JetStream API requests per
-  second (the ``/jsz?accounts=true`` ``api.total`` delta; RabbitMQ: n/a).
+  second (the ``/jsz?accounts=true`` ``api.total`` delta; RabbitMQ: n/a) and the
+  messages its clients sent it per second (``/varz`` ``in_msgs``: pull requests count
+  here, not as API requests; RabbitMQ: n/a).
 
 The exit status is 1 when either side reports an error or an unfinished phase.
 """
@@ -90,6 +92,9 @@ class NatsProbe:
     def api_requests(self) -> int | None:
         return int(get_json(f"{self.monitor}/jsz?accounts=true")["api"]["total"])
 
+    def messages_in(self) -> int | None:
+        return int(get_json(f"{self.monitor}/varz")["in_msgs"])
+
 
 class RabbitProbe:
     """A RabbitMQ node started by ``RabbitMqServer`` (its own process group)."""
@@ -106,6 +111,9 @@ class RabbitProbe:
         return stats[0] if stats else None
 
     def api_requests(self) -> int | None:
+        return None
+
+    def messages_in(self) -> int | None:
         return None
 
 
@@ -179,6 +187,7 @@ def _figures(side: SideResult) -> dict[str, tuple[float | None, str]]:
     rows["reported"] = (float(len(side.reported)), "")
     rows["memory"] = (side.memory_bytes / 1e6 if side.memory_bytes else None, "")
     rows["idle_api"] = (idle.api_per_second if idle else None, "")
+    rows["idle_in"] = (idle.messages_per_second if idle else None, "")
     rows["idle_cpu"] = (idle.cpu_share * 100 if idle and idle.cpu_share is not None else None, "")
     return rows
 
@@ -196,6 +205,7 @@ ROWS = (
     ("reported", "channel errors the library reported", "count", 0, ""),
     ("memory", "server memory after delivery", "MB", 1, "lower is better"),
     ("idle_api", "idle JetStream API requests", "req/s", 1, "lower is better"),
+    ("idle_in", "idle messages from clients (pulls, acks, ...)", "msg/s", 1, "lower is better"),
     ("idle_cpu", "idle server CPU", "% of a core", 1, "lower is better"),
 )
 
@@ -238,7 +248,6 @@ def main(queues: int | None, quick: bool, json_path: str | None, log: Any = sys.
         print(f"amqp-scale needs RabbitMQ and aio-pika: {missing}", file=sys.stderr)
         return 2
     count = queues if queues is not None else (QUICK_QUEUES if quick else DEFAULT_QUEUES)
-    # 30 s spans a whole period of the adapter's pull renewals (pull_expires, 30 s).
     idle_seconds = 3.0 if quick else 30.0
     started = time.monotonic()
     print(

@@ -116,6 +116,9 @@ class BrokerProbe(Protocol):
     def api_requests(self) -> int | None:
         """JetStream API requests served so far (None when the broker has no such API)."""
 
+    def messages_in(self) -> int | None:
+        """Messages the broker received from its clients so far (None: not counted)."""
+
 
 @dataclass
 class PhaseResult:
@@ -244,11 +247,13 @@ class DeliverResult:
 
 @dataclass
 class IdleResult:
-    """The idle window: the broker's CPU share and JetStream API requests per second."""
+    """The idle window: the broker's CPU share, JetStream API requests and messages from
+    clients per second."""
 
     seconds: float
     cpu_share: float | None = None
     api_per_second: float | None = None
+    messages_per_second: float | None = None
 
 
 @dataclass
@@ -364,15 +369,19 @@ async def _deliver(
 
 
 async def _idle(probe: BrokerProbe, seconds: float) -> IdleResult:
-    """The broker's CPU share and JetStream API requests/s over ``seconds`` of idling."""
-    cpu0, api0, t0 = probe.cpu_seconds(), probe.api_requests(), now()
+    """The broker's CPU share, JetStream API requests/s and messages in/s over
+    ``seconds`` of idling."""
+    cpu0, api0, in0, t0 = probe.cpu_seconds(), probe.api_requests(), probe.messages_in(), now()
     await asyncio.sleep(seconds)
-    cpu1, api1, elapsed = probe.cpu_seconds(), probe.api_requests(), now() - t0
+    cpu1, api1, in1 = probe.cpu_seconds(), probe.api_requests(), probe.messages_in()
+    elapsed = now() - t0
     result = IdleResult(elapsed)
     if cpu0 is not None and cpu1 is not None:
         result.cpu_share = (cpu1 - cpu0) / elapsed
     if api0 is not None and api1 is not None:
         result.api_per_second = (api1 - api0) / elapsed
+    if in0 is not None and in1 is not None:
+        result.messages_per_second = (in1 - in0) / elapsed
     return result
 
 

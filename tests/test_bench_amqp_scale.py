@@ -64,6 +64,9 @@ class FlatProbe:
     def api_requests(self) -> int | None:
         return None
 
+    def messages_in(self) -> int | None:
+        return 42
+
 
 def test_a_clean_run_completes_every_phase() -> None:
     result = asyncio.run(run_side(ScriptedClient("clean"), 200, FlatProbe(), 0.05, timeout=10))
@@ -74,6 +77,7 @@ def test_a_clean_run_completes_every_phase() -> None:
     assert result.errors() == (0, "")
     assert result.memory_bytes == 5_000_000
     assert result.idle is not None and result.idle.cpu_share == 0.0
+    assert result.idle.messages_per_second == 0.0 and result.idle.api_per_second is None
 
 
 def test_refusals_are_counted_and_a_hung_publish_is_cut_at_the_time_box() -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..client.errors import TimeoutError
 from ..jetstream.context import JetStreamContext
 from ..protocol.errors import NatsWireError
+from .advisories import ConsumerAdvisories
 from .channel import Channel
 from .consumer import ConsumerSet
 from .errors import AmqpConnectionClosedError, TooManyChannelsError
@@ -92,12 +93,14 @@ class Connection:
         )
         self.topology.add_watcher(self.sweep)
         self.topology.add_watcher(self._upkeep)
+        self._advisories = ConsumerAdvisories(nc, self.stream, self.consumers, self.spawn)
         #: Channel pool use and per-queue counters (:class:`AdapterStats`).
         self.stats = AdapterStats(self, self._channels, self.consumers, self._queue_counters)
 
-    def start(self) -> None:
-        """Start the periodic upkeep and the expiry sweep (:func:`connect` does, once the
-        streams exist)."""
+    async def start(self) -> None:
+        """Listen to the consumers' advisories, start the periodic upkeep and the expiry
+        sweep (:func:`connect` does, once the streams exist)."""
+        await self._advisories.start()
         self._upkeep.start()
         self.spawn(self.sweep.run(self.topology, self.consumers.consumes))
 
@@ -202,8 +205,7 @@ class Connection:
     def handle_reconnected(self) -> None:
         """The NATS connection is back: consumers renew their pull requests at once."""
         for consumer in self.consumers:
-            consumer.reset_requests()
-            self.spawn(consumer.pump())
+            self.spawn(consumer.renew())
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background (a failure is logged at debug level)."""
@@ -230,6 +232,7 @@ class Connection:
                 logger.debug("natswire.amqp: closing channel: %s", exc)
         self._closed = True
         await self._upkeep.stop()
+        await self._advisories.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._owns_client:

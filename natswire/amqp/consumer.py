@@ -5,7 +5,11 @@ request) and pulls only what its prefetch allows: at any time, deliveries held b
 application (unsettled) plus messages still requested from the server never exceed
 ``prefetch_count``. Messages are handled one at a time, in order, by the
 subscription's callback task (no task per message). Pull requests expire after
-``pull_expires`` and are renewed; a reconnect renews them at once.
+``pull_expires`` (10 minutes) and are renewed. Requests the server dropped earlier are
+renewed at once, on a fresh inbox (:meth:`Consumer.renew`): after a reconnect, and when
+an advisory says the consumer has a new leader or was deleted
+(:mod:`natswire.amqp.advisories`). Requests left on the server under the old inbox
+then lapse, since the server delivers only to a reply subject someone listens on.
 
 Single active consumer uses JetStream priority groups (``pinned_client``): the
 server pins one puller and holds the others' requests. While the pinned consumer
@@ -168,10 +172,39 @@ class Consumer:
 
     async def start(self) -> None:
         """Subscribe to this consumer's inbox and send the first pull request."""
-        self._inbox = self._nc.new_inbox()
-        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._handle)
+        await self._listen()
         self.active = True
         await self.pump()
+
+    async def _listen(self) -> None:
+        self._inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._handle)
+
+    async def renew(self) -> None:
+        """The outstanding pull requests are lost or stale (a reconnect, a new consumer
+        leader): listen on a fresh inbox, pull again, then let the old inbox go; the
+        server delivers nothing more to requests whose reply subject has no listener."""
+        if not self.active:
+            return
+        old = self._sub
+        self.reset_requests()
+        await self._listen()
+        await self.pump()
+        if old is not None:
+            try:
+                await old.drain()  # what is already on its way is still handled
+            except Exception as exc:  # the connection may be gone again
+                logger.debug("natswire.amqp: draining %s's old inbox: %s", self.queue, exc)
+
+    async def check_deleted(self) -> None:
+        """The queue's JetStream consumer was deleted (an advisory): cancel as for a
+        deleted queue, or pull again when the queue was declared again meanwhile."""
+        if not self.active:
+            return
+        if await self._topology.queue_missing(self.queue):
+            await self.channel.consumer_gone(self)
+        else:
+            await self.renew()
 
     async def stop(self) -> None:
         """Stop pulling; messages already on their way are handed back (nak)."""
@@ -221,7 +254,7 @@ class Consumer:
                 logger.debug("natswire.amqp: unpin %s: %s", self.queue, exc)
 
     def reset_requests(self) -> None:
-        """After a reconnect: outstanding pull requests are gone."""
+        """Forget the outstanding pull requests (they are gone)."""
         self._requests.clear()
         self._requested = 0
 
@@ -419,11 +452,12 @@ class ConsumerSet:
     """The started consumers of one connection, by queue (for the upkeep, the topology
     and the metrics)."""
 
-    __slots__ = ("_by_queue", "_count")
+    __slots__ = ("_by_queue", "_count", "_queue_of")
 
     def __init__(self) -> None:
         self._by_queue: dict[str, list[Consumer]] = {}
         self._count = 0
+        self._queue_of: dict[str, str] = {}  # JetStream consumer name -> queue
 
     def add(self, consumer: Consumer) -> None:
         """``consumer`` started."""
@@ -431,6 +465,7 @@ class ConsumerSet:
         if consumer not in consumers:
             consumers.append(consumer)
             self._count += 1
+            self._queue_of[consumer_name(consumer.queue)] = consumer.queue
 
     def discard(self, consumer: Consumer) -> None:
         """``consumer`` stopped or was cancelled."""
@@ -441,10 +476,16 @@ class ConsumerSet:
         self._count -= 1
         if not consumers:
             del self._by_queue[consumer.queue]
+            self._queue_of.pop(consumer_name(consumer.queue), None)
 
     def of_queue(self, queue: str) -> list[Consumer]:
         """The consumers of ``queue``."""
         return list(self._by_queue.get(queue, ()))
+
+    def of_consumer(self, name: str) -> list[Consumer]:
+        """The consumers of the queue whose JetStream consumer is ``name``."""
+        queue = self._queue_of.get(name)
+        return [] if queue is None else self.of_queue(queue)
 
     def consumes(self, queue: str) -> bool:
         """Whether ``queue`` is consumed here."""

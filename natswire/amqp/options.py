@@ -31,7 +31,9 @@ class AmqpOptions:
     ``max_channels`` bounds the channel pool. Hooks: ``on_new_channel(channel)``,
     ``on_channel_exception(channel, exc)``, ``on_connection_close()``. ``ack_wait``: the
     JetStream ack wait (a crash backstop, s); ``pull_expires``: how long a pull request
-    waits (s); ``sac_timeout``: how long a crashed single active consumer keeps its pin;
+    waits (s; requests the server drops are renewed at once, see
+    :mod:`natswire.amqp.advisories`, so this only bounds a loss nothing reported);
+    ``sac_timeout``: how long a crashed single active consumer keeps its pin;
     ``orphan_timeout``: the inactive threshold of exclusive and auto-delete queues;
     ``unlimited_window``: the prefetch of a consumer without one;
     ``expiry_sweep_interval``: how often idle queues with a dead-letter exchange are
@@ -50,7 +52,7 @@ class AmqpOptions:
     on_channel_exception: Hook | None = None
     on_connection_close: Hook | None = None
     ack_wait: float = 30.0
-    pull_expires: float = 30.0
+    pull_expires: float = 600.0
     sac_timeout: float = 10.0
     orphan_timeout: float = 60.0
     unlimited_window: int = 1000

@@ -227,7 +227,7 @@ async def connect(
         replicas = amqp_options.replicas or default_replicas(nc.server_info)
         setup_js = JetStreamContext(nc, timeout=SETUP_REQUEST_TIMEOUT)
         await ensure_streams(setup_js, amqp_options, replicas)
-        conn.start()
+        await conn.start()
     except BaseException:
         if owns:
             await nc.close()

@@ -121,9 +121,9 @@ async def test_delete_queue_cancels_its_consumers(
     amqp_connect: AmqpConnect, admin: NatsAdmin, namespace: str
 ) -> None:
     # A pull request that reaches the server while it deletes the consumer is dropped
-    # without a 409; the consumer then learns of the deletion when it renews the pull,
-    # after pull_expires at the latest.
-    conn = await amqp_connect(pull_expires=2.0)
+    # without a 409; the consumer learns of the deletion from the server's advisory, long
+    # before its pull request would expire (pull_expires, 10 minutes).
+    conn = await amqp_connect()
     ch = await declare_wire_queues(conn)
     cancelled = asyncio.Event()
     await ch.basic_consume("cells_events", lambda d: None, on_cancel=lambda tag: cancelled.set())

@@ -6,6 +6,7 @@ stops publishing for at most a few seconds, lets consuming continue and lets a f
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -131,3 +132,57 @@ async def test_replicas_mismatch_is_a_clear_error() -> None:
             await amqp.connect({"namespace": "mm"}, replicas=1, **options)
         text = str(raised.value)
         assert "replicas" in text and "3" in text and "1" in text
+
+
+async def test_a_queue_whose_consumer_leader_dies_delivers_before_its_pull_expires() -> None:
+    # The pull request waits on the consumer's leader; when that node dies the new leader
+    # does not have it. The adapter learns of the new leader (its advisory) and pulls
+    # again, instead of waiting for the request's expiry (pull_expires, 10 minutes).
+    async with NatsCluster(size=3, jetstream=True) as cluster:
+        await asyncio.to_thread(cluster.wait_jetstream_ready, 30)
+        stay, doomed = cluster.servers[0], cluster.servers[1]
+        config = {"namespace": "ld", "replicas": 3}
+        options = dict(servers=[stay.url], reconnect_time_wait=0.1, connect_timeout=2)
+        conn = await until_answered(lambda: amqp.connect(config, **options))
+        observer = await natswire.connect([stay.url], connect_timeout=2)
+        try:
+            ch = await conn.channel()
+            await ch.queue_declare("device", durable=True, arguments={"x-queue-type": "quorum"})
+            js = observer.jetstream(timeout=5)
+            consumer = amqp.consumer_name("device")
+            info = await js.consumer_info(conn.stream, consumer)
+            if info.cluster is None or info.cluster.leader != doomed.server_name:
+                body = json.dumps({"placement": {"preferred": doomed.server_name}}).encode()
+                subject = f"$JS.API.CONSUMER.LEADER.STEPDOWN.{conn.stream}.{consumer}"
+                await observer.request(subject, body, timeout=5)
+
+                async def led_by_doomed() -> bool:
+                    info = await js.consumer_info(conn.stream, consumer)
+                    return info.cluster is not None and info.cluster.leader == doomed.server_name
+
+                await eventually(
+                    led_by_doomed,
+                    timeout=15,
+                    what="the consumer's leader moved",
+                    retry_on=(natswire.errors.JetStreamError, natswire.errors.TimeoutError),
+                    interval=0.2,
+                )
+            got = Collector()
+            await ch.basic_consume("device", got)
+            await conn.nc.flush()
+            await asyncio.sleep(0.5)  # the pull request waits on the doomed leader
+            await asyncio.to_thread(doomed.kill)
+            killed = time.monotonic()
+            pub_ch = await conn.channel()
+            for _ in range(100):  # while the stream elects a leader, if it was the doomed one
+                try:
+                    await pub_ch.basic_publish("", "device", b"after")
+                    break
+                except (amqp.AmqpAdapterError, natswire.errors.NatsError, TimeoutError):
+                    await asyncio.sleep(0.2)
+            await got.wait_for(1, timeout=30)
+            assert got.bodies == [b"after"]
+            print(f"delivered {time.monotonic() - killed:.1f} s after the kill")
+        finally:
+            await conn.close()
+            await observer.close()

@@ -98,3 +98,68 @@ async def test_reconnect_keeps_tags_and_redelivers_what_was_in_flight(
         after = Collector()
         await ch2.basic_consume("q", after)
         assert await after.quiet(0.5) == []  # nothing acked comes back
+
+
+async def test_prefetch_holds_across_a_reconnect(server: NatsServer, amqp_connect: object) -> None:
+    # The server keeps a pull request across a reconnect and serves it again once its
+    # reply subject has a listener: a consumer that pulled again on the same inbox would
+    # be sent its prefetch twice over.
+    async with FaultProxy("127.0.0.1", server.port) as proxy:
+        conn: amqp.Connection = await amqp_connect(  # type: ignore[operator]
+            servers=proxy.url, reconnect_time_wait=0.1
+        )
+        ch = await conn.channel()
+        await ch.queue_declare("pq")
+        await ch.basic_qos(3)
+        got = Collector()
+        await ch.basic_consume("pq", got)
+        await conn.nc.flush()
+        await asyncio.sleep(0.2)  # the pull request waits on the server
+        await proxy.reset()
+        await eventually(
+            lambda: conn.nc.is_connected and conn.nc.stats.reconnects >= 1,
+            timeout=10,
+            what="reconnect",
+        )
+        await conn.nc.flush()
+        publisher: amqp.Connection = await amqp_connect()  # type: ignore[operator]
+        pch = await publisher.channel()
+        for i in range(10):
+            await pch.basic_publish("", "pq", b"%d" % i)
+        await got.wait_for(3)
+        assert len(await got.quiet(0.5)) == 3  # the prefetch, not twice it
+        await ch.basic_ack(got.deliveries[-1].delivery_tag, multiple=True)
+        await got.wait_for(6)
+        await got.quiet(0.3)
+        assert [int(b) for b in got.bodies] == list(range(6))
+
+
+async def test_consumer_advisories_renew_pull_requests_on_a_fresh_inbox(
+    amqp_connect: object,
+) -> None:
+    # nats-server publishes these advisories itself (leader elections on a cluster,
+    # deletions anywhere); here they are sent by hand so the adapter's answer to each can
+    # be watched on a single server.
+    conn: amqp.Connection = await amqp_connect()  # type: ignore[operator]
+    ch = await conn.channel()
+    await ch.queue_declare("adv")
+    await ch.basic_qos(3)
+    got = Collector()
+    await ch.basic_consume("adv", got)
+    await conn.nc.flush()
+    (consumer,) = conn.consumers.of_queue("adv")
+    first = consumer.subscription
+    prefix = "$JS.EVENT.ADVISORY.CONSUMER"
+    name = amqp.consumer_name("adv")
+    await conn.nc.publish(f"{prefix}.LEADER_ELECTED.{conn.stream}.{name}", b"{}")
+    await eventually(lambda: consumer.subscription is not first, what="a fresh inbox")
+    second = consumer.subscription
+    await conn.nc.publish(f"{prefix}.DELETED.{conn.stream}.{name}", b"{}")
+    await eventually(lambda: consumer.subscription is not second, what="another inbox")
+    assert first is not None and first.is_closed  # its requests lapse on the server
+    await conn.nc.flush()
+    for i in range(6):
+        await ch.basic_publish("", "adv", b"%d" % i)
+    await got.wait_for(3)
+    assert len(await got.quiet(0.5)) == 3  # the queue still exists: consumed, prefetch 3
+    assert ch.consumer_tags  # not cancelled

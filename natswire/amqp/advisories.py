@@ -1,0 +1,87 @@
+"""Consumer advisories: the server's word that a queue's pull requests are gone.
+
+A started consumer's pull requests wait on the JetStream consumer's leader for
+``pull_expires`` (10 minutes by default), so a request the server dropped has to be
+noticed some other way than by its expiry. Three events drop them, and each is heard:
+
+- a reconnect: :meth:`Consumer.renew` for every consumer (the connection's
+  ``reconnected`` callback);
+- ``$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.<stream>.<consumer>``: a replicated
+  consumer has a new leader, which holds none of the requests sent to the old one: the
+  queue's consumers here pull again;
+- ``$JS.EVENT.ADVISORY.CONSUMER.DELETED.<stream>.<consumer>``: a request that reaches
+  the server while it deletes the consumer is dropped without an answer: when the queue
+  is gone, its consumers here are cancelled as a deleted queue's are; when it was
+  declared again meanwhile, they pull again.
+
+Advisories are plain NATS messages: one missed because the connection dropped as it
+was sent is covered by the reconnect that follows, and anything else by the requests'
+expiry. The NATS user needs permission to subscribe to these subjects (without it, lost
+requests are renewed at their expiry only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from ..client.message import Message
+from ..client.subscription import Subscription
+from .consumer import ConsumerSet
+
+if TYPE_CHECKING:
+    from .._client import Client
+
+logger = logging.getLogger("natswire.amqp")
+
+ADVISORY_PREFIX = "$JS.EVENT.ADVISORY.CONSUMER"
+LEADER_ELECTED = "LEADER_ELECTED"
+DELETED = "DELETED"
+#: ``$JS.EVENT.ADVISORY.CONSUMER.<event>.<stream>.<consumer>``
+_TOKENS = 7
+
+
+class ConsumerAdvisories:
+    """Listens to the advisories of the main stream's consumers for one connection."""
+
+    def __init__(
+        self,
+        nc: Client,
+        stream: str,
+        consumers: ConsumerSet,
+        spawn: Callable[[Coroutine[Any, Any, Any]], None],
+    ) -> None:
+        self._nc = nc
+        self._stream = stream
+        self._consumers = consumers
+        self._spawn = spawn
+        self._subs: list[Subscription] = []
+
+    async def start(self) -> None:
+        """Subscribe to the advisories (once)."""
+        if self._subs:
+            return
+        for event in (LEADER_ELECTED, DELETED):
+            subject = f"{ADVISORY_PREFIX}.{event}.{self._stream}.*"
+            self._subs.append(await self._nc.subscribe(subject, cb=self._on_advisory))
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        subs, self._subs = self._subs, []
+        for sub in subs:
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:  # the connection may be gone
+                logger.debug("natswire.amqp: unsubscribing advisories: %s", exc)
+
+    async def _on_advisory(self, msg: Message) -> None:
+        tokens = msg.subject.split(".")
+        if len(tokens) != _TOKENS or tokens[5] != self._stream:
+            return
+        event, consumer = tokens[4], tokens[6]
+        for started in self._consumers.of_consumer(consumer):
+            if event == LEADER_ELECTED:
+                self._spawn(started.renew())
+            elif event == DELETED:
+                self._spawn(started.check_deleted())
