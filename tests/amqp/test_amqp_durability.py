@@ -100,6 +100,19 @@ async def test_reconnect_keeps_tags_and_redelivers_what_was_in_flight(
         assert await after.quiet(0.5) == []  # nothing acked comes back
 
 
+async def consume_with_prefetch(
+    conn: amqp.Connection, queue: str, prefetch: int
+) -> tuple[amqp.Channel, Collector]:
+    """A new queue consumed on a new channel with ``prefetch``, its pull request sent."""
+    ch = await conn.channel()
+    await ch.queue_declare(queue)
+    await ch.basic_qos(prefetch)
+    got = Collector()
+    await ch.basic_consume(queue, got)
+    await conn.nc.flush()
+    return ch, got
+
+
 async def test_prefetch_holds_across_a_reconnect(server: NatsServer, amqp_connect: object) -> None:
     # The server keeps a pull request across a reconnect and serves it again once its
     # reply subject has a listener: a consumer that pulled again on the same inbox would
@@ -108,12 +121,7 @@ async def test_prefetch_holds_across_a_reconnect(server: NatsServer, amqp_connec
         conn: amqp.Connection = await amqp_connect(  # type: ignore[operator]
             servers=proxy.url, reconnect_time_wait=0.1
         )
-        ch = await conn.channel()
-        await ch.queue_declare("pq")
-        await ch.basic_qos(3)
-        got = Collector()
-        await ch.basic_consume("pq", got)
-        await conn.nc.flush()
+        ch, got = await consume_with_prefetch(conn, "pq", 3)
         await asyncio.sleep(0.2)  # the pull request waits on the server
         await proxy.reset()
         await eventually(
@@ -141,12 +149,7 @@ async def test_consumer_advisories_renew_pull_requests_on_a_fresh_inbox(
     # deletions anywhere); here they are sent by hand so the adapter's answer to each can
     # be watched on a single server.
     conn: amqp.Connection = await amqp_connect()  # type: ignore[operator]
-    ch = await conn.channel()
-    await ch.queue_declare("adv")
-    await ch.basic_qos(3)
-    got = Collector()
-    await ch.basic_consume("adv", got)
-    await conn.nc.flush()
+    ch, got = await consume_with_prefetch(conn, "adv", 3)
     (consumer,) = conn.consumers.of_queue("adv")
     first = consumer.subscription
     prefix = "$JS.EVENT.ADVISORY.CONSUMER"
