@@ -42,19 +42,34 @@ def store_figures(store: Path) -> tuple[int, int]:
     return files, size
 
 
+def shard_of(i: int, shards: int) -> tuple[str, str]:
+    """(stream, subject prefix) of consumer ``i`` when ``shards`` streams share them:
+    ``S`` and ``ns.`` for one stream, else ``S<k>`` and ``ns.s<k>.`` with k = i mod shards."""
+    if shards == 1:
+        return "S", "ns."
+    k = i % shards
+    return f"S{k}", f"ns.s{k}."
+
+
 async def create_queue_consumers(
-    js: JetStreamContext, count: int, filters: int, deliver: DeliverPolicy = DeliverPolicy.NEW
+    js: JetStreamContext,
+    count: int,
+    filters: int,
+    deliver: DeliverPolicy = DeliverPolicy.NEW,
+    shards: int = 1,
 ) -> None:
-    """``count`` durable pull consumers ``Q-<i>`` on stream ``S``, each with ``filters``
-    literal filter subjects (``ns.un.u<i>`` first) and the ``deliver`` policy, as many
-    created at once as :data:`CONCURRENCY`."""
+    """``count`` durable pull consumers ``Q-<i>`` on stream ``S`` (or spread over
+    ``shards`` streams, see :func:`shard_of`), each with ``filters`` literal filter
+    subjects (``<prefix>un.u<i>`` first) and the ``deliver`` policy, as many created at
+    once as :data:`CONCURRENCY`."""
     slots = asyncio.Semaphore(CONCURRENCY)
 
     async def create(i: int) -> None:
-        subjects = [f"ns.un.u{i}", *(f"ns.q{f}.u{i}" for f in range(1, filters))]
+        stream, prefix = shard_of(i, shards)
+        subjects = [f"{prefix}un.u{i}", *(f"{prefix}q{f}.u{i}" for f in range(1, filters))]
         async with slots:
             await js.add_consumer(
-                "S",
+                stream,
                 ConsumerConfig(
                     durable_name=f"Q-{i}",
                     deliver_policy=deliver,

@@ -8,7 +8,9 @@ deliveries arrived. ``--no-wait`` leaves out the pull requests. ``--rounds R`` r
 the publishing R times: from the second round on every consumer has delivered before, as
 in steady traffic, and the server looks for its next message from that position.
 ``--retention`` picks the stream's retention and ``--ack`` acks every delivery (with
-work-queue or interest retention an acked message is removed).
+work-queue or interest retention an acked message is removed). ``--streams K`` spreads
+the consumers and their messages over K streams (consumer i on stream i mod K), as a
+sharded layout would.
 """
 
 from __future__ import annotations
@@ -23,21 +25,33 @@ import natswire
 from natswire.jetstream.api import DeliverPolicy, RetentionPolicy
 from natswire.server import NatsServer
 
-from .consumer_cost import CONCURRENCY, create_queue_consumers
+from .consumer_cost import CONCURRENCY, create_queue_consumers, shard_of
 
 PULL_EXPIRES_NS = 30_000_000_000
 
 
 async def run(
-    url: str, consumers: int, filters: int, waiting: bool, rounds: int, retention: str, ack: bool
+    url: str,
+    consumers: int,
+    filters: int,
+    waiting: bool,
+    rounds: int,
+    retention: str,
+    ack: bool,
+    streams: int = 1,
 ) -> None:
     nc = await natswire.connect(url)
     js = nc.jetstream(timeout=30)
-    await js.add_stream(
-        name="S", subjects=["ns.>"], retention=RetentionPolicy(retention), max_consumers=consumers
-    )
+    for k in range(streams):
+        stream, prefix = shard_of(k, streams)
+        await js.add_stream(
+            name=stream,
+            subjects=[f"{prefix}>"],
+            retention=RetentionPolicy(retention),
+            max_consumers=consumers,
+        )
     deliver = DeliverPolicy.ALL if retention == "workqueue" else DeliverPolicy.NEW
-    await create_queue_consumers(js, consumers, filters, deliver)
+    await create_queue_consumers(js, consumers, filters, deliver, streams)
     delivered = 0
 
     def count(msg: natswire.Msg) -> None:
@@ -51,7 +65,8 @@ async def run(
     if waiting:
         request = json.dumps({"batch": 500, "expires": PULL_EXPIRES_NS}).encode()
         for i in range(consumers):
-            await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.S.Q-{i}", request, reply=f"in.{i}")
+            stream = shard_of(i, streams)[0]
+            await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.Q-{i}", request, f"in.{i}")
         await nc.flush()
         await asyncio.sleep(2)
     slots = asyncio.Semaphore(CONCURRENCY)
@@ -62,7 +77,7 @@ async def run(
             nonlocal errors
             async with slots:
                 try:
-                    await js.publish(f"ns.un.u{i}", b"x" * 200)
+                    await js.publish(f"{shard_of(i, streams)[1]}un.u{i}", b"x" * 200)
                 except natswire.errors.NatsError:
                     errors += 1
 
@@ -71,7 +86,8 @@ async def run(
         took = time.monotonic() - started
         await nc.flush()
         print(
-            f"round {round_no}: {consumers} consumers, {filters} filter subject(s) each, "
+            f"round {round_no}: {consumers} consumers on {streams} stream(s), "
+            f"{filters} filter subject(s) each, "
             f"{'a waiting pull request each' if waiting else 'no pull requests'}: "
             f"{consumers} acked publishes in {took:.1f} s ({errors} failed), "
             f"{delivered} delivered by then",
@@ -90,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "--retention", choices=("limits", "interest", "workqueue"), default="limits"
     )
     parser.add_argument("--ack", action="store_true", help="ack every delivery")
+    parser.add_argument("--streams", type=int, default=1, help="consumers spread over K")
     args = parser.parse_args(argv)
     with NatsServer(jetstream=True) as server:
         asyncio.run(
@@ -101,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.rounds,
                 args.retention,
                 args.ack,
+                args.streams,
             )
         )
     return 0
