@@ -8,8 +8,8 @@ page_size page`` -> ``Page Queue``        queues (durable consumers ``Q-<name>``
                                           stream ``AMQP-<ns>``), filtered by regex and
                                           paged as RabbitMQ does (pages from 1)
 ``deleteQueue vhost queue``               :meth:`~NatsAdmin.delete_queue`: the consumer is
-                                          deleted (interest retention drops what only it
-                                          still needed)
+                                          deleted (its messages stay in the stream until
+                                          ``stream_max_age``, as acked ones do)
 ``listConnectionsByVHost vhost``          :meth:`~NatsAdmin.list_connections`: ``/connz``
                                           (the namespace is the ``<ns>/`` prefix of the
                                           client name natswire sends)
