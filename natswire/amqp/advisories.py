@@ -59,12 +59,14 @@ class ConsumerAdvisories:
         self._subs: list[Subscription] = []
 
     async def start(self) -> None:
-        """Subscribe to the advisories (once)."""
+        """Subscribe to the advisories (once), and return when the server has the
+        subscriptions: no advisory sent after this call is missed."""
         if self._subs:
             return
         for event in (LEADER_ELECTED, DELETED):
             subject = f"{ADVISORY_PREFIX}.{event}.{self._stream}.*"
             self._subs.append(await self._nc.subscribe(subject, cb=self._on_advisory))
+        await self._nc.flush()
 
     async def stop(self) -> None:
         """Stop listening."""
