@@ -110,15 +110,16 @@ Consuming
   alive meanwhile by pull requests that cannot deliver.
 - The JetStream ack wait (``ack_wait``, 30 s) is only a crash backstop: deliveries held
   by the application are kept alive with ``+WPI``.
-- A consumer's pull requests wait ``pull_expires`` (10 minutes), so an idle queue costs
-  the server one small message per 10 minutes. Requests the server drops before that
-  are renewed at once: after a reconnect, a consumer leader election or a deletion
+- A consumer's pull requests wait ``pull_expires`` (10 minutes; 30 s for streams with
+  one replica on a cluster), so an idle queue costs two small messages per 10 minutes
+  (the server's expiry notice and the new request). Requests the server drops before
+  that are renewed at once: after a reconnect, a consumer leader election or a deletion
   (:mod:`natswire.amqp.advisories`).
 - Reconnects of the NATS connection (for ever, Wire's full-jitter backoff from 1 ms to
   5 s) keep channels and tags: pull requests are renewed at once (on a fresh inbox, so
-  the requests the server kept cannot deliver past the prefetch), tags held before the
-  reconnect can still be acked, messages lost in flight come back after the ack wait,
-  and a redelivery of a message still held only refreshes its ack subject.
+  the requests the server kept stop delivering once the old inbox is dropped), tags held
+  before the reconnect can still be acked, messages lost in flight come back after the
+  ack wait, and a redelivery of a message still held only refreshes its ack subject.
 - Durability: with file storage a published (confirmed) message survives a kill -9 of
   the server; acked messages are not delivered again, except acks of the last ~0.2 s
   before a crash, which may come back.

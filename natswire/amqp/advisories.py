@@ -2,22 +2,27 @@
 
 A started consumer's pull requests wait on the JetStream consumer's leader for
 ``pull_expires`` (10 minutes by default), so a request the server dropped has to be
-noticed some other way than by its expiry. Three events drop them, and each is heard:
+noticed some other way than by its expiry. These events drop them, and each is heard:
 
-- a reconnect: :meth:`Consumer.renew` for every consumer (the connection's
-  ``reconnected`` callback);
-- ``$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.<stream>.<consumer>``: a replicated
-  consumer has a new leader, which holds none of the requests sent to the old one: the
-  queue's consumers here pull again;
+- a reconnect: :meth:`Consumer.renew` for every consumer (a reconnect listener of the
+  client, whoever opened it);
+- a replicated consumer's new leader, which holds none of the requests sent to the old
+  one: nats-server answers the requests it knew of with ``409 Leadership Change``, and
+  ``$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.<stream>.<consumer>`` covers the rest:
+  the queue's consumers here pull again;
 - ``$JS.EVENT.ADVISORY.CONSUMER.DELETED.<stream>.<consumer>``: a request that reaches
   the server while it deletes the consumer is dropped without an answer: when the queue
   is gone, its consumers here are cancelled as a deleted queue's are; when it was
   declared again meanwhile, they pull again.
 
-Advisories are plain NATS messages: one missed because the connection dropped as it
-was sent is covered by the reconnect that follows, and anything else by the requests'
-expiry. The NATS user needs permission to subscribe to these subjects (without it, lost
-requests are renewed at their expiry only).
+A consumer of a stream with one replica on a cluster has no leader election, so nothing
+reports the restart of the node holding it to a client connected elsewhere: there
+``pull_expires`` defaults to 30 s (:func:`natswire.amqp.options.pull_expires_for`).
+Advisories are plain NATS messages: one missed because the connection dropped as it was
+sent is covered by the reconnect that follows, and anything else by the requests'
+expiry. The NATS user needs permission to subscribe to these subjects; without it, the
+deletion of a queue by another connection while a pull request was on its way is noticed
+at the request's expiry only.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ opens one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import secrets
@@ -101,6 +102,7 @@ class Connection:
         """Listen to the consumers' advisories, start the periodic upkeep and the expiry
         sweep (:func:`connect` does, once the streams exist)."""
         await self._advisories.start()
+        self.nc.reconnect_listeners.append(self.handle_reconnected)
         self._upkeep.start()
         self.spawn(self.sweep.run(self.topology, self.consumers.consumes))
 
@@ -203,7 +205,8 @@ class Connection:
         self._call_hook(self.on_connection_close)
 
     def handle_reconnected(self) -> None:
-        """The NATS connection is back: consumers renew their pull requests at once."""
+        """The NATS connection is back: consumers renew their pull requests at once
+        (a reconnect listener of the client, whoever opened it)."""
         for consumer in self.consumers:
             self.spawn(consumer.renew())
 
@@ -231,6 +234,8 @@ class Connection:
             except Exception as exc:
                 logger.debug("natswire.amqp: closing channel: %s", exc)
         self._closed = True
+        with contextlib.suppress(ValueError):
+            self.nc.reconnect_listeners.remove(self.handle_reconnected)
         await self._upkeep.stop()
         await self._advisories.stop()
         for task in list(self._tasks):

@@ -5,11 +5,13 @@ request) and pulls only what its prefetch allows: at any time, deliveries held b
 application (unsettled) plus messages still requested from the server never exceed
 ``prefetch_count``. Messages are handled one at a time, in order, by the
 subscription's callback task (no task per message). Pull requests expire after
-``pull_expires`` (10 minutes) and are renewed. Requests the server dropped earlier are
-renewed at once, on a fresh inbox (:meth:`Consumer.renew`): after a reconnect, and when
-an advisory says the consumer has a new leader or was deleted
-(:mod:`natswire.amqp.advisories`). Requests left on the server under the old inbox
-then lapse, since the server delivers only to a reply subject someone listens on.
+``pull_expires`` (10 minutes; 30 s for streams with one replica on a cluster) and are
+renewed. Requests the server dropped earlier are renewed at once, on a fresh inbox
+(:meth:`Consumer.renew`): after a reconnect, and when the server says the consumer has a
+new leader or was deleted (:mod:`natswire.amqp.advisories`). Requests left on the server
+under the old inbox then lapse, since the server delivers only to a reply subject someone
+listens on; until the old inbox is dropped (a moment after a reconnect, while the client
+has subscribed it again) such a request can still deliver, past the prefetch.
 
 Single active consumer uses JetStream priority groups (``pinned_client``): the
 server pins one puller and holds the others' requests. While the pinned consumer
@@ -35,6 +37,7 @@ from ..protocol.errors import NatsWireError
 from ..protocol.frames import HMsg
 from .expiry import is_expired
 from .names import consumer_name
+from .options import LASTING_PULL_EXPIRES
 from .properties import H_EXPIRATION, Delivery, route_of
 from .queues import QueueSpec
 
@@ -135,7 +138,8 @@ class Consumer:
         self._settling = 0
         self._consumer = consumer_name(spec.name)
         self._next_subject = f"{conn.js.prefix}.CONSUMER.MSG.NEXT.{conn.stream}.{self._consumer}"
-        self._expires = options.pull_expires
+        expires = options.pull_expires
+        self._expires = LASTING_PULL_EXPIRES if expires is None else expires
         self._sac = spec.single_active_consumer
         if self._sac:
             self._expires = min(self._expires, options.sac_timeout / 3)
@@ -201,7 +205,10 @@ class Consumer:
         deleted queue, or pull again when the queue was declared again meanwhile."""
         if not self.active:
             return
-        if await self._topology.queue_missing(self.queue):
+        missing = await self._topology.queue_missing(self.queue)
+        if not self.active:  # cancelled meanwhile
+            return
+        if missing:
             await self.channel.consumer_gone(self)
         else:
             await self.renew()

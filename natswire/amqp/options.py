@@ -22,6 +22,19 @@ DEFAULT_MAX_AGE = 28 * 86400.0
 Hook = Callable[..., Any]
 
 
+#: How long a consumer's pull request waits when the server reports what drops it early.
+LASTING_PULL_EXPIRES = 600.0
+#: How long it waits otherwise (streams with one replica on a cluster).
+SHORT_PULL_EXPIRES = 30.0
+
+
+def pull_expires_for(clustered: bool, replicas: int) -> float:
+    """The default ``pull_expires``: :data:`SHORT_PULL_EXPIRES` for streams with one
+    replica on a cluster (their consumers have no leader elections, so no advisory
+    says when a node restart dropped the requests), else :data:`LASTING_PULL_EXPIRES`."""
+    return SHORT_PULL_EXPIRES if clustered and replicas == 1 else LASTING_PULL_EXPIRES
+
+
 @dataclass(frozen=True)
 class AmqpOptions:
     """How an adapter connection behaves.
@@ -31,8 +44,9 @@ class AmqpOptions:
     ``max_channels`` bounds the channel pool. Hooks: ``on_new_channel(channel)``,
     ``on_channel_exception(channel, exc)``, ``on_connection_close()``. ``ack_wait``: the
     JetStream ack wait (a crash backstop, s); ``pull_expires``: how long a pull request
-    waits (s; requests the server drops are renewed at once, see
-    :mod:`natswire.amqp.advisories`, so this only bounds a loss nothing reported);
+    waits (s; ``None``: :data:`LASTING_PULL_EXPIRES` unless the streams have one replica
+    on a cluster, where no advisory reports a consumer's node restarting, then
+    :data:`SHORT_PULL_EXPIRES`; see :mod:`natswire.amqp.advisories`);
     ``sac_timeout``: how long a crashed single active consumer keeps its pin;
     ``orphan_timeout``: the inactive threshold of exclusive and auto-delete queues;
     ``unlimited_window``: the prefetch of a consumer without one;
@@ -52,7 +66,7 @@ class AmqpOptions:
     on_channel_exception: Hook | None = None
     on_connection_close: Hook | None = None
     ack_wait: float = 30.0
-    pull_expires: float = 600.0
+    pull_expires: float | None = None
     sac_timeout: float = 10.0
     orphan_timeout: float = 60.0
     unlimited_window: int = 1000

@@ -24,7 +24,7 @@ from .connection import Connection
 from .errors import PreconditionFailedError, server_refusal
 from .errors import ServerUnavailableError as AdapterUnavailableError
 from .names import client_name, meta_stream_name, stream_name
-from .options import AmqpOptions, Hook
+from .options import AmqpOptions, Hook, pull_expires_for
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -211,20 +211,23 @@ async def connect(
         if tls is not None:
             nats_keywords.setdefault("tls", tls)
         _wire_reconnect_policy(nats_keywords, amqp_options.namespace)
-        for key, own in (
-            ("disconnected_cb", Connection.handle_disconnected),
-            ("reconnected_cb", Connection.handle_reconnected),
-        ):
-            nats_keywords[key] = _chained(holder, own, nats_keywords.pop(key, None))
+        nats_keywords["disconnected_cb"] = _chained(
+            holder, Connection.handle_disconnected, nats_keywords.pop("disconnected_cb", None)
+        )
         nc = await nats_connect(options=conn_options, **nats_keywords)
         owns = True
     else:
         nc = client
         owns = False
     try:
+        replicas = amqp_options.replicas or default_replicas(nc.server_info)
+        if amqp_options.pull_expires is None:
+            clustered = bool(nc.server_info.get("cluster"))
+            amqp_options = amqp_options.with_changes(
+                pull_expires=pull_expires_for(clustered, replicas)
+            )
         conn = Connection(nc, amqp_options, owns_client=owns)
         holder["conn"] = conn
-        replicas = amqp_options.replicas or default_replicas(nc.server_info)
         setup_js = JetStreamContext(nc, timeout=SETUP_REQUEST_TIMEOUT)
         await ensure_streams(setup_js, amqp_options, replicas)
         await conn.start()

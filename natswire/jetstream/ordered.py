@@ -152,7 +152,8 @@ class OrderedPullSubscription:
                 # ``consume`` is an async generator: close it when leaving early.
                 stream = cast(
                     "AsyncGenerator[JetStreamMessage, None]",
-                    self._psub.consume(batch, 5.0, _HEARTBEAT),
+                    # Its consumer is ephemeral: unanswered, it is replaced at once.
+                    self._psub.consume(batch, 5.0, _HEARTBEAT, wait_for_leader=False),
                 )
                 try:
                     async for msg in stream:

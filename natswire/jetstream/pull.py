@@ -319,6 +319,8 @@ class PullSubscription:
         expires: float = 30.0,
         heartbeat: float | None = None,
         threshold: int | None = None,
+        *,
+        wait_for_leader: bool = True,
     ) -> AsyncIterator[JetStreamMessage]:
         """Yield messages for ever, pulling ``batch`` at a time.
 
@@ -328,8 +330,9 @@ class PullSubscription:
         most 5 s) detect requests lost to a reconnect: after two missed, it pulls again.
         A pull nobody answers (status 503: the consumer's leader is being elected, or
         the consumer is gone) is repeated for two heartbeat intervals, then raises
-        :class:`ServiceUnavailableError`. Raises :class:`ConsumerDeletedError` when the
-        consumer is deleted; ends when the subscription is unsubscribed.
+        :class:`ServiceUnavailableError` (at once with ``wait_for_leader=False``).
+        Raises :class:`ConsumerDeletedError` when the consumer is deleted; ends when
+        the subscription is unsubscribed.
         """
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive int, got {batch!r}")
@@ -391,6 +394,8 @@ class PullSubscription:
                 # No leader for the consumer (a failover) or no consumer: pull again
                 # until two heartbeats' time has passed without an answer.
                 del requests[msg.subject]
+                if not wait_for_leader:
+                    raise no_responders(self._stream, self._consumer)
                 if unanswered_since is None:
                     unanswered_since = last_activity
                 elif last_activity - unanswered_since > heartbeat * 2:

@@ -36,7 +36,7 @@ from ..jetstream.manager import (
     consumer_create,
 )
 from ..jetstream.puback import PublishRetry
-from ..jetstream.pull import expires_for, final_409, pull_request
+from ..jetstream.pull import expires_for, final_409, no_responders, pull_request
 from ..protocol.headers import HeadersLike
 from .jsmessage import JetStreamMessage
 from .message import Message
@@ -321,6 +321,10 @@ class PullSubscription:
                 continue  # a status for an earlier request
             if status in (404, 408):
                 return status == 408
+            if status == 503:
+                if msgs:
+                    return True
+                raise no_responders(self.stream, self.consumer)
             headers = msg.headers
             description = headers.description if headers is not None else ""
             if status != 409:

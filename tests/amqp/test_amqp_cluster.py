@@ -15,6 +15,7 @@ from support import eventually, until_answered
 
 import natswire
 from natswire import amqp
+from natswire.amqp.options import LASTING_PULL_EXPIRES
 from natswire.server import NatsCluster
 
 pytestmark = pytest.mark.timeout(150)
@@ -146,6 +147,7 @@ async def test_a_queue_whose_consumer_leader_dies_delivers_before_its_pull_expir
         conn = await until_answered(lambda: amqp.connect(config, **options))
         observer = await natswire.connect([stay.url], connect_timeout=2)
         try:
+            assert conn.options.pull_expires == LASTING_PULL_EXPIRES  # replicated streams
             ch = await conn.channel()
             await ch.queue_declare("device", durable=True, arguments={"x-queue-type": "quorum"})
             js = observer.jetstream(timeout=5)

@@ -8,7 +8,9 @@ from amqp_helpers import Collector
 from faultproxy import FaultProxy
 from support import eventually
 
+import natswire
 from natswire import amqp
+from natswire.amqp.options import LASTING_PULL_EXPIRES
 from natswire.server import NatsServer
 
 
@@ -166,3 +168,30 @@ async def test_consumer_advisories_renew_pull_requests_on_a_fresh_inbox(
     await got.wait_for(3)
     assert len(await got.quiet(0.5)) == 3  # the queue still exists: consumed, prefetch 3
     assert ch.consumer_tags  # not cancelled
+
+
+async def test_a_connection_on_the_callers_client_renews_its_pulls_after_a_restart(
+    server: NatsServer, amqp_connect: object
+) -> None:
+    # With client=nc the adapter sets none of the client's callbacks: it hears of the
+    # reconnect as a listener, and pulls again long before pull_expires (10 minutes).
+    nc = await natswire.connect(server.url, reconnect_time_wait=0.1, max_reconnect_attempts=-1)
+    try:
+        conn: amqp.Connection = await amqp_connect(client=nc)  # type: ignore[operator]
+        assert conn.options.pull_expires == LASTING_PULL_EXPIRES  # a single server
+        _, got = await consume_with_prefetch(conn, "callers", 5)
+        server.kill()
+        server.start()
+        await eventually(
+            lambda: nc.is_connected and nc.stats.reconnects >= 1, timeout=10, what="reconnect"
+        )
+        await conn.wait_ready(20)
+        publisher: amqp.Connection = await amqp_connect()  # type: ignore[operator]
+        pch = await publisher.channel()
+        await pch.basic_publish("", "callers", b"after")
+        await got.wait_for(1, timeout=15)
+        assert got.bodies == [b"after"]
+        await conn.close()
+        assert conn.handle_reconnected not in nc.reconnect_listeners
+    finally:
+        await nc.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from natswire import amqp
+from natswire.amqp.options import LASTING_PULL_EXPIRES, SHORT_PULL_EXPIRES, pull_expires_for
 from natswire.server import NatsServer
 
 
@@ -55,3 +56,13 @@ async def test_connect_takes_the_config_block_keywords_or_an_options_object(
             await conn.channel()
     finally:
         await conn.close()
+
+
+def test_pull_requests_wait_long_unless_nothing_would_report_their_loss() -> None:
+    # Streams with one replica on a cluster: no leader election, so no advisory, when the
+    # node holding a consumer restarts while this client stays connected elsewhere.
+    assert pull_expires_for(clustered=True, replicas=1) == SHORT_PULL_EXPIRES
+    assert pull_expires_for(clustered=True, replicas=3) == LASTING_PULL_EXPIRES
+    assert pull_expires_for(clustered=False, replicas=1) == LASTING_PULL_EXPIRES
+    assert SHORT_PULL_EXPIRES < LASTING_PULL_EXPIRES
+    assert amqp.AmqpOptions().pull_expires is None  # decided at connect

@@ -309,6 +309,12 @@ async def test_a_pull_nobody_answers_fails_fetch_and_is_retried_by_consume(
             pass
     assert asyncio.get_running_loop().time() - started < 2  # gives up after 2 heartbeats
 
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(errors.ServiceUnavailableError):  # at once, as the ordered consumer
+        async for _ in psub.consume(batch=5, expires=4, heartbeat=1.5, wait_for_leader=False):
+            pass
+    assert asyncio.get_running_loop().time() - started < 2  # not after 2 x 1.5 s
+
 
 async def test_ephemeral_pull_and_bind(js: JetStreamContext, stream: str) -> None:
     await js.publish(f"{stream}.e", b"e1")

@@ -15,6 +15,7 @@ from natswire.jetstream import ConsumerConfig
 from natswire.jetstream.errors import (
     MsgAlreadyAckedError,
     NoStreamResponseError,
+    ServiceUnavailableError,
     StreamNotFoundError,
 )
 from natswire.server import NatsServer
@@ -79,6 +80,15 @@ def test_fetch_returns_what_there_is_and_times_out_when_nothing(
     with pytest.raises(TimeoutError):
         psub.fetch(1, timeout=0.3)
     assert 0.25 < time.monotonic() - started < 3
+
+
+def test_a_pull_nobody_answers_raises_service_unavailable_as_in_asyncio(
+    js: JetStreamContext, stream: str
+) -> None:
+    psub = js.pull_subscribe(f"{stream}.gone", durable="gone")
+    js.delete_consumer(stream, "gone")
+    with pytest.raises(ServiceUnavailableError, match="'gone'"):
+        psub.fetch(1, timeout=2)
 
 
 def test_publish_without_a_stream_and_subscribe_to_no_stream(js: JetStreamContext) -> None:
