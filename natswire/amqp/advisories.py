@@ -27,13 +27,14 @@ at the request's expiry only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..client.message import Message
 from ..client.subscription import Subscription
-from .consumer import ConsumerSet
+from .consumer import Consumer, ConsumerSet
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -45,6 +46,8 @@ LEADER_ELECTED = "LEADER_ELECTED"
 DELETED = "DELETED"
 #: ``$JS.EVENT.ADVISORY.CONSUMER.<event>.<stream>.<consumer>``
 _TOKENS = 7
+#: How long after a leader-elected advisory the consumers pull again (s).
+LEADER_SETTLE = 0.25
 
 
 class ConsumerAdvisories:
@@ -89,6 +92,13 @@ class ConsumerAdvisories:
         event, consumer = tokens[4], tokens[6]
         for started in self._consumers.of_consumer(consumer):
             if event == LEADER_ELECTED:
-                self._spawn(started.renew())
+                self._spawn(_renew_when_led(started))
             elif event == DELETED:
                 self._spawn(started.check_deleted())
+
+
+async def _renew_when_led(consumer: Consumer) -> None:
+    # nats-server sends the advisory just before the new leader takes requests: a pull
+    # sent at once would meet no responder (and cost a lookup of the queue).
+    await asyncio.sleep(LEADER_SETTLE)
+    await consumer.renew()
