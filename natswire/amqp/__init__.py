@@ -116,8 +116,9 @@ Consuming
   that are renewed at once: after a reconnect, a consumer leader election or a deletion
   (:mod:`natswire.amqp.advisories`).
 - Reconnects of the NATS connection (for ever, Wire's full-jitter backoff from 1 ms to
-  5 s) keep channels and tags: pull requests are renewed at once (on a fresh inbox, so
-  the requests the server kept stop delivering once the old inbox is dropped), tags held
+  5 s) keep channels and tags: pull requests are renewed at once (on a fresh inbox; the
+  old one is dropped when the link drops, so requests the server kept cannot deliver
+  past the prefetch), tags held
   before the reconnect can still be acked, messages lost in flight come back after the
   ack wait, and a redelivery of a message still held only refreshes its ack subject.
 - Durability: with file storage a published (confirmed) message survives a kill -9 of

@@ -4,8 +4,9 @@ A started consumer's pull requests wait on the JetStream consumer's leader for
 ``pull_expires`` (10 minutes by default), so a request the server dropped has to be
 noticed some other way than by its expiry. These events drop them, and each is heard:
 
-- a reconnect: :meth:`Consumer.renew` for every consumer (a reconnect listener of the
-  client, whoever opened it);
+- a reconnect: every consumer drops its inbox when the link drops and renews on a fresh
+  one after the reconnect (:meth:`Consumer.drop_inbox`, :meth:`Consumer.renew`, as
+  listeners of the client, whoever opened it);
 - a replicated consumer's new leader, which holds none of the requests sent to the old
   one: nats-server answers the requests it knew of with ``409 Leadership Change``, and
   ``$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.<stream>.<consumer>`` covers the rest:

@@ -102,6 +102,7 @@ class Connection:
         """Listen to the consumers' advisories, start the periodic upkeep and the expiry
         sweep (:func:`connect` does, once the streams exist)."""
         await self._advisories.start()
+        self.nc.disconnect_listeners.append(self.handle_link_lost)
         self.nc.reconnect_listeners.append(self.handle_reconnected)
         self._upkeep.start()
         self.spawn(self.sweep.run(self.topology, self.consumers.consumes))
@@ -204,6 +205,12 @@ class Connection:
         """The NATS connection dropped (:func:`connect` wires this to the client)."""
         self._call_hook(self.on_connection_close)
 
+    def handle_link_lost(self) -> None:
+        """The NATS link dropped (a disconnect listener of the client): consumers forget
+        their inboxes before the reconnect could subscribe them again."""
+        for consumer in self.consumers:
+            self.spawn(consumer.drop_inbox())
+
     def handle_reconnected(self) -> None:
         """The NATS connection is back: consumers renew their pull requests at once
         (a reconnect listener of the client, whoever opened it)."""
@@ -234,6 +241,8 @@ class Connection:
             except Exception as exc:
                 logger.debug("natswire.amqp: closing channel: %s", exc)
         self._closed = True
+        with contextlib.suppress(ValueError):
+            self.nc.disconnect_listeners.remove(self.handle_link_lost)
         with contextlib.suppress(ValueError):
             self.nc.reconnect_listeners.remove(self.handle_reconnected)
         await self._upkeep.stop()

@@ -10,8 +10,8 @@ renewed. Requests the server dropped earlier are renewed at once, on a fresh inb
 (:meth:`Consumer.renew`): after a reconnect, and when the server says the consumer has a
 new leader or was deleted (:mod:`natswire.amqp.advisories`). Requests left on the server
 under the old inbox then lapse, since the server delivers only to a reply subject someone
-listens on; until the old inbox is dropped (a moment after a reconnect, while the client
-has subscribed it again) such a request can still deliver, past the prefetch.
+listens on: when the link drops, the inbox is dropped at once
+(:meth:`Consumer.drop_inbox`), so the reconnect does not subscribe it again.
 
 Single active consumer uses JetStream priority groups (``pinned_client``): the
 server pins one puller and holds the others' requests. While the pinned consumer
@@ -259,6 +259,14 @@ class Consumer:
                 )
             except Exception as exc:
                 logger.debug("natswire.amqp: unpin %s: %s", self.queue, exc)
+
+    async def drop_inbox(self) -> None:
+        """The link dropped: forget the inbox, so that the reconnect does not subscribe
+        it again and the pull requests the server kept for it lapse (nothing is sent:
+        the client is not connected). Messages already received are still handled."""
+        self.reset_requests()
+        if self._sub is not None:
+            await self._sub.unsubscribe()
 
     def reset_requests(self) -> None:
         """Forget the outstanding pull requests (they are gone)."""

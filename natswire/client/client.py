@@ -133,7 +133,9 @@ class Client(ClientControl):
         self._supervisor = Supervisor(
             self, self._subscriptions, self._counters, self._callbacks, hooks
         )
-        #: Plain functions called after each successful reconnect, subscriptions restored.
+        #: Plain functions called when the link drops and a reconnect begins, and after
+        #: each successful reconnect (subscriptions restored).
+        self.disconnect_listeners = self._supervisor.disconnect_listeners
         self.reconnect_listeners = self._supervisor.reconnect_listeners
         self._out_msgs = self._out_bytes = 0
         self.stats = Stats(

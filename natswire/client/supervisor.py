@@ -125,6 +125,7 @@ class Supervisor:
         #: Plain functions called after each successful reconnect, once the
         #: subscriptions are restored (JetStream consumers recover from them).
         self.reconnect_listeners: list[Callable[[], None]] = []
+        self.disconnect_listeners: list[Callable[[], None]] = []
 
     @property
     def status(self) -> Status:
@@ -260,6 +261,11 @@ class Supervisor:
         self.fire(self.options.disconnected_cb)
         if self.options.allow_reconnect and status in UP:
             self._hooks.move_to(RECONNECTING)
+            for listener in list(self.disconnect_listeners):
+                try:
+                    listener()
+                except Exception as exc:
+                    self.report_error(exc)
             self.failover.start_reconnecting()
         else:
             self._hooks.start_close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from amqp_helpers import Collector
 from faultproxy import FaultProxy
 from support import eventually
@@ -115,29 +116,34 @@ async def consume_with_prefetch(
     return ch, got
 
 
-async def test_prefetch_holds_across_a_reconnect(server: NatsServer, amqp_connect: object) -> None:
+@pytest.mark.parametrize("latency", [0.0, 0.1])
+async def test_prefetch_holds_across_a_reconnect(
+    server: NatsServer, amqp_connect: object, latency: float
+) -> None:
     # The server keeps a pull request across a reconnect and serves it again once its
     # reply subject has a listener: a consumer that pulled again on the same inbox would
-    # be sent its prefetch twice over.
+    # be sent its prefetch twice over, and one whose old inbox the reconnect subscribed
+    # again would be, while its unsubscribe crossed a slow link.
     async with FaultProxy("127.0.0.1", server.port) as proxy:
         conn: amqp.Connection = await amqp_connect(  # type: ignore[operator]
-            servers=proxy.url, reconnect_time_wait=0.1
+            servers=proxy.url, reconnect_time_wait=0.05
         )
+        publisher: amqp.Connection = await amqp_connect()  # type: ignore[operator]
+        pch = await publisher.channel()
         ch, got = await consume_with_prefetch(conn, "pq", 3)
         await asyncio.sleep(0.2)  # the pull request waits on the server
+        proxy.delay = latency
         await proxy.reset()
         await eventually(
             lambda: conn.nc.is_connected and conn.nc.stats.reconnects >= 1,
             timeout=10,
             what="reconnect",
         )
-        await conn.nc.flush()
-        publisher: amqp.Connection = await amqp_connect()  # type: ignore[operator]
-        pch = await publisher.channel()
+        await asyncio.sleep(latency * 1.3)  # the reconnect's subscriptions have arrived
         for i in range(10):
             await pch.basic_publish("", "pq", b"%d" % i)
         await got.wait_for(3)
-        assert len(await got.quiet(0.5)) == 3  # the prefetch, not twice it
+        assert len(await got.quiet(0.5 + 3 * latency)) == 3  # the prefetch, not twice it
         await ch.basic_ack(got.deliveries[-1].delivery_tag, multiple=True)
         await got.wait_for(6)
         await got.quiet(0.3)

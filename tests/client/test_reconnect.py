@@ -138,3 +138,27 @@ async def test_no_reconnect_closes_on_disconnect(own_server: NatsServer) -> None
     assert disconnected.is_set()
     assert nc.is_closed
     assert nc.stats.reconnects == 0
+
+
+async def test_listeners_hear_the_link_drop_before_the_reconnect_and_not_on_close(
+    own_server: NatsServer,
+) -> None:
+    events: list[str] = []
+    nc = await natswire.connect(
+        own_server.url, reconnect_time_wait=0.05, reconnect_time_wait_max=0.2
+    )
+    sub = await nc.subscribe("kept")
+
+    def link_lost() -> None:
+        # Not connected any more; a subscription dropped now is not restored.
+        events.append(f"lost connected={nc.is_connected}")
+
+    nc.disconnect_listeners.append(link_lost)
+    nc.reconnect_listeners.append(lambda: events.append("back"))
+    await own_server.arestart()
+    await eventually(lambda: "back" in events, timeout=10, what="the reconnect")
+    assert events == ["lost connected=False", "back"]
+    await nc.publish("kept", b"still subscribed")
+    assert (await sub.next_msg(timeout=2)).data == b"still subscribed"
+    await nc.close()
+    assert events == ["lost connected=False", "back"]  # closing is not a lost link
