@@ -118,9 +118,9 @@ Consuming
 - Reconnects of the NATS connection (for ever, Wire's full-jitter backoff from 1 ms to
   5 s) keep channels and tags: pull requests are renewed at once (on a fresh inbox; the
   old one is dropped when the link drops, so requests the server kept cannot deliver
-  past the prefetch), tags held
-  before the reconnect can still be acked, messages lost in flight come back after the
-  ack wait, and a redelivery of a message still held only refreshes its ack subject.
+  past the prefetch), tags held before the reconnect can still be acked, messages lost
+  in flight come back after the ack wait, and a redelivery of a message still held only
+  refreshes its ack subject.
 - Durability: with file storage a published (confirmed) message survives a kill -9 of
   the server; acked messages are not delivered again, except acks of the last ~0.2 s
   before a crash, which may come back.

@@ -125,6 +125,8 @@ class Supervisor:
         #: Plain functions called after each successful reconnect, once the
         #: subscriptions are restored (JetStream consumers recover from them).
         self.reconnect_listeners: list[Callable[[], None]] = []
+        #: Plain functions called when the link drops and a reconnect begins, before
+        #: anything is restored (a subscription dropped then is not restored).
         self.disconnect_listeners: list[Callable[[], None]] = []
 
     @property
