@@ -27,12 +27,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from natswire.httpjson import get_json
-from natswire.server import NatsServer
+from natswire.server import NatsCluster, NatsServer
 
 from .amqp_scale_clients import NatswireScaleClient, RabbitScaleClient
 from .wl_amqp_scale import CHANNELS, PREFETCH, SideResult, phase_timeout, run_side
@@ -75,25 +76,31 @@ def _group_pids(pgid: int) -> list[int]:
 
 
 class NatsProbe:
-    """nats-server through its monitoring port and ``/proc``."""
+    """nats-server, one node or every node of a cluster (figures summed), through the
+    monitoring ports and ``/proc``."""
 
-    def __init__(self, server: NatsServer) -> None:
-        self.server = server
-        self.monitor = server.monitor_url
+    def __init__(self, servers: Sequence[NatsServer]) -> None:
+        self.servers = list(servers)
+
+    def _varz_sum(self, key: str) -> int:
+        return sum(int(get_json(f"{s.monitor_url}/varz")[key]) for s in self.servers)
 
     def memory_bytes(self) -> int | None:
-        return int(get_json(f"{self.monitor}/varz")["mem"])
+        return self._varz_sum("mem")
 
     def cpu_seconds(self) -> float | None:
-        pid = self.server.pid
-        stats = _proc_stats([pid]) if pid is not None else None
+        pids = [s.pid for s in self.servers if s.pid is not None]
+        stats = _proc_stats(pids) if pids else None
         return stats[0] if stats else None
 
     def api_requests(self) -> int | None:
-        return int(get_json(f"{self.monitor}/jsz?accounts=true")["api"]["total"])
+        return sum(
+            int(get_json(f"{s.monitor_url}/jsz?accounts=true")["api"]["total"])
+            for s in self.servers
+        )
 
     def messages_in(self) -> int | None:
-        return int(get_json(f"{self.monitor}/varz")["in_msgs"])
+        return self._varz_sum("in_msgs")
 
 
 class RabbitProbe:
@@ -117,17 +124,27 @@ class RabbitProbe:
         return None
 
 
-def _run_natswire(queues: int, idle_seconds: float, log: Any) -> tuple[SideResult, str]:
-    server = NatsServer(jetstream=True, http_port=-1)
-    server.start()
+def _run_natswire(
+    queues: int, idle_seconds: float, log: Any, cluster: int = 0
+) -> tuple[SideResult, str]:
+    if cluster:
+        nodes = NatsCluster(size=cluster, jetstream=True).start()
+        nodes.wait_jetstream_ready(60)
+        servers = nodes.servers
+    else:
+        servers = [NatsServer(jetstream=True, http_port=-1).start()]
     try:
-        version = str(get_json(f"{server.monitor_url}/varz").get("version"))
-        print(f"amqp-scale: nats-server {version} at {server.url}", file=log, flush=True)
-        client = NatswireScaleClient(server.host, server.port, f"scale{os.getpid()}")
-        result = asyncio.run(run_side(client, queues, NatsProbe(server), idle_seconds))
+        version = str(get_json(f"{servers[0].monitor_url}/varz").get("version"))
+        where = ", ".join(s.url for s in servers)
+        print(f"amqp-scale: nats-server {version} at {where}", file=log, flush=True)
+        client = NatswireScaleClient([s.url for s in servers], f"scale{os.getpid()}")
+        result = asyncio.run(run_side(client, queues, NatsProbe(servers), idle_seconds))
         return result, version
     finally:
-        server.stop()
+        if cluster:
+            nodes.stop()
+        else:
+            servers[0].stop()
 
 
 def _run_rabbit(queues: int, idle_seconds: float, log: Any) -> tuple[SideResult, str]:
@@ -240,9 +257,16 @@ def render(nw: SideResult, rmq: SideResult, title: str) -> str:
     return "\n".join(out)
 
 
-def main(queues: int | None, quick: bool, json_path: str | None, log: Any = sys.stderr) -> int:
+def main(
+    queues: int | None,
+    quick: bool,
+    json_path: str | None,
+    log: Any = sys.stderr,
+    cluster: int = 0,
+) -> int:
     """Run both sides and print the table; 1 when either side had an error, 2 when
-    RabbitMQ or aio-pika is missing."""
+    RabbitMQ or aio-pika is missing. ``cluster``: natswire.amqp on that many routed
+    nats-server nodes (the adapter's default replicas, ``min(3, nodes)``) instead of one."""
     missing = _missing_prerequisite()
     if missing is not None:
         print(f"amqp-scale needs RabbitMQ and aio-pika: {missing}", file=sys.stderr)
@@ -256,13 +280,15 @@ def main(queues: int | None, quick: bool, json_path: str | None, log: Any = sys.
         file=log,
         flush=True,
     )
-    nw, nats_version = _run_natswire(count, idle_seconds, log)
+    nw, nats_version = _run_natswire(count, idle_seconds, log, cluster)
     print(f"amqp-scale: natswire.amqp side done ({time.monotonic() - started:.0f} s)", file=log)
     rmq, rabbit_version = _run_rabbit(count, idle_seconds, log)
     elapsed = time.monotonic() - started
     title = (
         f"amqp-scale: Wire's device queues, {count:,} queues{' (QUICK)' if quick else ''}; "
-        f"nats-server {nats_version} vs RabbitMQ {rabbit_version}; {CHANNELS} channels "
+        f"nats-server {nats_version}"
+        f"{f' ({cluster} nodes, figures summed over them)' if cluster else ''} vs RabbitMQ "
+        f"{rabbit_version} (one node); {CHANNELS} channels "
         f"over one connection per broker, one operation at a time per channel; prefetch "
         f"{PREFETCH}; idle window {idle_seconds:.0f} s; {os.cpu_count()} CPUs"
     )

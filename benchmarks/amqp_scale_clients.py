@@ -18,12 +18,13 @@ from .wl_amqp_scale import (
 
 
 class NatswireScaleClient:
-    """natswire.amqp: ``amqp.connect({"host", "port", "namespace"})``, then channels."""
+    """natswire.amqp: ``amqp.connect({"namespace"}, servers=...)``, then channels."""
 
     name = "natswire.amqp"
 
-    def __init__(self, host: str, port: int, namespace: str) -> None:
-        self.config = {"host": host, "port": port, "namespace": namespace}
+    def __init__(self, servers: list[str], namespace: str) -> None:
+        self.servers = servers
+        self.config = {"namespace": namespace}
         #: Errors the adapter reported through ``on_channel_exception``.
         self.reported: list[str] = []
         self._conn: amqp.Connection | None = None
@@ -34,7 +35,7 @@ class NatswireScaleClient:
 
     async def open(self, channels: int) -> None:
         self._conn = await amqp.connect(
-            self.config, on_channel_exception=self._on_channel_exception
+            self.config, servers=self.servers, on_channel_exception=self._on_channel_exception
         )
         for _ in range(channels):
             ch = await self._conn.channel()

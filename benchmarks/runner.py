@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--queues", type=int, default=None, help="amqp-scale: queues (default 20000)")
     p.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        help="amqp-scale: run natswire.amqp on a cluster of this many nats-server nodes",
+    )
+    p.add_argument(
         "--sizes",
         default=None,
         help="payload sizes for pub, pubsub, recv (default 16,128,1024; --quick: 16)",
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workloads == ["amqp-scale"]:
         from . import amqp_scale
 
-        return amqp_scale.main(args.queues, args.quick, args.json)
+        return amqp_scale.main(args.queues, args.quick, args.json, cluster=args.cluster)
     started = time.monotonic()
     server = NatsServer(
         http_port=-1,
