@@ -14,8 +14,8 @@ wl_amqp_scale.py. Server-side figures:
   nothing published: the server's CPU time (``/proc``, the whole process group for
   RabbitMQ) as a share of one core, and for nats-server the JetStream API requests per
   second (the ``/jsz?accounts=true`` ``api.total`` delta; RabbitMQ: n/a) and the
-  messages its clients sent it per second (``/varz`` ``in_msgs``: pull requests count
-  here, not as API requests; RabbitMQ: n/a).
+  messages its clients sent it per second (the ``in_msgs`` of ``/connz``'s client
+  connections: pull requests count here, not as API requests; RabbitMQ: n/a).
 
 The exit status is 1 when either side reports an error or an unfinished phase.
 """
@@ -100,7 +100,12 @@ class NatsProbe:
         )
 
     def messages_in(self) -> int | None:
-        return self._varz_sum("in_msgs")
+        # /connz counts what each client connection sent (varz in_msgs adds the
+        # routes' traffic between cluster nodes).
+        return sum(
+            sum(int(c["in_msgs"]) for c in get_json(f"{s.monitor_url}/connz")["connections"])
+            for s in self.servers
+        )
 
 
 class RabbitProbe:
