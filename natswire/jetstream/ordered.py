@@ -13,7 +13,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import suppress
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ..client.errors import TimeoutError
 from .api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -149,12 +149,9 @@ class OrderedPullSubscription:
                 if self._stale or self._psub is None:
                     await self._replace()
                 assert self._psub is not None
-                # ``consume`` is an async generator: close it when leaving early.
-                stream = cast(
-                    "AsyncGenerator[JetStreamMessage, None]",
-                    # Its consumer is ephemeral: unanswered, it is replaced at once.
-                    self._psub.consume(batch, 5.0, _HEARTBEAT, wait_for_leader=False),
-                )
+                # Its consumer is ephemeral: unanswered, it is replaced at once. The
+                # generator is closed when leaving early.
+                stream = self._psub.consume(batch, 5.0, _HEARTBEAT, wait_for_leader=False)
                 try:
                     async for msg in stream:
                         seq = msg.metadata.sequence

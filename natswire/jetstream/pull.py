@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from ..client.errors import TimeoutError
@@ -321,7 +321,7 @@ class PullSubscription:
         threshold: int | None = None,
         *,
         wait_for_leader: bool = True,
-    ) -> AsyncIterator[JetStreamMessage]:
+    ) -> AsyncGenerator[JetStreamMessage, None]:
         """Yield messages for ever, pulling ``batch`` at a time.
 
         A new pull goes out when fewer than ``threshold`` (half the batch) requested
