@@ -42,7 +42,12 @@ class BlockingRaw:
         self.buf = b""
         self._line()  # INFO
         fields = {"verbose": False, "pedantic": False, "headers": True, "protocol": 1}
-        self.sock.sendall(b"CONNECT %b\r\nSUB _R.* 1\r\nPING\r\n" % json.dumps(fields).encode())
+        # Each raw client has its own reply prefix: a shared one would fill this buffer
+        # with the other's replies and later requests would read them instead of waiting.
+        self.prefix = b"_RB%b" % os.urandom(4).hex().encode()
+        self.sock.sendall(
+            b"CONNECT %b\r\nSUB %b.* 1\r\nPING\r\n" % (json.dumps(fields).encode(), self.prefix)
+        )
         while self._line() != b"PONG":
             pass
         self.token = 0
@@ -55,7 +60,9 @@ class BlockingRaw:
 
     def request(self, subject: bytes, body: bytes) -> bytes:
         self.token += 1
-        self.sock.sendall(b"PUB %b _R.%d %d\r\n%b\r\n" % (subject, self.token, len(body), body))
+        self.sock.sendall(
+            b"PUB %b %b.%d %d\r\n%b\r\n" % (subject, self.prefix, self.token, len(body), body)
+        )
         while True:
             line = self._line()
             if line.startswith(b"MSG ") or line.startswith(b"HMSG "):
@@ -80,6 +87,7 @@ class AsyncRaw(asyncio.Protocol):
         self.buf = b""
         self.waiter: asyncio.Future[bytes] | None = None
         self.token = 0
+        self.prefix = b"_RA%b" % os.urandom(4).hex().encode()
 
     @classmethod
     async def connect(cls, url: str) -> AsyncRaw:
@@ -89,7 +97,8 @@ class AsyncRaw(asyncio.Protocol):
         proto.waiter = loop.create_future()
         assert proto.transport is not None
         proto.transport.write(
-            b"CONNECT %b\r\nSUB _R.* 1\r\nPUB _R.0 0\r\n\r\n" % json.dumps(fields).encode()
+            b"CONNECT %b\r\nSUB %b.* 1\r\nPUB %b.0 0\r\n\r\n"
+            % (json.dumps(fields).encode(), proto.prefix, proto.prefix)
         )
         await proto.waiter
         return proto
@@ -122,7 +131,9 @@ class AsyncRaw(asyncio.Protocol):
         self.token += 1
         self.waiter = asyncio.get_running_loop().create_future()
         assert self.transport is not None
-        self.transport.write(b"PUB %b _R.%d %d\r\n%b\r\n" % (subject, self.token, len(body), body))
+        self.transport.write(
+            b"PUB %b %b.%d %d\r\n%b\r\n" % (subject, self.prefix, self.token, len(body), body)
+        )
         return await self.waiter
 
 
