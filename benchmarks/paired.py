@@ -92,8 +92,9 @@ def round_order(pairs: Sequence[tuple[J, J]], jobs: Sequence[J]) -> list[J]:
 
     Pairs are placed in turn: a pair with neither job placed is appended (denominator
     first); a pair with one job placed puts the other at that job's free side (the
-    front or the back), or right after it when it has no free side. Jobs in no pair
-    come last, in their given order.
+    front or the back), or at the end when it has no free side (that pair is then not
+    side by side: the earlier pairs come first). Jobs in no pair come last, in their
+    given order.
     """
     order: list[J] = []
     for num, den in pairs:
@@ -108,7 +109,7 @@ def round_order(pairs: Sequence[tuple[J, J]], jobs: Sequence[J]) -> list[J]:
         if at == 0:
             order.insert(0, new)
         else:
-            order.insert(at + 1, new)
+            order.append(new)
     order += [job for job in jobs if job not in order]
     return order
 

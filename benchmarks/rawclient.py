@@ -4,9 +4,11 @@ It does the per-message work a client must do, by hand and nothing more: one ``p
 call per message that formats ``PUB <subject> <size>\\r\\n`` and appends header, payload and
 CRLF to a buffer written once per event-loop iteration (or at 64 KiB); on receive a
 find/split loop that extracts every MSG's subject, sid, reply and payload and hands them to
-the subscription's callback; request-reply through one wildcard inbox with a future and a
-timeout timer per request. No validation, no reconnect, no headers on the send side: it is
-the pure-Python ceiling the real clients are compared against.
+the subscription's callback (HMSG too, its headers checked for a status line only);
+request-reply through one wildcard inbox with a future and a timeout timer per request;
+an empty ``PUB`` to a reply subject for JetStream acks. No validation, no reconnect, no
+headers on the send side: it is the pure-Python ceiling the real clients are compared
+against.
 """
 
 from __future__ import annotations
@@ -107,6 +109,16 @@ class RawConnection(asyncio.Protocol):
                     self.writable = self.loop.create_future()
                 await self.writable
 
+    def ack(self, reply: bytes) -> None:
+        """An empty message to ``reply`` (a JetStream ack), from a delivery callback."""
+        out = self.out
+        out += b"PUB %b 0\r\n\r\n" % reply
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self._write)
+        elif len(out) > WRITE_THRESHOLD:
+            self._write()
+
     def _control(self, line: bytes) -> None:
         self.out += line
         if not self.scheduled:
@@ -182,6 +194,24 @@ class RawConnection(asyncio.Protocol):
                 cb = subs.get(sid)
                 if cb is not None:
                     cb(subject, reply, buf[start:stop])
+                pos = stop + 2
+            elif startswith(b"HMSG ", pos):
+                # Replies with headers (Direct Get): the payload is delivered; a status
+                # line (404, 503, ...) is an error, never a reply.
+                args = buf[pos + 5 : end].split()
+                subject, sid, reply = args[0], args[1], args[2] if len(args) == 5 else None
+                start = end + 2
+                mid = start + int(args[-2])
+                stop = start + int(args[-1])
+                if stop + 2 > end_all:
+                    break
+                if buf.startswith(b"NATS/1.0\r\n", start):
+                    cb = subs.get(sid)
+                    if cb is not None:
+                        cb(subject, reply, buf[mid:stop])
+                else:
+                    status = buf[start : buf.find(b"\r\n", start)].decode(errors="replace")
+                    self.errors.append(f"{subject.decode(errors='replace')}: {status}")
                 pos = stop + 2
             else:
                 self._control_line(buf[pos:end])

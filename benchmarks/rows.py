@@ -63,6 +63,7 @@ FULL_N: dict[str, dict[int, int]] = {
     "wspubsub": {16: 100_000},
     "syncpub": {16: 300_000},
     "syncreq": {16: 5_000},
+    "rawsyncreq": {16: 5_000},
     "pyrunpub": {16: 300},
     "pyrunreq": {16: 300},
 }
@@ -94,6 +95,7 @@ QUICK_N: dict[str, int] = {
     "wspubsub": 2_000,
     "syncpub": 5_000,
     "syncreq": 200,
+    "rawsyncreq": 200,
     "pyrunpub": 20,
     "pyrunreq": 20,
 }
@@ -229,6 +231,31 @@ def _js_row(
     )
 
 
+def with_ceiling(row: Row, raw_kind: str | None = None) -> Row:
+    """Give ``row`` the raw client's column and return the row that states the ceiling:
+    the raw client over nats-py. The raw column runs ``raw_kind`` (default: the row's
+    own workload), and takes the second ratio column (nw/raw) unless that one is taken.
+
+    For rows whose nw/py target is above what the server and the event loop allow: the
+    raw client does only what the row times, so no client's ratio to nats-py can beat
+    raw/py; the target is met only where raw/py is above it."""
+    kind = raw_kind or row.sources["natswire"]
+    row.sources["raw"] = kind
+    if row.ratios[1] is None:
+        row.ratios[1] = Ratio(("", "natswire"), ("", "raw"))
+    return Row(
+        row.workload,
+        row.size,
+        row.metric,
+        f"{row.label}: raw client's ceiling",
+        row.unit,
+        row.higher_is_better,
+        key=f"{row.key or kind}-ceiling",
+        sources={"nats-py": row.sources["nats-py"], "raw": kind},
+        ratios=[Ratio(("", "raw"), ("", "nats-py"), None, "raw/py"), None],
+    )
+
+
 def rows_for(workload: str, size: int) -> list[Row]:
     label = LABELS[workload]
     is16 = size == 16
@@ -267,7 +294,7 @@ def rows_for(workload: str, size: int) -> list[Row]:
         return [Row(workload, size, "rate", f"{label}", "req/s", True, 2.0, 0.7)]
     if workload == "service":
         # The service under test in each column; the caller is one process for both.
-        return [
+        rate, cpu = (
             Row(
                 workload,
                 size,
@@ -289,7 +316,10 @@ def rows_for(workload: str, size: int) -> list[Row]:
                 sources={"natswire": "service", "nats-py": "service"},
                 ratios=[Ratio(("", "natswire"), ("", "nats-py")), None],
             ),
-        ]
+        )
+        cpu.sources["raw"] = "service"
+        cpu.ratios[1] = Ratio(("", "natswire"), ("", "raw"))
+        return [rate, with_ceiling(rate), cpu]
     if workload in ("fanout", "queue"):
         return [Row(workload, size, "rate", f"{label} {size} B", "msg/s", True)]
     if workload == "parse":
@@ -362,7 +392,7 @@ def rows_for(workload: str, size: int) -> list[Row]:
             )
         ]
     if workload == "jspush":
-        return [
+        auto_ack, ordered = (
             _js_row(
                 workload,
                 kind,
@@ -372,9 +402,10 @@ def rows_for(workload: str, size: int) -> list[Row]:
                 nw_py,
             )
             for kind, what in (("jspush", "auto-ack"), ("jsordered", "ordered consumer"))
-        ]
+        )
+        return [auto_ack, with_ceiling(auto_ack), ordered]
     if workload == "kv":
-        return [
+        put, get, watch = (
             Row(
                 workload,
                 16,
@@ -391,7 +422,8 @@ def rows_for(workload: str, size: int) -> list[Row]:
                 ("kvget", "get (Direct Get)", 2.0),
                 ("kvwatch", "watch updates", None),
             )
-        ]
+        )
+        return [put, with_ceiling(put), get, with_ceiling(get), watch]
     if workload == "obj":
         rows = [
             Row(
@@ -501,6 +533,8 @@ def blocking_rows(size: int) -> list[Row]:
     ]
     req50.ratios = [Ratio(("", "natswire"), ("", "nats-py")), None]
     rows[1].ratios = rows[4].ratios = [None, None]
+    rows.insert(3, with_ceiling(req, "rawsyncreq"))
+    req50.sources["raw"] = "rawsyncreq"
     return rows
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from typing import Any
@@ -89,6 +90,23 @@ async def call(url: str, subject: str, size: int, n: int, warmup: int) -> dict[s
     if nc.errors:
         raise RuntimeError(f"server reported {nc.errors[:3]}")
     return {"rate": n / elapsed}
+
+
+async def run_caller(url: str, subject: str, size: int, n: int, warmup: int) -> float:
+    """Run this caller as a process against ``subject``; its timed rate in req/s."""
+    caller = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.svccaller",
+        *("--url", url, "--subject", subject),
+        *("--size", str(size), "--n", str(n), "--warmup", str(warmup)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await wait(caller.communicate(), timeout_for(n, 2_000.0), "the caller")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    if "error" in result:
+        raise RuntimeError(f"caller: {result['error']}")
+    return float(result["rate"])
 
 
 def main() -> int:

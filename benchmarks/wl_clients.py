@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -53,6 +51,7 @@ from .common import (
     timeout_for,
     wait,
 )
+from .svccaller import run_caller
 
 SUB_LIMITS = {"pending_msgs_limit": BIG_PENDING_MSGS, "pending_bytes_limit": BIG_PENDING_BYTES}
 
@@ -289,19 +288,8 @@ async def service(client: Flavour, url: str, size: int, n: int, warmup: int) -> 
     await svc.add_endpoint(name="echo", subject=SERVICE_SUBJECT, handler=handler)
     await nc.flush()
     cpu = time.process_time()
-    caller = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "benchmarks.svccaller",
-        *("--url", url, "--subject", SERVICE_SUBJECT),
-        *("--size", str(size), "--n", str(n), "--warmup", str(warmup)),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await wait(caller.communicate(), timeout_for(n, 2_000.0), "the caller")
+    rate = await run_caller(url, SERVICE_SUBJECT, size, n, warmup)
     cpu = time.process_time() - cpu
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    if "error" in result:
-        raise RuntimeError(f"caller: {result['error']}")
     endpoint = svc.stats().endpoints[0]
     await svc.stop()
     await nc.close()
@@ -312,7 +300,7 @@ async def service(client: Flavour, url: str, size: int, n: int, warmup: int) -> 
             f"expected {warmup + n}, 0"
         )
     return {
-        "metrics": {"rate": result["rate"], "cpu_us": cpu / (warmup + n) * 1e6},
+        "metrics": {"rate": rate, "cpu_us": cpu / (warmup + n) * 1e6},
         "expect_in": 2 * (warmup + n),
         "expect_out": 2 * (warmup + n),
     }

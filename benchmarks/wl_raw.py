@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import deque
 from typing import Any
 
@@ -16,6 +17,7 @@ from .common import (
     QUEUE_SUBJECT,
     RECV_SUBJECT,
     REQ_SUBJECT,
+    SERVICE_SUBJECT,
     Counter,
     hold_pending,
     now,
@@ -29,6 +31,7 @@ from .common import (
     wait,
 )
 from .rawclient import RawConnection
+from .svccaller import run_caller
 
 
 def _counting_cb(counter: Counter) -> Any:
@@ -193,6 +196,37 @@ async def inflight(
     }
 
 
+async def service(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """The service row's raw column: an echo in the services' queue group, called as the
+    services are (``benchmarks.svccaller``, 100 in flight); no service API at all, so
+    what no service can beat. ``cpu_us`` as for the services."""
+    nc = await RawConnection.connect(url)
+
+    def echo(subject: bytes, reply: bytes | None, data: bytes) -> None:
+        if reply is None:
+            return
+        out = nc.out
+        out += b"PUB %b %d\r\n" % (reply, len(data))
+        out += data
+        out += b"\r\n"
+        if not nc.scheduled:
+            nc.scheduled = True
+            nc.loop.call_soon(nc._write)
+
+    nc.subscribe(SERVICE_SUBJECT, echo, queue="q")
+    await nc.flush()
+    cpu = time.process_time()
+    rate = await run_caller(url, SERVICE_SUBJECT, size, n, warmup)
+    cpu = time.process_time() - cpu
+    nc.close()
+    _check([nc])
+    return {
+        "metrics": {"rate": rate, "cpu_us": cpu / (warmup + n) * 1e6},
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
 async def memory(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     """``n`` messages of ``size`` bytes kept as (subject, reply, payload) tuples in a deque:
     resident set growth per message."""
@@ -222,3 +256,6 @@ async def _hold(url: str, size: int, n: int, traced: bool) -> dict[str, Any]:
 
 # The Object Store get row's raw column: a plain loopback socket copy (see wl_kv).
 from .wl_kv import raw_objget as objget  # noqa: E402, F401
+
+# The JetStream push and Key-Value rows' raw columns (see wl_raw_js).
+from .wl_raw_js import jspush, kvget, kvput  # noqa: E402, F401

@@ -7,6 +7,7 @@
   nats-py, which needs an event loop: each call is ``asyncio.run(...)`` of connect,
   publish (+ flush) or request, close, since a nats-py connection cannot outlive the
   loop it was made on.
+- ``rawsyncreq`` (``--client raw``): the floor of a blocking request, over a bare socket.
 
 Each returns the worker's JSON result (``metrics`` and the server counters to expect).
 """
@@ -14,13 +15,15 @@ Each returns the worker's JSON result (``metrics`` and the server counters to ex
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any
 
 import nats
 
 import natswire.sync
 
-from .common import PUB_SUBJECT, REQ_SUBJECT, now, payload, percentile
+from .common import PUB_SUBJECT, REQ_SUBJECT, host_port, now, payload, percentile
 
 
 def _connect(url: str, errors: list[str]) -> natswire.sync.Client:
@@ -79,6 +82,63 @@ def syncreq(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     elapsed = now() - t0
     nc.close()
     _check(errors)
+    return {
+        "metrics": _latencies(lat, n, elapsed),
+        "expect_in": 2 * (warmup + n),
+        "expect_out": 2 * (warmup + n),
+    }
+
+
+def rawsyncreq(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """The raw client's column of the blocking req-reply row: a blocking socket, one
+    ``sendall`` per request, ``recv`` until its reply is complete. No thread, no loop, no
+    parsing beyond the reply's size: what no blocking client can beat."""
+    sock = socket.create_connection(host_port(url))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    inbox = b"_INBOX.raw" + os.urandom(8).hex().encode()
+    sock.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB %b.* 1\r\n' % inbox)
+    buf = b""
+    data = payload(size)
+    frames = [
+        b"PUB %b %b.%d %d\r\n%b\r\n" % (REQ_SUBJECT.encode(), inbox, i, size, data)
+        for i in range(100)
+    ]
+
+    def request(i: int) -> bytes:
+        nonlocal buf
+        sock.sendall(frames[i % 100])
+        while True:
+            end = buf.find(b"\r\n")
+            if end < 0:
+                buf += sock.recv(65536)
+                continue
+            line = buf[:end]
+            if not line.startswith(b"MSG "):
+                if line == b"PING":
+                    sock.sendall(b"PONG\r\n")
+                elif line.startswith(b"-ERR"):
+                    raise RuntimeError(line.decode(errors="replace"))
+                buf = buf[end + 2 :]
+                continue
+            stop = end + 2 + int(line[line.rfind(b" ") + 1 :])
+            while len(buf) < stop + 2:
+                buf += sock.recv(65536)
+            reply, buf = buf[end + 2 : stop], buf[stop + 2 :]
+            return reply
+
+    for i in range(warmup):
+        request(i)
+    lat: list[float] = []
+    append = lat.append
+    t0 = now()
+    for i in range(n):
+        t = now()
+        reply = request(i)
+        append(now() - t)
+        if len(reply) != size:
+            raise RuntimeError("bad reply")
+    elapsed = now() - t0
+    sock.close()
     return {
         "metrics": _latencies(lat, n, elapsed),
         "expect_in": 2 * (warmup + n),

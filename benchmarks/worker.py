@@ -50,14 +50,16 @@ WORKLOADS = (
     "syncreq",
     "pyrunpub",
     "pyrunreq",
+    "rawsyncreq",
 )
 #: The blocking workloads (wl_sync.py): no event loop; ``sync*`` are natswire.sync's,
-#: ``pyrun*`` nats-py's driven by ``asyncio.run`` per call.
+#: ``pyrun*`` nats-py's driven by ``asyncio.run`` per call, ``rawsyncreq`` a bare socket's.
 BLOCKING = {
     "syncpub": "natswire",
     "syncreq": "natswire",
     "pyrunpub": "nats-py",
     "pyrunreq": "nats-py",
+    "rawsyncreq": "raw",
 }
 
 

@@ -69,13 +69,44 @@ def test_every_peer_trial_sits_next_to_natswires_and_the_first_alternates() -> N
     assert firsts.count(("raw", True)) == firsts.count(("raw", False)) == 2
 
 
-@pytest.mark.parametrize("workload", ["jspub", "blocking", "obj", "reqreply", "memory"])
+@pytest.mark.parametrize(
+    "workload", ["jspub", "blocking", "obj", "reqreply", "memory", "jspush", "kv", "service"]
+)
 def test_rows_whose_ratios_cross_workloads_still_pair_neighbours(workload: str) -> None:
     jobs, pairs = workload_jobs(rows_for(workload, 16))
     order = round_order(pairs, jobs)
     assert sorted(order) == sorted(jobs)
     for num, den in pairs:
+        if num[0] == "raw" and den[0] == "nats-py":
+            continue  # a ceiling row's pair: both already sit next to natswire's trial
         assert abs(order.index(num) - order.index(den)) == 1, (num, den, order)
+
+
+@pytest.mark.parametrize("workload", ["jspush", "kv", "service", "blocking"])
+def test_ceiling_rows_compare_the_raw_client_with_nats_py_on_the_same_trials(
+    workload: str,
+) -> None:
+    rows = rows_for(workload, 16)
+    ceilings = [r for r in rows if r.key.endswith("-ceiling")]
+    assert ceilings
+    for ceiling in ceilings:
+        (measured,) = [
+            r
+            for r in rows
+            if r.sources.get("raw") == ceiling.sources["raw"]
+            and r.metric == ceiling.metric
+            and r is not ceiling
+            and "natswire" in r.sources
+        ]
+        assert ceiling.sources == {
+            "nats-py": measured.sources["nats-py"],
+            "raw": measured.sources["raw"],
+        }
+        assert ceiling.ratios[0] is not None
+        assert (ceiling.ratios[0].num, ceiling.ratios[0].den) == (("", "raw"), ("", "nats-py"))
+        ceiling.values = {"nats-py": {0: 100.0, 1: 120.0}, "raw": {0: 250.0, 1: 240.0}}
+        table = render("t", [ceiling])
+        assert "2.25x" in table and "raw/py" in table
 
 
 def test_above_floor_subtracts_the_raw_figure_of_the_same_round() -> None:

@@ -1,0 +1,190 @@
+"""The raw client's JetStream trials: the ceilings of the JS push auto-ack and the KV
+put and get rows.
+
+The hand-written client (rawclient.py) sets up what ``js.subscribe(subject,
+durable="bench", cb=cb)`` sets up in natswire and nats-py (a file-storage stream filled
+beforehand, a durable push consumer with explicit acks and the server's default window of
+1000 unacked messages, delivering to a subject the client subscribed to), through the
+JetStream API's JSON requests, and then does only what the row times: count every
+delivery and ack it with an empty ``PUB`` to its reply subject, written once per read.
+Whatever rate it reaches is what the server allows a client that costs nothing; a real
+client's ratio to nats-py cannot be above this one's.
+
+The KV trials make the stream a Key-Value bucket is (``KV_<bucket>`` on
+``$KV.<bucket>.>``, one value per key, Direct Get allowed) and time the requests that
+``kv.put`` and ``kv.get`` make: a publish to ``$KV.<bucket>.<key>`` waiting for its ack
+(checked for an error), and a Direct Get of the key (an HMSG whose headers hold no
+status). What is left out is what a KV client must add: the entry's object, its
+revision and operation, the key's validation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from .common import JS_SUBJECT, JS_WINDOW, Counter, now, payload, timeout_for, wait
+from .rawclient import RawConnection
+
+
+async def _api(nc: RawConnection, subject: str, body: dict[str, Any] | None = None) -> Any:
+    """One JetStream API request; its JSON answer, or RuntimeError with the server's error."""
+    reply = json.loads(await nc.request(subject, json.dumps(body or {}).encode(), 10.0))
+    if "error" in reply:
+        raise RuntimeError(f"{subject}: {reply['error']}")
+    return reply
+
+
+async def _fill(nc: RawConnection, stream: str, subject: str, data: bytes, total: int) -> None:
+    """Store ``total`` messages: plain publishes in chunks of JS_WINDOW, each chunk
+    waited for until the stream holds it (as the other clients' fill)."""
+    stored = 0
+    while stored < total:
+        chunk = min(JS_WINDOW, total - stored)
+        for _ in range(chunk):
+            await nc.publish(subject, data)
+        await nc.flush()
+        stored += chunk
+        deadline = now() + 30.0
+        while (await _api(nc, f"$JS.API.STREAM.INFO.{stream}"))["state"]["messages"] < stored:
+            if now() > deadline:
+                raise RuntimeError(f"the stream did not store {stored} messages in 30 s")
+            await asyncio.sleep(0.002)
+
+
+async def _settled(nc: RawConnection, stream: str, total: int) -> None:
+    """Wait until the consumer has delivered and seen acked every message exactly once."""
+    deadline = now() + 10.0
+    while True:
+        info = await _api(nc, f"$JS.API.CONSUMER.INFO.{stream}.bench")
+        state = (
+            info["delivered"]["stream_seq"],
+            info["ack_floor"]["stream_seq"],
+            info["num_ack_pending"],
+            info["num_redelivered"],
+        )
+        if state == (total, total, 0, 0):
+            return
+        if now() > deadline:
+            raise RuntimeError(
+                f"consumer bench: delivered, ack floor, ack pending, redelivered = {state}; "
+                f"expected ({total}, {total}, 0, 0)"
+            )
+        await asyncio.sleep(0.01)
+
+
+async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Push consumer, durable, explicit acks sent after each delivery is counted."""
+    nc = await RawConnection.connect(url)
+    token = os.urandom(6).hex()
+    nc.start_inbox(f"_INBOX.raw{token}".encode())
+    stream, subject, deliver = f"BENCH-{token}", f"{JS_SUBJECT}.{token}", f"_DLV.raw{token}"
+    await _api(
+        nc,
+        f"$JS.API.STREAM.CREATE.{stream}",
+        {"name": stream, "subjects": [subject], "storage": "file", "retention": "limits"},
+    )
+    try:
+        total = warmup + n
+        await _fill(nc, stream, subject, payload(size), total)
+        counter = Counter()
+        started = counter.at(warmup) if warmup else None
+        finished = counter.at(total)
+        ack = nc.ack
+
+        def cb(_subject: bytes, reply: bytes | None, data: bytes) -> None:
+            counter.count += 1
+            counter.nbytes += len(data)
+            if counter.count == counter.next:
+                counter.hit()
+            if reply:
+                ack(reply)
+
+        nc.subscribe(deliver, cb)
+        await nc.flush()
+        consumer = {"durable_name": "bench", "deliver_subject": deliver, "ack_policy": "explicit"}
+        await _api(
+            nc,
+            f"$JS.API.CONSUMER.CREATE.{stream}.bench",
+            {"stream_name": stream, "config": consumer},
+        )
+        t0 = await started if started is not None else now()
+        end = await wait(finished, timeout_for(total, 2_000.0), "the last push delivery")
+        await nc.flush()
+        if counter.count != total or counter.nbytes != total * size:
+            raise RuntimeError(f"delivered {counter.count} messages, expected {total}")
+        await _settled(nc, stream, total)
+    finally:
+        await _api(nc, f"$JS.API.STREAM.DELETE.{stream}")
+        nc.close()
+    if nc.errors:
+        raise RuntimeError(f"server reported {len(nc.errors)} error(s): {nc.errors[:3]}")
+    return {"metrics": {"rate": n / (end - t0)}}
+
+
+async def _kv_bucket(nc: RawConnection) -> str:
+    bucket = f"bench{os.urandom(6).hex()}"
+    await _api(
+        nc,
+        f"$JS.API.STREAM.CREATE.KV_{bucket}",
+        {
+            "name": f"KV_{bucket}",
+            "subjects": [f"$KV.{bucket}.>"],
+            "max_msgs_per_subject": 1,
+            "allow_direct": True,
+            "allow_rollup_hdrs": True,
+            "deny_delete": True,
+            "discard": "new",
+            "storage": "file",
+            "duplicate_window": 120_000_000_000,
+        },
+    )
+    return bucket
+
+
+async def _kv_trial(url: str, n: int, warmup: int, get: bool, data: bytes) -> float:
+    nc = await RawConnection.connect(url)
+    nc.start_inbox(f"_INBOX.raw{os.urandom(6).hex()}".encode())
+    bucket = await _kv_bucket(nc)
+    try:
+        puts = [f"$KV.{bucket}.k{i}" for i in range(100)]
+        gets = [f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.k{i}" for i in range(100)]
+        request = nc.request
+        if get:
+            for subject in puts:
+                await request(subject, data)
+            for i in range(warmup):
+                await request(gets[i % 100], b"")
+            t0 = now()
+            for i in range(n):
+                value = await request(gets[i % 100], b"")
+            took = now() - t0
+            if value != data:
+                raise RuntimeError("the Direct Get returned another value")
+        else:
+            for i in range(warmup):
+                await request(puts[i % 100], data)
+            t0 = now()
+            for i in range(n):
+                ack = await request(puts[i % 100], data)
+                if b'"error"' in ack:
+                    raise RuntimeError(f"put: {ack.decode(errors='replace')}")
+            took = now() - t0
+    finally:
+        await _api(nc, f"$JS.API.STREAM.DELETE.KV_{bucket}")
+        nc.close()
+    if nc.errors:
+        raise RuntimeError(f"server reported {len(nc.errors)} error(s): {nc.errors[:3]}")
+    return n / took
+
+
+async def kvput(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Sequential puts: a publish to the key's subject, each waiting for its ack."""
+    return {"metrics": {"rate": await _kv_trial(url, n, warmup, False, payload(size))}}
+
+
+async def kvget(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Sequential Direct Gets of 100 stored keys."""
+    return {"metrics": {"rate": await _kv_trial(url, n, warmup, True, payload(size))}}
