@@ -130,7 +130,7 @@ class RabbitProbe:
 
 
 def _run_natswire(
-    queues: int, idle_seconds: float, log: Any, cluster: int = 0
+    queues: int, idle_seconds: float, log: Any, cluster: int = 0, shards: int = 1
 ) -> tuple[SideResult, str]:
     if cluster:
         nodes = NatsCluster(size=cluster, jetstream=True).start()
@@ -142,7 +142,7 @@ def _run_natswire(
         version = str(get_json(f"{servers[0].monitor_url}/varz").get("version"))
         where = ", ".join(s.url for s in servers)
         print(f"amqp-scale: nats-server {version} at {where}", file=log, flush=True)
-        client = NatswireScaleClient([s.url for s in servers], f"scale{os.getpid()}")
+        client = NatswireScaleClient([s.url for s in servers], f"scale{os.getpid()}", shards)
         result = asyncio.run(run_side(client, queues, NatsProbe(servers), idle_seconds))
         return result, version
     finally:
@@ -268,10 +268,12 @@ def main(
     json_path: str | None,
     log: Any = sys.stderr,
     cluster: int = 0,
+    shards: int = 1,
 ) -> int:
     """Run both sides and print the table; 1 when either side had an error, 2 when
     RabbitMQ or aio-pika is missing. ``cluster``: natswire.amqp on that many routed
-    nats-server nodes (the adapter's default replicas, ``min(3, nodes)``) instead of one."""
+    nats-server nodes (the adapter's default replicas, ``min(3, nodes)``) instead of one.
+    ``shards``: natswire.amqp's queues split over that many namespaces by user id."""
     missing = _missing_prerequisite()
     if missing is not None:
         print(f"amqp-scale needs RabbitMQ and aio-pika: {missing}", file=sys.stderr)
@@ -285,15 +287,16 @@ def main(
         file=log,
         flush=True,
     )
-    nw, nats_version = _run_natswire(count, idle_seconds, log, cluster)
+    nw, nats_version = _run_natswire(count, idle_seconds, log, cluster, shards)
     print(f"amqp-scale: natswire.amqp side done ({time.monotonic() - started:.0f} s)", file=log)
     rmq, rabbit_version = _run_rabbit(count, idle_seconds, log)
     elapsed = time.monotonic() - started
     title = (
         f"amqp-scale: Wire's device queues, {count:,} queues{' (QUICK)' if quick else ''}; "
         f"nats-server {nats_version}"
-        f"{f' ({cluster} nodes, figures summed over them)' if cluster else ''} vs RabbitMQ "
-        f"{rabbit_version} (one node); {CHANNELS} channels "
+        f"{f' ({cluster} nodes, figures summed over them)' if cluster else ''}"
+        f"{f', queues split over {shards} namespaces by user id' if shards > 1 else ''}"
+        f" vs RabbitMQ {rabbit_version} (one node); {CHANNELS} channels "
         f"over one connection per broker, one operation at a time per channel; prefetch "
         f"{PREFETCH}; idle window {idle_seconds:.0f} s; {os.cpu_count()} CPUs"
     )
@@ -304,6 +307,7 @@ def main(
             "queues": count,
             "channels": CHANNELS,
             "prefetch": PREFETCH,
+            "shards": shards,
             "quick": quick,
             "nats_server": nats_version,
             "rabbitmq": rabbit_version,

@@ -3,8 +3,10 @@ through its public API, and RabbitMQ through aio-pika, doing the same AMQP calls
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+import natswire
 from natswire import amqp
 
 from .wl_amqp_scale import (
@@ -18,38 +20,63 @@ from .wl_amqp_scale import (
 
 
 class NatswireScaleClient:
-    """natswire.amqp: ``amqp.connect({"namespace"}, servers=...)``, then channels."""
+    """natswire.amqp: ``amqp.connect({"namespace"}, servers=...)``, then channels.
+
+    With ``shards`` > 1 the devices are split over that many namespaces by user id (the
+    partitioning an application can do itself, see docs/scaling.md): one NATS
+    connection, an adapter connection per namespace on it (``client=nc``), and each
+    worker's operation on its own channel of the device's namespace.
+    """
 
     name = "natswire.amqp"
 
-    def __init__(self, servers: list[str], namespace: str) -> None:
+    def __init__(self, servers: list[str], namespace: str, shards: int = 1) -> None:
         self.servers = servers
-        self.config = {"namespace": namespace}
+        self.namespace = namespace
+        self.shards = shards
         #: Errors the adapter reported through ``on_channel_exception``.
         self.reported: list[str] = []
-        self._conn: amqp.Connection | None = None
-        self._channels: list[amqp.Channel] = []
+        self._nc: natswire.Client | None = None
+        self._conns: list[amqp.Connection] = []
+        #: Per shard, per worker.
+        self._channels: list[list[amqp.Channel]] = []
 
     def _on_channel_exception(self, channel: Any, exc: BaseException) -> None:
         self.reported.append(f"channel {getattr(channel, 'channel_number', '?')}: {describe(exc)}")
 
     async def open(self, channels: int) -> None:
-        self._conn = await amqp.connect(
-            self.config, servers=self.servers, on_channel_exception=self._on_channel_exception
-        )
-        for _ in range(channels):
-            ch = await self._conn.channel()
-            await ch.basic_qos(PREFETCH)
-            self._channels.append(ch)
-        await self._channels[0].exchange_declare(EXCHANGE, "direct", durable=True)
+        if self.shards == 1:
+            namespaces = [self.namespace]
+        else:
+            self._nc = await natswire.connect(servers=self.servers)
+            namespaces = [f"{self.namespace}-s{i}" for i in range(self.shards)]
+        for namespace in namespaces:
+            conn = await amqp.connect(
+                {"namespace": namespace},
+                servers=self.servers,
+                client=self._nc,
+                on_channel_exception=self._on_channel_exception,
+            )
+            self._conns.append(conn)
+            shard: list[amqp.Channel] = []
+            for _ in range(channels):
+                ch = await conn.channel()
+                await ch.basic_qos(PREFETCH)
+                shard.append(ch)
+            await shard[0].exchange_declare(EXCHANGE, "direct", durable=True)
+            self._channels.append(shard)
+
+    def _channel(self, worker: int, device: Device) -> amqp.Channel:
+        shard = zlib.crc32(device.user.encode()) % self.shards if self.shards > 1 else 0
+        return self._channels[shard][worker]
 
     async def declare(self, worker: int, device: Device) -> None:
-        ch = self._channels[worker]
+        ch = self._channel(worker, device)
         await ch.queue_declare(device.queue, durable=True, arguments=dict(QUEUE_ARGUMENTS))
         await ch.queue_bind(device.queue, EXCHANGE, device.user)
 
     async def consume(self, worker: int, device: Device, tally: DeliveryTally) -> None:
-        ch = self._channels[worker]
+        ch = self._channel(worker, device)
         ack = ch.basic_ack
 
         async def on_message(delivery: amqp.Delivery) -> None:
@@ -60,11 +87,15 @@ class NatswireScaleClient:
         await ch.basic_consume(device.queue, on_message)
 
     async def publish(self, worker: int, device: Device) -> None:
-        await self._channels[worker].basic_publish(EXCHANGE, device.user, device.body)
+        await self._channel(worker, device).basic_publish(EXCHANGE, device.user, device.body)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
+        try:
+            for conn in self._conns:
+                await conn.close()
+        finally:
+            if self._nc is not None:
+                await self._nc.close()
 
 
 class RabbitScaleClient:
