@@ -69,7 +69,7 @@ class Harness:
         self, client: str, workload: str, size: int, n: int, warmup: int, loop: str
     ) -> dict[str, Any]:
         """Run one trial in a fresh process; return its result or {"error": ...}."""
-        if workload in ("reqreply", "inflight", "syncreq", "pyrunreq"):
+        if workload in ("reqreply", "inflight", "syncreq", "pyrunreq", "rawsyncreq"):
             self.ensure_responder()
         needs_sender = workload == "recv" or (workload in ("memory", "memtrace") and n > 0)
         cmd = [

@@ -148,6 +148,13 @@ class RawConnection(asyncio.Protocol):
         self.inbox_prefix = prefix + b"."
         self.subscribe(prefix.decode() + ".*", self._on_response)
 
+    def _status_reply(self, subject: bytes, error: str) -> None:
+        """A status (404, 503, ...) came instead of a reply: the request fails with it."""
+        self.errors.append(error)
+        fut = self.requests.pop(subject[len(self.inbox_prefix) :], None)
+        if fut is not None and not fut.done():
+            fut.set_exception(RuntimeError(error))
+
     def _on_response(self, subject: bytes, reply: bytes | None, payload: bytes) -> None:
         fut = self.requests.pop(subject[len(self.inbox_prefix) :], None)
         if fut is not None and not fut.done():
@@ -211,7 +218,7 @@ class RawConnection(asyncio.Protocol):
                         cb(subject, reply, buf[mid:stop])
                 else:
                     status = buf[start : buf.find(b"\r\n", start)].decode(errors="replace")
-                    self.errors.append(f"{subject.decode(errors='replace')}: {status}")
+                    self._status_reply(subject, f"{subject.decode(errors='replace')}: {status}")
                 pos = stop + 2
             else:
                 self._control_line(buf[pos:end])

@@ -86,7 +86,9 @@ def run_workload(
     order = round_order(pairs, jobs)
     sizes_n = {kind: n_for(kind, size, plan.quick) for _, kind in jobs}
     for row in rows:
-        kind = next(iter(row.sources.values()))
+        # A ceiling row has no natswire column: its n is the raw client's trial's.
+        sources = row.sources
+        kind = sources.get("natswire") or sources.get("raw") or next(iter(sources.values()))
         row.n = sizes_n[kind]
         row.warmup = warmup_for(kind, row.n)
         if workload == "memory":
@@ -172,5 +174,7 @@ def _run_round(
         metrics = res["metrics"]
         for row in fed:
             row.values.setdefault(client, {})[round_index] = metrics[row.metric]
-        shown = ", ".join(f"{r.metric}={fmt(metrics[r.metric], r.unit)}" for r in fed[:3])
+        shown = ", ".join(
+            dict.fromkeys(f"{r.metric}={fmt(metrics[r.metric], r.unit)}" for r in fed[:3])
+        )
         print(f"{tag}: {shown} ({took:.1f} s)", file=log, flush=True)

@@ -55,22 +55,29 @@ async def _fill(nc: RawConnection, stream: str, subject: str, data: bytes, total
 
 
 async def _settled(nc: RawConnection, stream: str, total: int) -> None:
-    """Wait until the consumer has delivered and seen acked every message exactly once."""
+    """Wait until the server says what ``js_settled`` checks for the other clients: the
+    stream holds every message, and the consumer delivered each exactly once and has
+    them all acked."""
     deadline = now() + 10.0
+    expected = (total, total, total, total, 0, 0, 0)
     while True:
+        stream_state = (await _api(nc, f"$JS.API.STREAM.INFO.{stream}"))["state"]
         info = await _api(nc, f"$JS.API.CONSUMER.INFO.{stream}.bench")
         state = (
+            stream_state["messages"],
+            stream_state["last_seq"],
             info["delivered"]["stream_seq"],
             info["ack_floor"]["stream_seq"],
             info["num_ack_pending"],
+            info["num_pending"],
             info["num_redelivered"],
         )
-        if state == (total, total, 0, 0):
+        if state == expected:
             return
         if now() > deadline:
             raise RuntimeError(
-                f"consumer bench: delivered, ack floor, ack pending, redelivered = {state}; "
-                f"expected ({total}, {total}, 0, 0)"
+                "stream messages, last sequence; consumer delivered, ack floor, ack "
+                f"pending, pending, redelivered = {state}; expected {expected}"
             )
         await asyncio.sleep(0.01)
 
@@ -104,10 +111,15 @@ async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
 
         nc.subscribe(deliver, cb)
         await nc.flush()
-        consumer = {"durable_name": "bench", "deliver_subject": deliver, "ack_policy": "explicit"}
+        consumer = {
+            "durable_name": "bench",
+            "deliver_subject": deliver,
+            "ack_policy": "explicit",
+            "filter_subject": subject,
+        }
         await _api(
             nc,
-            f"$JS.API.CONSUMER.CREATE.{stream}.bench",
+            f"$JS.API.CONSUMER.CREATE.{stream}.bench.{subject}",
             {"stream_name": stream, "config": consumer},
         )
         t0 = await started if started is not None else now()

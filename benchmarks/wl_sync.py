@@ -93,24 +93,31 @@ def rawsyncreq(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     """The raw client's column of the blocking req-reply row: a blocking socket, one
     ``sendall`` per request, ``recv`` until its reply is complete. No thread, no loop, no
     parsing beyond the reply's size: what no blocking client can beat."""
-    sock = socket.create_connection(host_port(url))
+    sock = socket.create_connection(host_port(url), timeout=5.0)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     inbox = b"_INBOX.raw" + os.urandom(8).hex().encode()
     sock.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB %b.* 1\r\n' % inbox)
     buf = b""
     data = payload(size)
-    frames = [
-        b"PUB %b %b.%d %d\r\n%b\r\n" % (REQ_SUBJECT.encode(), inbox, i, size, data)
-        for i in range(100)
-    ]
+    head = b"PUB " + REQ_SUBJECT.encode() + b" " + inbox + b"."
+    tail = b" %d\r\n%b\r\n" % (size, data)
+
+    def more() -> bytes:
+        got = sock.recv(65536)
+        if not got:
+            raise ConnectionError("the server closed the connection")
+        return got
 
     def request(i: int) -> bytes:
+        # A reply is matched to its request by its subject, as any client must.
         nonlocal buf
-        sock.sendall(frames[i % 100])
+        token = b"%x" % i
+        sock.sendall(head + token + tail)
+        expected = b"MSG " + inbox + b"." + token + b" "
         while True:
             end = buf.find(b"\r\n")
             if end < 0:
-                buf += sock.recv(65536)
+                buf += more()
                 continue
             line = buf[:end]
             if not line.startswith(b"MSG "):
@@ -122,9 +129,10 @@ def rawsyncreq(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
                 continue
             stop = end + 2 + int(line[line.rfind(b" ") + 1 :])
             while len(buf) < stop + 2:
-                buf += sock.recv(65536)
+                buf += more()
             reply, buf = buf[end + 2 : stop], buf[stop + 2 :]
-            return reply
+            if line.startswith(expected):
+                return reply
 
     for i in range(warmup):
         request(i)
