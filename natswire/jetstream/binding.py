@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .api import AckPolicy, ConsumerConfig, DeliverPolicy
+from .api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from .errors import ConsumerNotFoundError, JetStreamError
 
 if TYPE_CHECKING:
@@ -78,8 +78,9 @@ async def find_or_create(
     deliver_policy: DeliverPolicy | None,
     headers_only: bool | None,
     inactive_threshold: float | None,
-) -> tuple[str, ConsumerConfig]:
-    """The consumer ``js.subscribe`` binds to: ``(name, config)``."""
+) -> tuple[str, ConsumerConfig, int]:
+    """The consumer ``js.subscribe`` binds to: ``(name, config, start)``; ``start`` is an
+    ordered consumer's first stream sequence (see :func:`ordered_start`), else 0."""
     if ordered and (queue or durable):
         raise JetStreamError("an ordered consumer is ephemeral and cannot be in a queue group")
     if durable:
@@ -89,7 +90,7 @@ async def find_or_create(
             pass
         else:
             check_bound(info.config, queue, bool(info.push_bound))
-            return info.name, info.config
+            return info.name, info.config, 0
     cfg = config.evolve() if config is not None else ConsumerConfig()
     if durable and not cfg.durable_name:
         cfg.durable_name = durable
@@ -112,4 +113,17 @@ async def find_or_create(
     if ordered:
         cfg = ordered_config(cfg, idle_heartbeat)
     info = await js.add_consumer(stream, cfg)
-    return info.name, cfg
+    return info.name, cfg, ordered_start(cfg, info) if ordered else 0
+
+
+def ordered_start(config: ConsumerConfig, info: ConsumerInfo) -> int:
+    """The stream sequence a new ordered consumer starts at, as the server chose it from
+    its deliver policy (``delivered`` is one below it), so that a consumer recreated
+    before the first message arrives starts there too: one made with ``NEW`` must not
+    replay the stream, nor skip what was published meanwhile. 0 for ``LAST_PER_SUBJECT``,
+    whose start is no single sequence: such a consumer is recreated with its policy."""
+    if config.deliver_policy == DeliverPolicy.LAST_PER_SUBJECT:
+        return 0
+    if config.opt_start_seq:
+        return config.opt_start_seq
+    return (info.delivered.stream_seq if info.delivered else 0) + 1

@@ -489,13 +489,13 @@ class JetStreamContext(JetStreamManager):
         if stream is None:
             stream = await self.find_stream_name_by_subject(subject)
         check_name("stream", stream)
-        consumer, cfg = await find_or_create(
+        consumer, cfg, start = await find_or_create(
             self, subject, stream, queue, durable, config, ordered_consumer,
             idle_heartbeat, flow_control, deliver_policy, headers_only, inactive_threshold,
         )  # fmt: skip
         return await self._bind_push(
             stream, cfg, consumer, cb, manual_ack, ordered_consumer,
-            (pending_msgs_limit, pending_bytes_limit), idle_heartbeat,
+            (pending_msgs_limit, pending_bytes_limit), idle_heartbeat, start,
         )  # fmt: skip
 
     async def subscribe_bind(
@@ -517,7 +517,7 @@ class JetStreamContext(JetStreamManager):
             raise TypeError("cannot detect consumer: give consumer= or a named config")
         return await self._bind_push(
             stream, config, name, cb, manual_ack, ordered_consumer,
-            (pending_msgs_limit, pending_bytes_limit), None,
+            (pending_msgs_limit, pending_bytes_limit), None, config.opt_start_seq or 0,
         )  # fmt: skip
 
     async def _bind_push(
@@ -530,10 +530,11 @@ class JetStreamContext(JetStreamManager):
         ordered: bool,
         pending_limits: tuple[int, int],
         check_interval: float | None,
+        start_seq: int,
     ) -> PushSubscription:
         if config.deliver_subject is None:
             raise TypeError("config.deliver_subject is required")
-        sequence = OrderedSequence(config.opt_start_seq or 0) if ordered else None
+        sequence = OrderedSequence(start_seq) if ordered else None
         sub = PushSubscription(
             self, stream, consumer, config, cb, manual_ack, sequence, pending_limits,
             check_interval or DEFAULT_CHECK_INTERVAL,
@@ -557,7 +558,7 @@ class JetStreamContext(JetStreamManager):
         check_name("stream", stream)
         sub = OrderedPullSubscription(
             self, stream, ordered_pull_config(subject, deliver_policy, headers_only),
-            opt_start_seq or 1,
+            opt_start_seq or 0,
         )  # fmt: skip
         await sub.start()
         return sub

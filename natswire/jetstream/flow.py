@@ -53,11 +53,16 @@ class OrderedSequence:
     :attr:`next_stream_seq`. A message taken by its ack subject (:meth:`accept_reply`,
     or the push delivery's inlined copy of it) leaves that subject in
     :attr:`last_reply`: its stream sequence is read only when asked for.
+
+    ``start_stream_seq`` is where the first consumer starts, 0 when that is not known
+    (a deliver policy such as ``LAST_PER_SUBJECT`` has no single start): until then a
+    recreated consumer keeps its deliver policy (:attr:`position_known`).
     """
 
-    __slots__ = ("_stream_seq", "consumer_seq", "last_reply")
+    __slots__ = ("_known", "_stream_seq", "consumer_seq", "last_reply")
 
     def __init__(self, start_stream_seq: int = 0) -> None:
+        self._known = start_stream_seq > 0
         self._stream_seq = max(start_stream_seq - 1, 0)
         #: The consumer sequence of the last message handed out by the current consumer.
         self.consumer_seq = 0
@@ -73,6 +78,19 @@ class OrderedSequence:
             self._stream_seq = ack_sequences(reply)[1]
             self.last_reply = None
         return self._stream_seq
+
+    @property
+    def position_known(self) -> bool:
+        """Whether :attr:`next_stream_seq` is where a recreated consumer must start: a
+        message was handed out, or the first consumer's start is known."""
+        return self._known or self.stream_seq > 0
+
+    def start_at(self, stream_seq: int) -> None:
+        """The first consumer starts at ``stream_seq`` (learnt once it exists); ignored
+        once a message was handed out."""
+        if not self.stream_seq:
+            self._stream_seq = max(stream_seq - 1, 0)
+            self._known = stream_seq > 0
 
     @property
     def next_stream_seq(self) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..client.errors import TimeoutError
 from .api import AckPolicy, ConsumerConfig, DeliverPolicy
+from .binding import ordered_start
 from .errors import FetchTimeoutError, JetStreamError, NoHeartbeatError
 from .flow import OrderedSequence
 from .message import JetStreamMessage
@@ -88,15 +89,19 @@ class OrderedPullSubscription:
             await old.unsubscribe()
             with suppress(Exception):
                 await self._js.delete_consumer(self._stream, old.consumer)
-        start = self._sequence.restart()
+        sequence = self._sequence
+        start = sequence.restart()
         name = f"{self._name_base}_{self._serial}"
         self._serial += 1
-        cfg = self._config.evolve(
-            name=name, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
-        )
-        if start == 1 and self._config.deliver_policy not in (None, DeliverPolicy.ALL):
+        if sequence.position_known:
+            cfg = self._config.evolve(
+                name=name, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+            )
+        else:
             cfg = self._config.evolve(name=name)
-        await self._js.add_consumer(self._stream, cfg)
+        info = await self._js.add_consumer(self._stream, cfg)
+        if not sequence.position_known:
+            sequence.start_at(ordered_start(cfg, info))
         self._psub = await self._js.pull_subscribe_bind(name, self._stream)
         self._stale = False
         if old is not None:

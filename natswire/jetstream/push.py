@@ -417,13 +417,13 @@ class PushSubscription:
         deliver = self._nc.new_inbox()
         core = await self._subscribe(deliver)
         start = ordered.restart()
-        cfg = self._config.evolve(
-            deliver_subject=deliver,
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=start,
-            opt_start_time=None,
-            name=f"{self._name_base}_{self._serial}",
-        )
+        cfg = self._config.evolve(deliver_subject=deliver, name=f"{self._name_base}_{self._serial}")
+        if ordered.position_known:
+            # After the last message handed out, or where the first consumer started;
+            # with neither known the consumer keeps its own deliver policy.
+            cfg.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            cfg.opt_start_seq = start
+            cfg.opt_start_time = None
         self._serial += 1
         self._uncertain.add(cfg.name or "")
         # The new consumer delivers as soon as it exists, before its creation is answered.

@@ -35,6 +35,21 @@ def test_ordered_sequence_with_a_start() -> None:
     assert OrderedSequence().next_stream_seq == 1
 
 
+def test_ordered_sequence_knows_where_a_consumer_starts_only_when_told_or_after_a_message() -> None:
+    seq = OrderedSequence()  # a policy with no single start (LAST_PER_SUBJECT, say)
+    assert not seq.position_known
+    seq.start_at(0)
+    assert not seq.position_known
+    seq.start_at(7)  # the first consumer, once made, said it starts at 7
+    assert seq.position_known and seq.restart() == 7
+    assert seq.accept(1, 9)
+    seq.start_at(3)  # too late: a message was handed out
+    assert seq.next_stream_seq == 10
+    assert OrderedSequence(start_stream_seq=1).position_known
+    unknown = OrderedSequence()
+    assert unknown.accept(1, 4) and unknown.position_known
+
+
 def _ack(cseq: int, sseq: int, v2: bool = False) -> bytes:
     head = "$JS.ACK.hub.ACCHASH.S.C" if v2 else "$JS.ACK.S.C"
     tail = ".tok" if v2 else ""

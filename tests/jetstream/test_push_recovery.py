@@ -16,7 +16,14 @@ from support import eventually, until_answered
 
 import natswire
 from natswire import errors
-from natswire.jetstream import ConsumerConfig, JetStreamContext, JetStreamMessage, PushSubscription
+from natswire.jetstream import (
+    ConsumerConfig,
+    DeliverPolicy,
+    JetStreamContext,
+    JetStreamMessage,
+    OrderedPullSubscription,
+    PushSubscription,
+)
 from natswire.server import NatsServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -178,5 +185,44 @@ async def test_ordered_pull_recovers_exactly_once_in_order(
         reader.cancel()
         await sub.unsubscribe()
         await eventually(lambda: _count_is(setup, 0), 5, interval=0.1, what="removed")
+    finally:
+        await setup.close()
+
+
+@pytest.mark.parametrize("form", ["push", "pull"])
+async def test_an_ordered_consumer_replaced_before_its_first_message_keeps_its_start(
+    server: NatsServer, proxy: FaultProxy, form: str
+) -> None:
+    # DeliverPolicy.NEW, and the consumer deleted before anything new was published:
+    # the replacement must neither replay the stream nor skip what came meanwhile.
+    setup = Setup(server, proxy)
+    await setup.start()
+    try:
+        await setup.publish(1, 5)
+        reader: asyncio.Task[None] | None = None
+        if form == "push":
+            sub: PushSubscription | OrderedPullSubscription = await setup.sub_js.subscribe(
+                f"{STREAM}.x", cb=setup.record, ordered_consumer=True,
+                deliver_policy=DeliverPolicy.NEW, idle_heartbeat=0.3,
+            )  # fmt: skip
+        else:
+            sub = await setup.sub_js.ordered_pull(f"{STREAM}.x", deliver_policy=DeliverPolicy.NEW)
+            pull = sub
+
+            async def read() -> None:
+                async for msg in pull:
+                    setup.record(msg)
+
+            reader = asyncio.create_task(read())
+        await setup.pub_js.delete_consumer(STREAM, sub.consumer)
+        await setup.publish(6, 3)
+        await eventually(lambda: len(setup.received) >= 3, 20, what="delivery resumed")
+        await setup.publish(9, 2)
+        await eventually(lambda: len(setup.received) >= 5, 10, what="the later messages")
+        await asyncio.sleep(0.3)
+        assert setup.received == [6, 7, 8, 9, 10]
+        if reader is not None:
+            reader.cancel()
+        await sub.unsubscribe()
     finally:
         await setup.close()
