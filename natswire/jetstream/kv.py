@@ -17,7 +17,14 @@ import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import kv_api, kv_watch
-from .api import DiscardPolicy, Header, RawStreamMsg, StreamConfig
+from .api import (
+    DiscardPolicy,
+    Header,
+    RawStreamMsg,
+    StreamConfig,
+    StreamSource,
+    SubjectTransform,
+)
 from .direct import plain_stored, raw_from_direct
 from .errors import (
     BadBucketError,
@@ -59,10 +66,20 @@ class KeyValue:
     BucketStatus: TypeAlias = kv_api.BucketStatus
     KeyWatcher: TypeAlias = kv_watch.KeyWatcher
 
-    def __init__(self, name: str, stream: str, pre: str, js: JetStreamContext, direct: bool):
+    def __init__(
+        self,
+        name: str,
+        stream: str,
+        pre: str,
+        js: JetStreamContext,
+        direct: bool,
+        put_pre: str | None = None,
+    ):
         self._name = name
         self._stream = stream
         self._pre = pre
+        # Where writes go: the origin bucket's subjects for a mirror in another domain.
+        self._put_pre = put_pre or pre
         self._js = js
         self._nc = js.client
         self._direct = direct
@@ -85,6 +102,11 @@ class KeyValue:
         if validate and not is_valid_key(key):
             raise InvalidKeyError(f"invalid key {key!r}")
         return self._pre + key
+
+    def _put_subject(self, key: str, validate: bool) -> str:
+        if validate and not is_valid_key(key):
+            raise InvalidKeyError(f"invalid key {key!r}")
+        return self._put_pre + key
 
     async def get(self, key: str, revision: int | None = None, validate_keys: bool = True) -> Entry:
         """The key's last revision (or ``revision``); raises :class:`KeyNotFoundError`
@@ -138,7 +160,7 @@ class KeyValue:
 
     async def put(self, key: str, value: bytes, validate_keys: bool = True) -> int:
         """Store ``value`` as the key's new revision; its revision number."""
-        ack = await self._js.publish(self._subject(key, validate_keys), value)
+        ack = await self._js.publish(self._put_subject(key, validate_keys), value)
         return ack.seq
 
     async def create(
@@ -176,7 +198,7 @@ class KeyValue:
     async def _update(
         self, key: str, value: bytes, last: int | None, validate: bool, msg_ttl: float | None
     ) -> int:
-        subject = self._subject(key, validate)
+        subject = self._put_subject(key, validate)
         try:
             ack = await self._js.publish(
                 subject, value, expected_last_subject_seq=last or 0, msg_ttl=msg_ttl
@@ -194,7 +216,7 @@ class KeyValue:
     ) -> bool:
         """Mark the key deleted (its history stays); with ``last``, only when that is
         its last revision. ``msg_ttl`` is ignored, as in nats-py."""
-        subject = self._subject(key, validate_keys)
+        subject = self._put_subject(key, validate_keys)
         try:
             await self._js.publish(
                 subject,
@@ -208,7 +230,7 @@ class KeyValue:
     async def purge(self, key: str, msg_ttl: float | None = None) -> bool:
         """Remove every revision of the key, leaving one purge marker."""
         headers = {KV_OP: KV_PURGE, Header.ROLLUP.value: MSG_ROLLUP_SUBJECT}
-        await self._js.publish(self._subject(key, True), headers=headers, msg_ttl=msg_ttl)
+        await self._js.publish(self._put_subject(key, True), headers=headers, msg_ttl=msg_ttl)
         return True
 
     async def purge_deletes(self, olderthan: int = 30 * 60) -> bool:
@@ -303,18 +325,60 @@ async def bind_key_value(js: JetStreamContext, bucket: str) -> KeyValue:
         raise BucketNotFoundError(404, 10059, f"no bucket {bucket!r}") from None
     if (info.config.max_msgs_per_subject or 0) < 1:
         raise BadBucketError(None, None, f"stream {stream!r} is not a key-value bucket")
+    return _bucket(js, bucket, info.config)
+
+
+def _bucket(js: JetStreamContext, bucket: str, config: StreamConfig) -> KeyValue:
+    """The bucket stored in a stream of this configuration. A mirror keeps its origin's
+    subjects: it is read, and written, under the origin bucket's name (writes go to the
+    origin, through its domain's API prefix when it is in another domain)."""
     pre = KV_PRE_TEMPLATE.format(bucket=bucket)
-    return KeyValue(bucket, stream, pre, js, bool(info.config.allow_direct))
+    put_pre = None
+    mirror = config.mirror
+    if mirror is not None and mirror.name:
+        origin = mirror.name.removeprefix(KV_STREAM_TEMPLATE.format(bucket=""))
+        pre = KV_PRE_TEMPLATE.format(bucket=origin)
+        if mirror.external is not None and mirror.external.api:
+            put_pre = f"{mirror.external.api}.{pre}"
+    stream = KV_STREAM_TEMPLATE.format(bucket=bucket)
+    return KeyValue(bucket, stream, pre, js, bool(config.allow_direct), put_pre)
+
+
+def _kv_sources(config: KeyValueConfig) -> list[StreamSource] | None:
+    """A sourcing bucket's sources as nats.go and ADR-57 make them: a source without
+    subject transforms is a bucket (``KV_`` added to its name when missing) whose keys are
+    mapped into this bucket's subjects; one with transforms is kept exactly as given."""
+    if not config.sources:
+        return None
+    sources = []
+    prefix = KV_STREAM_TEMPLATE.format(bucket="")
+    for given in config.sources:
+        source = given.evolve()
+        if not source.subject_transforms and source.name:
+            origin = source.name.removeprefix(prefix)
+            source.name = prefix + origin
+            if source.external is None or origin != config.bucket:
+                source.subject_transforms = [
+                    SubjectTransform(src=f"$KV.{origin}.>", dest=f"$KV.{config.bucket}.>")
+                ]
+        sources.append(source)
+    return sources
 
 
 def kv_stream_config(config: KeyValueConfig) -> StreamConfig:
-    """The stream a bucket is stored in, as nats.go configures it."""
+    """The stream a bucket is stored in, as nats.go configures it: a mirror of another
+    bucket's stream (``KV_`` added to the name when missing, with ``mirror_direct`` so
+    that it answers Direct Gets too) has no subjects of its own."""
     duplicate_window = 120.0
     if config.ttl and config.ttl < duplicate_window:
         duplicate_window = config.ttl
     subjects: list[str] | None = [f"$KV.{config.bucket}.>"]
-    if config.mirror is not None or config.sources:
+    mirror = None
+    if config.mirror is not None:
         subjects = None
+        mirror = config.mirror.evolve()
+        if mirror.name and not mirror.name.startswith(KV_STREAM_TEMPLATE.format(bucket="")):
+            mirror.name = KV_STREAM_TEMPLATE.format(bucket=mirror.name)
     return StreamConfig(
         name=KV_STREAM_TEMPLATE.format(bucket=config.bucket),
         description=config.description,
@@ -335,8 +399,9 @@ def kv_stream_config(config: KeyValueConfig) -> StreamConfig:
         storage=config.storage,
         republish=config.republish,
         placement=config.placement,
-        mirror=config.mirror,
-        sources=config.sources,
+        mirror=mirror,
+        mirror_direct=True if mirror is not None else None,
+        sources=None if mirror is not None else _kv_sources(config),
         subject_delete_marker_ttl=config.limit_marker_ttl or None,
     )
 
@@ -351,8 +416,7 @@ async def create_key_value(js: JetStreamContext, config: KeyValueConfig) -> KeyV
         if account.api is None or not account.api.level:
             raise KeyValueLimitMarkerTTLNotSupportedError("limit_marker_ttl needs nats-server 2.11")
     info = await js.add_stream(kv_stream_config(config))
-    pre = KV_PRE_TEMPLATE.format(bucket=config.bucket)
-    return KeyValue(config.bucket, info.config.name or "", pre, js, bool(info.config.allow_direct))
+    return _bucket(js, config.bucket, info.config)
 
 
 async def delete_key_value(js: JetStreamContext, bucket: str) -> bool:
