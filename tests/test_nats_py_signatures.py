@@ -58,7 +58,6 @@ DIFFERENT: dict[str, str] = {
     "Msg.Metadata": "natswire.jetstream.message.Metadata",
     "JetStreamContext.is_status_msg": "Message.status",
     "JetStreamContext.PullSubscription": "natswire.jetstream.pull.PullSubscription",
-    "JetStreamContext.pull_subscribe_bind": "binds by durable name (the consumer's name)",
 }
 
 #: Not in natswire yet: other work adds them, or natswire has no such feature yet.

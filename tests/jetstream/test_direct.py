@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 import pytest
+from support import eventually
 
 from natswire import errors
 from natswire.jetstream import ConsumerConfig, JetStreamContext
@@ -67,6 +68,26 @@ async def test_pause_and_resume_a_consumer(js: JetStreamContext, stream: str) ->
     msgs = await psub.fetch(1, timeout=2)
     assert msgs[0].data == b"held"
     assert psub.pending_bytes == 0
+
+
+async def test_pending_bytes_counts_the_payloads_waiting_in_a_pull_subscription(
+    js: JetStreamContext, stream: str
+) -> None:
+    await js.add_consumer(stream, ConsumerConfig(durable_name="pb"))
+    for i in range(5):
+        await js.publish(f"{stream}.x", b"%010d" % i)
+    psub = await js.pull_subscribe_bind(consumer="pb", stream=stream)
+    messages = psub.consume(5)
+    first = await anext(messages)
+    assert first.data == b"0000000000"
+    await eventually(lambda: _pending(psub, 4), what="the rest of the batch waiting")
+    assert psub.pending_bytes == 40
+    await messages.aclose()
+    await psub.unsubscribe()
+
+
+async def _pending(psub: Any, n: int) -> bool:
+    return bool(psub.pending_msgs == n)
 
 
 async def test_pull_subscribe_bind_keywords(js: JetStreamContext, stream: str) -> None:

@@ -324,3 +324,28 @@ async def test_an_ordered_consumer_gap_is_reported_and_the_consumer_replaced(
 
 async def _consumer_count(js: JetStreamContext, stream: str, n: int) -> bool:
     return (await js.stream_info(stream)).state.consumer_count == n
+
+
+async def test_async_for_over_a_push_subscription_ends_when_it_is_drained(
+    js: JetStreamContext, stream: str
+) -> None:
+    await publish_n(js, f"{stream}.it", 4)
+    sub = await js.subscribe(f"{stream}.it")
+    seen: list[int] = []
+
+    async def read() -> None:
+        async for msg in sub:
+            seen.append(msg.metadata.sequence.stream)
+            await msg.ack()
+
+    reader = asyncio.create_task(read())
+    await eventually(lambda: _count(seen, 4), what="four messages")
+    assert not reader.done()  # waits for more
+    await sub.drain()
+    await asyncio.wait_for(reader, 5)  # the iteration ends with the subscription
+    assert seen == [1, 2, 3, 4]
+    assert (await js.stream_info(stream)).state.consumer_count == 0  # ephemeral: deleted
+
+
+async def _count(items: list[int], n: int) -> bool:
+    return len(items) >= n
