@@ -120,9 +120,10 @@ def ordered_start(config: ConsumerConfig, info: ConsumerInfo) -> int:
     """The stream sequence a new ordered consumer starts at, as the server chose it from
     its deliver policy (``delivered`` is one below it), so that a consumer recreated
     before the first message arrives starts there too: one made with ``NEW`` must not
-    replay the stream, nor skip what was published meanwhile. 0 for ``LAST_PER_SUBJECT``,
-    whose start is no single sequence: such a consumer is recreated with its policy."""
-    if config.deliver_policy == DeliverPolicy.LAST_PER_SUBJECT:
+    replay the stream, nor skip what was published meanwhile. For ``LAST_PER_SUBJECT``
+    the start is a single sequence only when nothing matched yet (a watcher of keys not
+    set): else 0, and such a consumer is recreated with its policy."""
+    if config.deliver_policy == DeliverPolicy.LAST_PER_SUBJECT and info.num_pending:
         return 0
     if config.opt_start_seq:
         return config.opt_start_seq

@@ -226,3 +226,27 @@ async def test_an_ordered_consumer_replaced_before_its_first_message_keeps_its_s
         await sub.unsubscribe()
     finally:
         await setup.close()
+
+
+async def test_an_ordered_last_per_subject_consumer_of_unset_subjects_misses_no_update(
+    server: NatsServer, proxy: FaultProxy
+) -> None:
+    # A KV watcher of keys not set yet: replaced before its first message, it must still
+    # deliver every update made meanwhile, not only the last per subject.
+    setup = Setup(server, proxy)
+    await setup.start()
+    try:
+        await setup.publish(1, 3)  # on another subject
+        sub = await setup.sub_js.subscribe(
+            f"{STREAM}.y", cb=setup.record, ordered_consumer=True,
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, idle_heartbeat=0.3,
+        )  # fmt: skip
+        await setup.pub_js.delete_consumer(STREAM, sub.consumer)
+        for body in (b"1", b"2"):
+            await until_answered(functools.partial(setup.pub_js.publish, f"{STREAM}.y", body))
+        await eventually(lambda: len(setup.received) >= 2, 20, what="both updates")
+        await asyncio.sleep(0.3)
+        assert setup.received == [4, 5]
+        await sub.unsubscribe()
+    finally:
+        await setup.close()
