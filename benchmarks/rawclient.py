@@ -109,6 +109,18 @@ class RawConnection(asyncio.Protocol):
                     self.writable = self.loop.create_future()
                 await self.writable
 
+    def echo(self, subject: bytes, reply: bytes | None, data: bytes) -> None:
+        """A subscription callback that answers every request with its own payload."""
+        if reply is None:
+            return
+        out = self.out
+        out += b"PUB %b %d\r\n" % (reply, len(data))
+        out += data
+        out += b"\r\n"
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self._write)
+
     def ack(self, reply: bytes) -> None:
         """An empty message to ``reply`` (a JetStream ack), from a delivery callback."""
         out = self.out

@@ -19,19 +19,7 @@ from .rawclient import RawConnection
 async def serve(url: str) -> None:
     nc = await RawConnection.connect(url)
     loop = asyncio.get_running_loop()
-
-    def on_request(subject: bytes, reply: bytes | None, data: bytes) -> None:
-        if reply is None:
-            return
-        out = nc.out
-        out += b"PUB %b %d\r\n" % (reply, len(data))
-        out += data
-        out += b"\r\n"
-        if not nc.scheduled:
-            nc.scheduled = True
-            loop.call_soon(nc._write)
-
-    nc.subscribe(REQ_SUBJECT, on_request)
+    nc.subscribe(REQ_SUBJECT, nc.echo)
     await nc.flush()
     sys.stdout.write("READY\n")
     sys.stdout.flush()
