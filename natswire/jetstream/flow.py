@@ -72,7 +72,8 @@ class OrderedSequence:
 
     @property
     def stream_seq(self) -> int:
-        """The stream sequence of the last message handed out (0: none yet)."""
+        """The stream sequence of the last message handed out; before the first, the one
+        before the first consumer's start when known, else 0."""
         reply = self.last_reply
         if reply is not None:
             self._stream_seq = ack_sequences(reply)[1]

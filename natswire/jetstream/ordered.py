@@ -70,7 +70,9 @@ class OrderedPullSubscription:
 
     @property
     def last_stream_seq(self) -> int:
-        """The stream sequence of the last message handed out (0: none yet)."""
+        """The stream sequence of the last message handed out; before the first, the one
+        before where the first consumer started (with ``DeliverPolicy.NEW``, the stream's
+        last sequence then), or 0."""
         return self._sequence.stream_seq
 
     async def start(self) -> None:
