@@ -14,7 +14,7 @@ from ..client.subscription import Subscription
 from ..protocol.headers import Headers, HeadersLike, encode_headers
 from ..protocol.serializer import publish_subject
 from .api import ConsumerConfig, DeliverPolicy, Header, PubAck
-from .binding import find_or_create
+from .binding import find_or_create, ordered_start
 from .deadletter import DeadLetterSubscription
 from .errors import (
     ConsumerNotFoundError,
@@ -515,9 +515,15 @@ class JetStreamContext(JetStreamManager):
         name = consumer or config.name or config.durable_name
         if not name:
             raise TypeError("cannot detect consumer: give consumer= or a named config")
+        start = config.opt_start_seq or 0
+        if ordered_consumer and not start:
+            # Where it starts, known while it has delivered nothing (see ordered_start).
+            info = await self.consumer_info(stream, name)
+            if not (info.delivered and info.delivered.consumer_seq):
+                start = ordered_start(info.config, info)
         return await self._bind_push(
             stream, config, name, cb, manual_ack, ordered_consumer,
-            (pending_msgs_limit, pending_bytes_limit), None, config.opt_start_seq or 0,
+            (pending_msgs_limit, pending_bytes_limit), None, start,
         )  # fmt: skip
 
     async def _bind_push(

@@ -189,7 +189,7 @@ async def test_ordered_pull_recovers_exactly_once_in_order(
         await setup.close()
 
 
-@pytest.mark.parametrize("form", ["push", "pull"])
+@pytest.mark.parametrize("form", ["push", "bind", "pull"])
 async def test_an_ordered_consumer_replaced_before_its_first_message_keeps_its_start(
     server: NatsServer, proxy: FaultProxy, form: str
 ) -> None:
@@ -205,6 +205,16 @@ async def test_an_ordered_consumer_replaced_before_its_first_message_keeps_its_s
                 f"{STREAM}.x", cb=setup.record, ordered_consumer=True,
                 deliver_policy=DeliverPolicy.NEW, idle_heartbeat=0.3,
             )  # fmt: skip
+        elif form == "bind":
+            config = ConsumerConfig(
+                name="made-elsewhere", deliver_subject=setup.sub_nc.new_inbox(),
+                filter_subject=f"{STREAM}.x", deliver_policy=DeliverPolicy.NEW,
+                ack_policy="none", flow_control=True, idle_heartbeat=0.3,
+            )  # fmt: skip
+            await setup.pub_js.add_consumer(STREAM, config)
+            sub = await setup.sub_js.subscribe_bind(
+                STREAM, config, cb=setup.record, ordered_consumer=True
+            )
         else:
             sub = await setup.sub_js.ordered_pull(f"{STREAM}.x", deliver_policy=DeliverPolicy.NEW)
             pull = sub
