@@ -311,9 +311,11 @@ async def run_side(
     idle_seconds: float,
     timeout: float | None = None,
     grace: float = GRACE,
+    on_deliver: Callable[[], object] | None = None,
 ) -> SideResult:
     """The whole workload for one broker (see the module docs); never raises for a
-    broker's failure: it is in the result."""
+    broker's failure: it is in the result. ``on_deliver`` is called as the delivery
+    phase starts (server_profile.py profiles the server from there)."""
     limit = phase_timeout(count) if timeout is None else timeout
     result = SideResult(client.name, count)
     all_devices = devices(count)
@@ -335,6 +337,8 @@ async def run_side(
         result.consume = await run_phase(
             "consume", result.declare.done, CHANNELS, consume, limit, grace
         )
+        if on_deliver is not None:
+            on_deliver()
         result.deliver = await _deliver(client, tally, result.consume.done, limit, grace)
         result.memory_bytes = probe.memory_bytes()
         result.idle = await _idle(probe, idle_seconds)
