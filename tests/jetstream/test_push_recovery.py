@@ -71,6 +71,15 @@ class Setup:
     def record(self, msg: JetStreamMessage) -> None:
         self.received.append(msg.metadata.sequence.stream)
 
+    def read(self, sub: OrderedPullSubscription) -> asyncio.Task[None]:
+        """Record everything ``async for`` takes from ``sub``, in a task."""
+
+        async def read() -> None:
+            async for msg in sub:
+                self.record(msg)
+
+        return asyncio.create_task(read())
+
     async def publish(self, first: int, count: int) -> None:
         for i in range(first, first + count):
             await until_answered(functools.partial(self.pub_js.publish, f"{STREAM}.x", b"%d" % i))
@@ -165,12 +174,7 @@ async def test_ordered_pull_recovers_exactly_once_in_order(
     await setup.start()
     try:
         sub = await setup.sub_js.ordered_pull(f"{STREAM}.x")
-
-        async def read() -> None:
-            async for msg in sub:
-                setup.record(msg)
-
-        reader = asyncio.create_task(read())
+        reader = setup.read(sub)
         await setup.publish(1, BATCH)
         await eventually(lambda: len(setup.received) >= BATCH, 10)
         if fault == "delete":
@@ -216,14 +220,8 @@ async def test_an_ordered_consumer_replaced_before_its_first_message_keeps_its_s
                 STREAM, config, cb=setup.record, ordered_consumer=True
             )
         else:
-            sub = await setup.sub_js.ordered_pull(f"{STREAM}.x", deliver_policy=DeliverPolicy.NEW)
-            pull = sub
-
-            async def read() -> None:
-                async for msg in pull:
-                    setup.record(msg)
-
-            reader = asyncio.create_task(read())
+            pull = await setup.sub_js.ordered_pull(f"{STREAM}.x", deliver_policy=DeliverPolicy.NEW)
+            sub, reader = pull, setup.read(pull)
         await setup.pub_js.delete_consumer(STREAM, sub.consumer)
         await setup.publish(6, 3)
         await eventually(lambda: len(setup.received) >= 3, 20, what="delivery resumed")
