@@ -104,9 +104,9 @@ class KeyValue:
         return self._pre + key
 
     def _put_subject(self, key: str, validate: bool) -> str:
-        if validate and not is_valid_key(key):
-            raise InvalidKeyError(f"invalid key {key!r}")
-        return self._put_pre + key
+        """Where a write of ``key`` goes (:meth:`_subject` but for an external mirror)."""
+        subject = self._subject(key, validate)
+        return subject if self._put_pre == self._pre else self._put_pre + key
 
     async def get(self, key: str, revision: int | None = None, validate_keys: bool = True) -> Entry:
         """The key's last revision (or ``revision``); raises :class:`KeyNotFoundError`
