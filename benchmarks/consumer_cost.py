@@ -57,11 +57,13 @@ async def create_queue_consumers(
     filters: int,
     deliver: DeliverPolicy = DeliverPolicy.NEW,
     shards: int = 1,
+    memory_state: bool = False,
 ) -> None:
     """``count`` durable pull consumers ``Q-<i>`` on stream ``S`` (or spread over
     ``shards`` streams, see :func:`shard_of`), each with ``filters`` literal filter
     subjects (``<prefix>un.u<i>`` first) and the ``deliver`` policy, as many created at
-    once as :data:`CONCURRENCY`."""
+    once as :data:`CONCURRENCY`; ``memory_state`` keeps their state in memory
+    (``mem_storage``)."""
     slots = asyncio.Semaphore(CONCURRENCY)
 
     async def create(i: int) -> None:
@@ -77,6 +79,7 @@ async def create_queue_consumers(
                     max_deliver=-1,
                     max_ack_pending=-1,
                     filter_subjects=subjects,
+                    mem_storage=memory_state or None,
                 ),
             )
 

@@ -39,6 +39,8 @@ async def run(
     retention: str,
     ack: bool,
     streams: int = 1,
+    memory_state: bool = False,
+    concurrency: int = CONCURRENCY,
 ) -> None:
     nc = await natswire.connect(url)
     js = nc.jetstream(timeout=30)
@@ -51,7 +53,7 @@ async def run(
             max_consumers=consumers,
         )
     deliver = DeliverPolicy.ALL if retention == "workqueue" else DeliverPolicy.NEW
-    await create_queue_consumers(js, consumers, filters, deliver, streams)
+    await create_queue_consumers(js, consumers, filters, deliver, streams, memory_state)
     delivered = 0
 
     def count(msg: natswire.Msg) -> None:
@@ -69,7 +71,7 @@ async def run(
             await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.Q-{i}", request, f"in.{i}")
         await nc.flush()
         await asyncio.sleep(2)
-    slots = asyncio.Semaphore(CONCURRENCY)
+    slots = asyncio.Semaphore(concurrency)
     for round_no in range(1, rounds + 1):
         errors = 0
 
@@ -107,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ack", action="store_true", help="ack every delivery")
     parser.add_argument("--streams", type=int, default=1, help="consumers spread over K")
+    parser.add_argument(
+        "--memory-state", action="store_true", help="consumers keep their state in memory"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="acked publishes in flight"
+    )
     args = parser.parse_args(argv)
     with NatsServer(jetstream=True) as server:
         asyncio.run(
@@ -119,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.retention,
                 args.ack,
                 args.streams,
+                args.memory_state,
+                args.concurrency,
             )
         )
     return 0
