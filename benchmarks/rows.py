@@ -385,16 +385,15 @@ def rows_for(workload: str, size: int) -> list[Row]:
             ),
         ]
     if workload == "jsfetch":
-        return [
-            _js_row(
-                workload,
-                "fetch",
-                "jsfetch",
-                f"{label} {size} B",
-                [Ratio(("", "natswire"), ("", "nats-py"), 2.0), None],
-                nw_py,
-            )
-        ]
+        fetch = _js_row(
+            workload,
+            "fetch",
+            "jsfetch",
+            f"{label} {size} B",
+            [Ratio(("", "natswire"), ("", "nats-py"), 6.0), None],
+            nw_py,
+        )
+        return [fetch, with_ceiling(fetch)]
     if workload == "jspush":
         auto_ack, ordered = (
             _js_row(
@@ -448,15 +447,17 @@ def rows_for(workload: str, size: int) -> list[Row]:
         rows[1].ratios[1] = Ratio(("", "natswire"), ("", "raw"), 0.5, "nw/socket copy")
         return rows
     if workload == "amqp":
+        flow = _js_row(
+            workload,
+            "js",
+            "jsflow",
+            f"JS {label} {size} B",
+            [Ratio(("", "natswire"), ("", "nats-py"), 6.0), None],
+            nw_py,
+        )
         return [
-            _js_row(
-                workload,
-                "js",
-                "jsflow",
-                f"JS {label} {size} B",
-                [Ratio(("", "natswire"), ("", "nats-py")), None],
-                nw_py,
-            ),
+            flow,
+            with_ceiling(flow),
             _js_row(
                 workload,
                 "adapter",

@@ -245,5 +245,5 @@ async def _hold(url: str, size: int, n: int, traced: bool) -> dict[str, Any]:
 # The Object Store get row's raw column: a plain loopback socket copy (see wl_kv).
 from .wl_kv import raw_objget as objget  # noqa: E402, F401
 
-# The JetStream push and Key-Value rows' raw columns (see wl_raw_js).
-from .wl_raw_js import jspush, kvget, kvput  # noqa: E402, F401
+# The JetStream push, pull and Key-Value rows' raw columns (see wl_raw_js).
+from .wl_raw_js import jsfetch, jsflow, jspush, kvget, kvput  # noqa: E402, F401

@@ -1,5 +1,5 @@
-"""The raw client's JetStream trials: the ceilings of the JS push auto-ack and the KV
-put and get rows.
+"""The raw client's JetStream trials: the ceilings of the JS push auto-ack, JS fetch+ack,
+JS pub→consume→ack and the KV put and get rows.
 
 The hand-written client (rawclient.py) sets up what ``js.subscribe(subject,
 durable="bench", cb=cb)`` sets up in natswire and nats-py (a file-storage stream filled
@@ -9,6 +9,12 @@ JetStream API's JSON requests, and then does only what the row times: count ever
 delivery and ack it with an empty ``PUB`` to its reply subject, written once per read.
 Whatever rate it reaches is what the server allows a client that costs nothing; a real
 client's ratio to nats-py cannot be above this one's.
+
+The pull trials do what ``fetch`` and ``publish_async`` do on the wire: a durable pull
+consumer (explicit acks, filtered) asked for JS_BATCH messages at a time by a pull request
+to one inbox, each delivery acked with an empty ``PUB`` as it is read and the next request
+sent once the batch is in; the flow's publisher keeps at most JS_WINDOW publishes waiting
+for their acks, counted by one subscription on the reply inboxes.
 
 The KV trials make the stream a Key-Value bucket is (``KV_<bucket>`` on
 ``$KV.<bucket>.>``, one value per key, Direct Get allowed) and time the requests that
@@ -25,7 +31,7 @@ import json
 import os
 from typing import Any
 
-from .common import JS_SUBJECT, JS_WINDOW, Counter, now, payload, timeout_for, wait
+from .common import JS_BATCH, JS_SUBJECT, JS_WINDOW, Counter, now, payload, timeout_for, wait
 from .rawclient import RawConnection
 
 
@@ -54,12 +60,13 @@ async def _fill(nc: RawConnection, stream: str, subject: str, data: bytes, total
             await asyncio.sleep(0.002)
 
 
-async def _settled(nc: RawConnection, stream: str, total: int) -> None:
+async def _settled(nc: RawConnection, stream: str, total: int, stored: int | None = None) -> None:
     """Wait until the server says what ``js_settled`` checks for the other clients: the
-    stream holds every message, and the consumer delivered each exactly once and has
-    them all acked."""
+    stream holds ``stored`` messages (default: every one), and the consumer delivered
+    each exactly once and has them all acked."""
     deadline = now() + 10.0
-    expected = (total, total, total, total, 0, 0, 0)
+    kept = total if stored is None else stored
+    expected = (kept, total, total, total, 0, 0, 0)
     while True:
         stream_state = (await _api(nc, f"$JS.API.STREAM.INFO.{stream}"))["state"]
         info = await _api(nc, f"$JS.API.CONSUMER.INFO.{stream}.bench")
@@ -82,17 +89,35 @@ async def _settled(nc: RawConnection, stream: str, total: int) -> None:
         await asyncio.sleep(0.01)
 
 
-async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
-    """Push consumer, durable, explicit acks sent after each delivery is counted."""
+async def _trial_stream(retention: str, url: str) -> tuple[RawConnection, str, str, str]:
+    """A connection with a request inbox and a fresh file-storage stream: (connection,
+    stream, its subject, a token for other subjects)."""
     nc = await RawConnection.connect(url)
     token = os.urandom(6).hex()
     nc.start_inbox(f"_INBOX.raw{token}".encode())
-    stream, subject, deliver = f"BENCH-{token}", f"{JS_SUBJECT}.{token}", f"_DLV.raw{token}"
+    stream, subject = f"BENCH-{token}", f"{JS_SUBJECT}.{token}"
     await _api(
         nc,
         f"$JS.API.STREAM.CREATE.{stream}",
-        {"name": stream, "subjects": [subject], "storage": "file", "retention": "limits"},
+        {"name": stream, "subjects": [subject], "storage": "file", "retention": retention},
     )
+    return nc, stream, subject, token
+
+
+async def _finish(nc: RawConnection, stream: str) -> None:
+    await _api(nc, f"$JS.API.STREAM.DELETE.{stream}")
+    nc.close()
+
+
+def _check_errors(nc: RawConnection) -> None:
+    if nc.errors:
+        raise RuntimeError(f"server reported {len(nc.errors)} error(s): {nc.errors[:3]}")
+
+
+async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Push consumer, durable, explicit acks sent after each delivery is counted."""
+    nc, stream, subject, token = await _trial_stream("limits", url)
+    deliver = f"_DLV.raw{token}"
     try:
         total = warmup + n
         await _fill(nc, stream, subject, payload(size), total)
@@ -129,11 +154,151 @@ async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
             raise RuntimeError(f"delivered {counter.count} messages, expected {total}")
         await _settled(nc, stream, total)
     finally:
-        await _api(nc, f"$JS.API.STREAM.DELETE.{stream}")
-        nc.close()
-    if nc.errors:
-        raise RuntimeError(f"server reported {len(nc.errors)} error(s): {nc.errors[:3]}")
+        await _finish(nc, stream)
+    _check_errors(nc)
     return {"metrics": {"rate": n / (end - t0)}}
+
+
+class _Fetcher:
+    """A durable pull consumer ``bench`` read in batches of JS_BATCH: each delivery is
+    counted and acked as it is read, and the next pull request goes out when a batch is
+    complete."""
+
+    def __init__(self, nc: RawConnection, stream: str, token: str) -> None:
+        self.nc = nc
+        self.next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.bench"
+        self.inbox = f"_FETCH.raw{token}".encode()
+        self.got = 0
+        self.nbytes = 0
+        self.batch_end = 0
+        self.done: asyncio.Future[None] | None = None
+        nc.subscribe(self.inbox.decode(), self._on_msg)
+
+    def _on_msg(self, _subject: bytes, reply: bytes | None, data: bytes) -> None:
+        self.got += 1
+        self.nbytes += len(data)
+        if reply:
+            self.nc.ack(reply)
+        if self.got == self.batch_end and self.done is not None:
+            self.done.set_result(None)
+
+    async def read(self, count: int) -> None:
+        """Fetch and ack ``count`` more messages."""
+        end = self.got + count
+        loop = asyncio.get_running_loop()
+        while self.got < end:
+            batch = min(JS_BATCH, end - self.got)
+            self.batch_end = self.got + batch
+            self.done = loop.create_future()
+            request = b'{"batch":%d,"expires":5000000000}' % batch
+            await self.nc.publish(self.next_subject, request, self.inbox)
+            await wait(self.done, 10.0, "a fetched batch")
+
+
+async def _pull_consumer(nc: RawConnection, stream: str, subject: str) -> None:
+    consumer = {"durable_name": "bench", "ack_policy": "explicit", "filter_subject": subject}
+    await _api(
+        nc,
+        f"$JS.API.CONSUMER.CREATE.{stream}.bench.{subject}",
+        {"stream_name": stream, "config": consumer},
+    )
+
+
+async def jsfetch(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Fetch+ack from a stream filled beforehand, timed until a PONG after the last ack."""
+    nc, stream, subject, token = await _trial_stream("limits", url)
+    try:
+        total = warmup + n
+        await _fill(nc, stream, subject, payload(size), total)
+        await _pull_consumer(nc, stream, subject)
+        fetcher = _Fetcher(nc, stream, token)
+        await fetcher.read(warmup)
+        await nc.flush()
+        t0 = now()
+        await fetcher.read(n)
+        await nc.flush()
+        took = now() - t0
+        if fetcher.got != total or fetcher.nbytes != total * size:
+            raise RuntimeError(f"fetched {fetcher.got} messages, expected {total}")
+        await _settled(nc, stream, total)
+    finally:
+        await _finish(nc, stream)
+    _check_errors(nc)
+    return {"metrics": {"rate": n / took}}
+
+
+class _Publisher:
+    """Publishes with a reply inbox each, at most JS_WINDOW waiting for their acks."""
+
+    def __init__(self, nc: RawConnection, subject: str, token: str) -> None:
+        self.nc = nc
+        self.subject = subject
+        self.reply = f"_PACK.raw{token}.x".encode()
+        self.sent = 0
+        self.acked = 0
+        self.failed = 0
+        self.wake: asyncio.Future[None] | None = None
+        self.wake_at = 0
+        nc.subscribe(f"_PACK.raw{token}.*", self._on_ack)
+
+    def _on_ack(self, _subject: bytes, _reply: bytes | None, data: bytes) -> None:
+        self.acked += 1
+        if b'"error"' in data:
+            self.failed += 1
+        if self.acked == self.wake_at and self.wake is not None:
+            self.wake.set_result(None)
+
+    async def _acked(self, count: int) -> None:
+        if self.acked < count:
+            self.wake_at = count
+            self.wake = asyncio.get_running_loop().create_future()
+            await wait(self.wake, timeout_for(count, 5_000.0), "the publish acks")
+
+    async def publish(self, count: int, data: bytes) -> None:
+        """``count`` publishes, then wait for every ack."""
+        publish = self.nc.publish
+        for _ in range(count):
+            if self.sent - self.acked >= JS_WINDOW:
+                await self._acked(self.sent - JS_WINDOW + 1)
+            self.sent += 1
+            await publish(self.subject, data, self.reply)
+        await self._acked(self.sent)
+
+
+async def jsflow(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
+    """Publish→consume→ack on an interest-retention stream: windowed publishing and a
+    fetch+ack reader at once, timed from the first publish to a PONG after the last
+    ack and the last publish ack."""
+    nc, stream, subject, token = await _trial_stream("interest", url)
+    try:
+        await _pull_consumer(nc, stream, subject)
+        data = payload(size)
+        publisher = _Publisher(nc, subject, token)
+        fetcher = _Fetcher(nc, stream, token)
+
+        async def flow(count: int) -> None:
+            await wait(
+                asyncio.gather(publisher.publish(count, data), fetcher.read(count)),
+                timeout_for(count, 2_000.0),
+                "the flow",
+            )
+            await nc.flush()
+
+        await flow(warmup)
+        t0 = now()
+        await flow(n)
+        took = now() - t0
+        total = warmup + n
+        if publisher.failed or publisher.acked != total or fetcher.got != total:
+            raise RuntimeError(
+                f"{publisher.acked} publish acks ({publisher.failed} errors), "
+                f"{fetcher.got} fetched; expected {total}"
+            )
+        await _settled(nc, stream, total, stored=0)
+    finally:
+        await _finish(nc, stream)
+    _check_errors(nc)
+    return {"metrics": {"rate": n / took}}
 
 
 async def _kv_bucket(nc: RawConnection) -> str:
@@ -185,10 +350,8 @@ async def _kv_trial(url: str, n: int, warmup: int, get: bool, data: bytes) -> fl
                     raise RuntimeError(f"put: {ack.decode(errors='replace')}")
             took = now() - t0
     finally:
-        await _api(nc, f"$JS.API.STREAM.DELETE.KV_{bucket}")
-        nc.close()
-    if nc.errors:
-        raise RuntimeError(f"server reported {len(nc.errors)} error(s): {nc.errors[:3]}")
+        await _finish(nc, f"KV_{bucket}")
+    _check_errors(nc)
     return n / took
 
 
