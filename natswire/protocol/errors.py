@@ -31,6 +31,11 @@ class BadSubjectError(LocalProtocolError):
 class MaxPayloadError(LocalProtocolError):
     """A message (headers and payload) is larger than the server's ``max_payload``."""
 
+    @classmethod
+    def of(cls, size: int, max_payload: int) -> MaxPayloadError:
+        """The error for a message of ``size`` bytes where ``max_payload`` is the limit."""
+        return cls(f"message of {size} bytes exceeds the server's max_payload of {max_payload}")
+
 
 class RemoteProtocolError(ProtocolError):
     """The peer sent bytes that cannot be parsed.

@@ -129,9 +129,7 @@ def _payload(payload: Payload, max_payload: int | None, extra: int = 0) -> int:
         )
     size = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
     if max_payload is not None and size + extra > max_payload:
-        raise MaxPayloadError(
-            f"message of {size + extra} bytes exceeds the server's max_payload of {max_payload}"
-        )
+        raise MaxPayloadError.of(size + extra, max_payload)
     return size
 
 
@@ -158,6 +156,20 @@ def encode_pub(
     else:
         head = b"PUB %b %d\r\n" % (subject_bytes, size)
     return b"".join((head, payload, _CRLF))
+
+
+#: Payload size -> ``b"<size>\r\n"``, the end of a PUB line: the publish fast paths' cache
+#: (see :func:`size_line`).
+SIZE_LINES: dict[int, bytes] = {}
+
+
+def size_line(size: int) -> bytes:
+    """``b"<size>\r\n"``, remembered in :data:`SIZE_LINES` (up to 4096 sizes) for the
+    next publish of that size."""
+    line = b"%d\r\n" % size
+    if len(SIZE_LINES) < _VALID_CACHE_ENTRIES:
+        SIZE_LINES[size] = line
+    return line
 
 
 def pub_tail(payload: bytes) -> bytes:

@@ -31,21 +31,19 @@ from ..client.state import (
 from ..protocol.errors import MaxPayloadError
 from ..protocol.headers import HeadersLike, encode_headers
 from ..protocol.limits import DEFAULT_MAX_PAYLOAD
-from ..protocol.serializer import PING_BYTES, encode_hpub, encode_pub, publish_subject
+from ..protocol.serializer import (
+    PING_BYTES,
+    SIZE_LINES,
+    encode_hpub,
+    encode_pub,
+    publish_subject,
+    size_line,
+)
 from .wire import Link
 
 #: A publisher writes the buffer itself once it holds this many bytes.
 WRITE_THRESHOLD = 64 * 1024
 _PREFIX_CACHE_ENTRIES = 4096
-# Payload size -> its "<size>\r\n" ending of a PUB line, for the publish fast path.
-_SIZE_LINES: dict[int, bytes] = {}
-
-
-def _size_line(size: int) -> bytes:
-    line = b"%d\r\n" % size
-    if len(_SIZE_LINES) < _PREFIX_CACHE_ENTRIES:
-        _SIZE_LINES[size] = line
-    return line
 
 
 class Writer:
@@ -102,10 +100,10 @@ class Writer:
         if prefix is not None and headers is None and not reply and payload.__class__ is bytes:
             size = len(payload)
             if size > self.max_payload:
-                raise self._too_large(size)
-            line = _SIZE_LINES.get(size)
+                raise MaxPayloadError.of(size, self.max_payload)
+            line = SIZE_LINES.get(size)
             if line is None:
-                line = _size_line(size)
+                line = size_line(size)
             with self._lock:
                 out = self._outbound
                 if self.status is not CONNECTED:
@@ -146,7 +144,7 @@ class Writer:
         if prefix is not None and headers is None and payload.__class__ is bytes:
             size = len(payload)
             if size > self.max_payload:
-                raise self._too_large(size)
+                raise MaxPayloadError.of(size, self.max_payload)
             frame = b"%b%b %d\r\n%b\r\n" % (prefix, reply, size, payload)
         else:
             frame = self._encode(subject, payload, reply, headers)
@@ -175,11 +173,6 @@ class Writer:
             return frame
         raw = encode_headers(headers)
         return encode_hpub(subject, raw, payload, reply or None, max_payload=self.max_payload)
-
-    def _too_large(self, size: int) -> MaxPayloadError:
-        return MaxPayloadError(
-            f"message of {size} bytes exceeds the server's max_payload of {self.max_payload}"
-        )
 
     def _check_can_buffer(self, frame_size: int) -> None:
         status = self.status
