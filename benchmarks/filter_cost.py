@@ -10,7 +10,9 @@ in steady traffic, and the server looks for its next message from that position.
 ``--retention`` picks the stream's retention and ``--ack`` acks every delivery (with
 work-queue or interest retention an acked message is removed). ``--streams K`` spreads
 the consumers and their messages over K streams (consumer i on stream i mod K), as a
-sharded layout would.
+sharded layout would. ``--memory-state`` gives the consumers ``mem_storage`` (their state
+kept in memory, not written to disk), and ``--concurrency C`` keeps C acked publishes in
+flight (default 200; the amqp-scale workload has 20).
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, default=CONCURRENCY, help="acked publishes in flight"
     )
     args = parser.parse_args(argv)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
     with NatsServer(jetstream=True) as server:
         asyncio.run(
             run(

@@ -43,6 +43,10 @@ class RawConnection(asyncio.Protocol):
         self.requests: dict[bytes, asyncio.Future[bytes]] = {}
         self.next_token = 0
         self.errors: list[str] = []
+        #: sid -> what a status message (an HMSG with a status line) to that
+        #: subscription goes to, ``hook(subject, status line)``; without one it fails
+        #: the request it answers.
+        self.status_hooks: dict[bytes, Callable[[bytes, str], None]] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -230,7 +234,11 @@ class RawConnection(asyncio.Protocol):
                         cb(subject, reply, buf[mid:stop])
                 else:
                     status = buf[start : buf.find(b"\r\n", start)].decode(errors="replace")
-                    self._status_reply(subject, f"{subject.decode(errors='replace')}: {status}")
+                    hook = self.status_hooks.get(sid)
+                    if hook is not None:
+                        hook(subject, status)
+                    else:
+                        self._status_reply(subject, f"{subject.decode(errors='replace')}: {status}")
                 pos = stop + 2
             else:
                 self._control_line(buf[pos:end])

@@ -11,10 +11,11 @@ Whatever rate it reaches is what the server allows a client that costs nothing; 
 client's ratio to nats-py cannot be above this one's.
 
 The pull trials do what ``fetch`` and ``publish_async`` do on the wire: a durable pull
-consumer (explicit acks, filtered) asked for JS_BATCH messages at a time by a pull request
-to one inbox, each delivery acked with an empty ``PUB`` as it is read and the next request
-sent once the batch is in; the flow's publisher keeps at most JS_WINDOW publishes waiting
-for their acks, counted by one subscription on the reply inboxes.
+consumer (explicit acks, filtered) asked for up to JS_BATCH messages by a ``no_wait``
+pull request, and by one that waits when none came, each delivery acked with an empty
+``PUB`` as it is read and the next request sent once the request is over; the flow's
+publisher gives every publish a reply subject of its own and keeps at most JS_WINDOW of
+them waiting for their acks, counted by one subscription on the reply subjects.
 
 The KV trials make the stream a Key-Value bucket is (``KV_<bucket>`` on
 ``$KV.<bucket>.>``, one value per key, Direct Get allowed) and time the requests that
@@ -105,8 +106,10 @@ async def _trial_stream(retention: str, url: str) -> tuple[RawConnection, str, s
 
 
 async def _finish(nc: RawConnection, stream: str) -> None:
-    await _api(nc, f"$JS.API.STREAM.DELETE.{stream}")
-    nc.close()
+    try:
+        await _api(nc, f"$JS.API.STREAM.DELETE.{stream}")
+    finally:
+        nc.close()
 
 
 def _check_errors(nc: RawConnection) -> None:
@@ -160,39 +163,70 @@ async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
 
 
 class _Fetcher:
-    """A durable pull consumer ``bench`` read in batches of JS_BATCH: each delivery is
-    counted and acked as it is read, and the next pull request goes out when a batch is
-    complete."""
+    """A durable pull consumer ``bench`` read as ``fetch`` reads it: a ``no_wait`` pull
+    request for up to JS_BATCH messages and, when none came, one that waits (5 s); each
+    delivery counted and acked as it is read, and the next request sent once the batch
+    is in or the server ended the request (404, 408). Any other status fails the trial."""
 
     def __init__(self, nc: RawConnection, stream: str, token: str) -> None:
         self.nc = nc
         self.next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.bench"
-        self.inbox = f"_FETCH.raw{token}".encode()
+        self.inbox = f"_FETCH.raw{token}."
         self.got = 0
         self.nbytes = 0
-        self.batch_end = 0
+        self.requests = 0
+        self.reply = b""
+        self.request_end = 0
         self.done: asyncio.Future[None] | None = None
-        nc.subscribe(self.inbox.decode(), self._on_msg)
+        self.failure = ""
+        sid = nc.subscribe(self.inbox + "*", self._on_msg)
+        nc.status_hooks[sid] = self._on_status
+
+    def _end_request(self) -> None:
+        done = self.done
+        if done is not None and not done.done():
+            done.set_result(None)
 
     def _on_msg(self, _subject: bytes, reply: bytes | None, data: bytes) -> None:
         self.got += 1
         self.nbytes += len(data)
         if reply:
             self.nc.ack(reply)
-        if self.got == self.batch_end and self.done is not None:
-            self.done.set_result(None)
+        if self.got == self.request_end:
+            self._end_request()
+
+    def _on_status(self, subject: bytes, status: str) -> None:
+        code = status[9:12]  # "NATS/1.0 408 Request Timeout"
+        if code == "100" or subject != self.reply:
+            return  # a heartbeat, or the end of a request already over
+        if code not in ("404", "408"):
+            self.failure = status
+        self._end_request()
+
+    async def _request(self, batch: int, no_wait: bool) -> int:
+        """One pull request: how many messages it brought."""
+        before = self.got
+        self.requests += 1
+        self.reply = f"{self.inbox}{self.requests}".encode()
+        self.request_end = before + batch
+        self.done = asyncio.get_running_loop().create_future()
+        if no_wait:
+            body = b'{"batch":%d,"no_wait":true}' % batch
+        else:
+            body = b'{"batch":%d,"expires":5000000000}' % batch
+        await self.nc.publish(self.next_subject, body, self.reply)
+        await wait(self.done, 10.0, "the end of a pull request")
+        if self.failure:
+            raise RuntimeError(f"pull request: {self.failure}")
+        return self.got - before
 
     async def read(self, count: int) -> None:
         """Fetch and ack ``count`` more messages."""
         end = self.got + count
-        loop = asyncio.get_running_loop()
         while self.got < end:
             batch = min(JS_BATCH, end - self.got)
-            self.batch_end = self.got + batch
-            self.done = loop.create_future()
-            request = b'{"batch":%d,"expires":5000000000}' % batch
-            await self.nc.publish(self.next_subject, request, self.inbox)
-            await wait(self.done, 10.0, "a fetched batch")
+            if not await self._request(batch, no_wait=True):
+                await self._request(batch, no_wait=False)
 
 
 async def _pull_consumer(nc: RawConnection, stream: str, subject: str) -> None:
@@ -228,25 +262,37 @@ async def jsfetch(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
 
 
 class _Publisher:
-    """Publishes with a reply inbox each, at most JS_WINDOW waiting for their acks."""
+    """Publishes with a reply subject of its own each (as ``publish_async`` does), at
+    most JS_WINDOW waiting for their acks, which one subscription counts."""
 
     def __init__(self, nc: RawConnection, subject: str, token: str) -> None:
         self.nc = nc
         self.subject = subject
-        self.reply = f"_PACK.raw{token}.x".encode()
+        self.reply_prefix = f"_PACK.raw{token}.".encode()
         self.sent = 0
         self.acked = 0
         self.failed = 0
         self.wake: asyncio.Future[None] | None = None
         self.wake_at = 0
-        nc.subscribe(f"_PACK.raw{token}.*", self._on_ack)
+        sid = nc.subscribe(f"_PACK.raw{token}.*", self._on_ack)
+        nc.status_hooks[sid] = self._on_status
 
     def _on_ack(self, _subject: bytes, _reply: bytes | None, data: bytes) -> None:
         self.acked += 1
         if b'"error"' in data:
             self.failed += 1
-        if self.acked == self.wake_at and self.wake is not None:
-            self.wake.set_result(None)
+        self._maybe_wake()
+
+    def _on_status(self, _subject: bytes, status: str) -> None:
+        self.acked += 1
+        self.failed += 1
+        self.nc.errors.append(f"publish ack: {status}")
+        self._maybe_wake()
+
+    def _maybe_wake(self) -> None:
+        wake = self.wake
+        if self.acked == self.wake_at and wake is not None and not wake.done():
+            wake.set_result(None)
 
     async def _acked(self, count: int) -> None:
         if self.acked < count:
@@ -257,11 +303,12 @@ class _Publisher:
     async def publish(self, count: int, data: bytes) -> None:
         """``count`` publishes, then wait for every ack."""
         publish = self.nc.publish
+        prefix = self.reply_prefix
         for _ in range(count):
             if self.sent - self.acked >= JS_WINDOW:
                 await self._acked(self.sent - JS_WINDOW + 1)
             self.sent += 1
-            await publish(self.subject, data, self.reply)
+            await publish(self.subject, data, prefix + b"%x" % self.sent)
         await self._acked(self.sent)
 
 
@@ -289,10 +336,11 @@ async def jsflow(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
         await flow(n)
         took = now() - t0
         total = warmup + n
-        if publisher.failed or publisher.acked != total or fetcher.got != total:
+        fetched = fetcher.got == total and fetcher.nbytes == total * size
+        if publisher.failed or publisher.acked != total or not fetched:
             raise RuntimeError(
                 f"{publisher.acked} publish acks ({publisher.failed} errors), "
-                f"{fetcher.got} fetched; expected {total}"
+                f"{fetcher.got} fetched ({fetcher.nbytes} B); expected {total}"
             )
         await _settled(nc, stream, total, stored=0)
     finally:

@@ -70,7 +70,8 @@ def test_every_peer_trial_sits_next_to_natswires_and_the_first_alternates() -> N
 
 
 @pytest.mark.parametrize(
-    "workload", ["jspub", "blocking", "obj", "reqreply", "memory", "jspush", "kv", "service"]
+    "workload",
+    ["jspub", "blocking", "obj", "reqreply", "memory", "jspush", "kv", "service", "jsfetch"],
 )
 def test_rows_whose_ratios_cross_workloads_still_pair_neighbours(workload: str) -> None:
     jobs, pairs = workload_jobs(rows_for(workload, 16))
@@ -82,7 +83,7 @@ def test_rows_whose_ratios_cross_workloads_still_pair_neighbours(workload: str) 
         assert abs(order.index(num) - order.index(den)) == 1, (num, den, order)
 
 
-@pytest.mark.parametrize("workload", ["jspush", "kv", "service", "blocking"])
+@pytest.mark.parametrize("workload", ["jspush", "kv", "service", "blocking", "jsfetch", "amqp"])
 def test_ceiling_rows_compare_the_raw_client_with_nats_py_on_the_same_trials(
     workload: str,
 ) -> None:
