@@ -12,7 +12,10 @@ work-queue or interest retention an acked message is removed). ``--streams K`` s
 the consumers and their messages over K streams (consumer i on stream i mod K), as a
 sharded layout would. ``--memory-state`` gives the consumers ``mem_storage`` (their state
 kept in memory, not written to disk), and ``--concurrency C`` keeps C acked publishes in
-flight (default 200; the amqp-scale workload has 20).
+flight (default 200; the amqp-scale workload has 20). ``--positions`` adds, after each
+publish and in the same slot, what recording the consumer's restart position would cost
+(its ``CONSUMER.INFO`` and a publish of its ack floor to a one-per-subject stream): a
+record per queue per message, the most a position design would write.
 """
 
 from __future__ import annotations
@@ -43,9 +46,12 @@ async def run(
     streams: int = 1,
     memory_state: bool = False,
     concurrency: int = CONCURRENCY,
+    positions: bool = False,
 ) -> None:
     nc = await natswire.connect(url)
     js = nc.jetstream(timeout=30)
+    if positions:
+        await js.add_stream(name="POS", subjects=["pos.>"], max_msgs_per_subject=1)
     for k in range(streams):
         stream, prefix = shard_of(k, streams)
         await js.add_stream(
@@ -80,8 +86,13 @@ async def run(
         async def publish(i: int) -> None:
             nonlocal errors
             async with slots:
+                stream, prefix = shard_of(i, streams)
                 try:
-                    await js.publish(f"{shard_of(i, streams)[1]}un.u{i}", b"x" * 200)
+                    await js.publish(f"{prefix}un.u{i}", b"x" * 200)
+                    if positions:
+                        info = await js.consumer_info(stream, f"Q-{i}")
+                        floor = b"%d" % (info.ack_floor.stream_seq + 1)
+                        await js.publish(f"pos.Q-{i}", floor)
                 except natswire.errors.NatsError:
                     errors += 1
 
@@ -117,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", type=int, default=CONCURRENCY, help="acked publishes in flight"
     )
+    parser.add_argument(
+        "--positions",
+        action="store_true",
+        help="after each publish, record its consumer's ack floor (CONSUMER.INFO + a publish)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -133,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.streams,
                 args.memory_state,
                 args.concurrency,
+                args.positions,
             )
         )
     return 0
