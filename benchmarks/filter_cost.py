@@ -16,6 +16,8 @@ flight (default 200; the amqp-scale workload has 20). ``--positions`` adds, afte
 publish and in the same slot, what recording the consumer's restart position would cost
 (its ``CONSUMER.INFO`` and a publish of its ack floor to a one-per-subject stream): a
 record per queue per message, the most a position design would write.
+``--pull-expires S`` sets how long the pull requests wait (default 30 s): a slow run's
+later rounds need them to outlast it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from natswire.server import NatsServer
 
 from .consumer_cost import CONCURRENCY, create_queue_consumers, shard_of
 
-PULL_EXPIRES_NS = 30_000_000_000
+#: How long each consumer's pull request waits by default (s).
+PULL_EXPIRES = 30.0
 
 
 async def run(
@@ -47,6 +50,7 @@ async def run(
     memory_state: bool = False,
     concurrency: int = CONCURRENCY,
     positions: bool = False,
+    pull_expires: float = PULL_EXPIRES,
 ) -> None:
     nc = await natswire.connect(url)
     js = nc.jetstream(timeout=30)
@@ -73,7 +77,7 @@ async def run(
 
     await nc.subscribe("in.>", cb=count)
     if waiting:
-        request = json.dumps({"batch": 500, "expires": PULL_EXPIRES_NS}).encode()
+        request = json.dumps({"batch": 500, "expires": int(pull_expires * 1e9)}).encode()
         for i in range(consumers):
             stream = shard_of(i, streams)[0]
             await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.Q-{i}", request, f"in.{i}")
@@ -133,9 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="after each publish, record its consumer's ack floor (CONSUMER.INFO + a publish)",
     )
+    parser.add_argument(
+        "--pull-expires", type=float, default=PULL_EXPIRES, help="pull requests wait this long (s)"
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.pull_expires <= 0:
+        parser.error("--pull-expires must be above 0")
     with NatsServer(jetstream=True) as server:
         asyncio.run(
             run(
@@ -150,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.memory_state,
                 args.concurrency,
                 args.positions,
+                args.pull_expires,
             )
         )
     return 0
