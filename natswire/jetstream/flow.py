@@ -15,6 +15,9 @@ Time is passed in (seconds, any monotonic clock), as in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from .api import ConsumerConfig, DeliverPolicy
 
 #: Headers of a status-100 control message.
 CONSUMER_STALLED = "Nats-Consumer-Stalled"
@@ -134,6 +137,19 @@ class OrderedSequence:
         stream sequence."""
         self.consumer_seq = 0
         return self.next_stream_seq
+
+    def replacement(self, config: ConsumerConfig, **changes: Any) -> ConsumerConfig:
+        """The configuration of the consumer that takes over (:meth:`restart`):
+        ``config`` with ``changes``, starting after the last message handed out or where
+        the first consumer started; with neither known it keeps its own deliver policy."""
+        start = self.restart()
+        if self.position_known:
+            changes.update(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=start,
+                opt_start_time=None,
+            )
+        return config.evolve(**changes)
 
 
 def answer_control(

@@ -92,15 +92,9 @@ class OrderedPullSubscription:
             with suppress(Exception):
                 await self._js.delete_consumer(self._stream, old.consumer)
         sequence = self._sequence
-        start = sequence.restart()
         name = f"{self._name_base}_{self._serial}"
         self._serial += 1
-        if sequence.position_known:
-            cfg = self._config.evolve(
-                name=name, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
-            )
-        else:
-            cfg = self._config.evolve(name=name)
+        cfg = sequence.replacement(self._config, name=name)
         info = await self._js.add_consumer(self._stream, cfg)
         if not sequence.position_known:
             sequence.start_at(ordered_start(cfg, info))

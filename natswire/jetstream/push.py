@@ -416,14 +416,9 @@ class PushSubscription:
         old_core, old_consumer = self._core, self._consumer
         deliver = self._nc.new_inbox()
         core = await self._subscribe(deliver)
-        start = ordered.restart()
-        cfg = self._config.evolve(deliver_subject=deliver, name=f"{self._name_base}_{self._serial}")
-        if ordered.position_known:
-            # After the last message handed out, or where the first consumer started;
-            # with neither known the consumer keeps its own deliver policy.
-            cfg.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
-            cfg.opt_start_seq = start
-            cfg.opt_start_time = None
+        cfg = ordered.replacement(
+            self._config, deliver_subject=deliver, name=f"{self._name_base}_{self._serial}"
+        )
         self._serial += 1
         self._uncertain.add(cfg.name or "")
         # The new consumer delivers as soon as it exists, before its creation is answered.

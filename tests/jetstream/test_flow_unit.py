@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from natswire.jetstream.api import ConsumerConfig, DeliverPolicy
 from natswire.jetstream.flow import HeartbeatWatch, OrderedSequence, answer_control
 
 FC = "FlowControl Request"
@@ -48,6 +49,28 @@ def test_ordered_sequence_knows_where_a_consumer_starts_only_when_told_or_after_
     assert OrderedSequence(start_stream_seq=1).position_known
     unknown = OrderedSequence()
     assert unknown.accept(1, 4) and unknown.position_known
+
+
+def test_a_replacement_starts_after_the_known_position_or_keeps_its_deliver_policy() -> None:
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, opt_start_time="2026-01-01T00:00:00Z"
+    )
+    unknown = OrderedSequence()
+    kept = unknown.replacement(config, name="c_1")
+    assert (kept.name, kept.deliver_policy, kept.opt_start_seq) == (
+        "c_1",
+        DeliverPolicy.LAST_PER_SUBJECT,
+        None,
+    )
+    known = OrderedSequence()
+    assert known.accept(1, 9) and known.accept(2, 10)
+    moved = known.replacement(config, name="c_2")
+    assert (moved.deliver_policy, moved.opt_start_seq, moved.opt_start_time) == (
+        DeliverPolicy.BY_START_SEQUENCE,
+        11,
+        None,
+    )
+    assert known.consumer_seq == 0 and config.deliver_policy == DeliverPolicy.LAST_PER_SUBJECT
 
 
 def _ack(cseq: int, sseq: int, v2: bool = False) -> bytes:
