@@ -30,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple
 
 from .common import JS_BATCH, JS_SUBJECT, JS_WINDOW, Counter, now, payload, timeout_for, wait
 from .rawclient import RawConnection
@@ -90,38 +92,60 @@ async def _settled(nc: RawConnection, stream: str, total: int, stored: int | Non
         await asyncio.sleep(0.01)
 
 
-async def _trial_stream(retention: str, url: str) -> tuple[RawConnection, str, str, str]:
-    """A connection with a request inbox and a fresh file-storage stream: (connection,
-    stream, its subject, a token for other subjects)."""
+class _Trial(NamedTuple):
+    """A raw trial's connection (with a request inbox), its stream and that stream's
+    subject, and a token for subjects of its own."""
+
+    nc: RawConnection
+    stream: str
+    subject: str
+    token: str
+
+
+def _bench_stream(retention: str) -> Callable[[str], dict[str, Any]]:
+    """The JSON of a fresh file-storage stream on a subject of its own, by token."""
+
+    def config(token: str) -> dict[str, Any]:
+        return {
+            "name": f"BENCH-{token}",
+            "subjects": [f"{JS_SUBJECT}.{token}"],
+            "storage": "file",
+            "retention": retention,
+        }
+
+    return config
+
+
+@asynccontextmanager
+async def _trial(url: str, stream_config: Callable[[str], dict[str, Any]]) -> AsyncIterator[_Trial]:
+    """Connect, create the stream ``stream_config(token)`` describes, and on the way out
+    delete it and close; errors the server reported fail a trial that otherwise passed."""
     nc = await RawConnection.connect(url)
     token = os.urandom(6).hex()
     nc.start_inbox(f"_INBOX.raw{token}".encode())
-    stream, subject = f"BENCH-{token}", f"{JS_SUBJECT}.{token}"
-    await _api(
-        nc,
-        f"$JS.API.STREAM.CREATE.{stream}",
-        {"name": stream, "subjects": [subject], "storage": "file", "retention": retention},
-    )
-    return nc, stream, subject, token
-
-
-async def _finish(nc: RawConnection, stream: str) -> None:
     try:
-        await _api(nc, f"$JS.API.STREAM.DELETE.{stream}")
+        config = stream_config(token)
+        stream = config["name"]
+        await _api(nc, f"$JS.API.STREAM.CREATE.{stream}", config)
+        try:
+            yield _Trial(nc, stream, config["subjects"][0], token)
+        finally:
+            await _api(nc, f"$JS.API.STREAM.DELETE.{stream}")
     finally:
         nc.close()
-
-
-def _check_errors(nc: RawConnection) -> None:
     if nc.errors:
         raise RuntimeError(f"server reported {len(nc.errors)} error(s): {nc.errors[:3]}")
 
 
+def _check_received(what: str, got: int, nbytes: int, total: int, size: int) -> None:
+    if got != total or nbytes != total * size:
+        raise RuntimeError(f"{what} {got} messages ({nbytes} B), expected {total} of {size} B")
+
+
 async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     """Push consumer, durable, explicit acks sent after each delivery is counted."""
-    nc, stream, subject, token = await _trial_stream("limits", url)
-    deliver = f"_DLV.raw{token}"
-    try:
+    async with _trial(url, _bench_stream("limits")) as (nc, stream, subject, token):
+        deliver = f"_DLV.raw{token}"
         total = warmup + n
         await _fill(nc, stream, subject, payload(size), total)
         counter = Counter()
@@ -153,12 +177,8 @@ async def jspush(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
         t0 = await started if started is not None else now()
         end = await wait(finished, timeout_for(total, 2_000.0), "the last push delivery")
         await nc.flush()
-        if counter.count != total or counter.nbytes != total * size:
-            raise RuntimeError(f"delivered {counter.count} messages, expected {total}")
+        _check_received("delivered", counter.count, counter.nbytes, total, size)
         await _settled(nc, stream, total)
-    finally:
-        await _finish(nc, stream)
-    _check_errors(nc)
     return {"metrics": {"rate": n / (end - t0)}}
 
 
@@ -240,8 +260,7 @@ async def _pull_consumer(nc: RawConnection, stream: str, subject: str) -> None:
 
 async def jsfetch(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     """Fetch+ack from a stream filled beforehand, timed until a PONG after the last ack."""
-    nc, stream, subject, token = await _trial_stream("limits", url)
-    try:
+    async with _trial(url, _bench_stream("limits")) as (nc, stream, subject, token):
         total = warmup + n
         await _fill(nc, stream, subject, payload(size), total)
         await _pull_consumer(nc, stream, subject)
@@ -252,12 +271,8 @@ async def jsfetch(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
         await fetcher.read(n)
         await nc.flush()
         took = now() - t0
-        if fetcher.got != total or fetcher.nbytes != total * size:
-            raise RuntimeError(f"fetched {fetcher.got} messages, expected {total}")
+        _check_received("fetched", fetcher.got, fetcher.nbytes, total, size)
         await _settled(nc, stream, total)
-    finally:
-        await _finish(nc, stream)
-    _check_errors(nc)
     return {"metrics": {"rate": n / took}}
 
 
@@ -316,8 +331,7 @@ async def jsflow(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
     """Publish→consume→ack on an interest-retention stream: windowed publishing and a
     fetch+ack reader at once, timed from the first publish to a PONG after the last
     ack and the last publish ack."""
-    nc, stream, subject, token = await _trial_stream("interest", url)
-    try:
+    async with _trial(url, _bench_stream("interest")) as (nc, stream, subject, token):
         await _pull_consumer(nc, stream, subject)
         data = payload(size)
         publisher = _Publisher(nc, subject, token)
@@ -336,46 +350,36 @@ async def jsflow(url: str, size: int, n: int, warmup: int) -> dict[str, Any]:
         await flow(n)
         took = now() - t0
         total = warmup + n
-        fetched = fetcher.got == total and fetcher.nbytes == total * size
-        if publisher.failed or publisher.acked != total or not fetched:
+        if publisher.failed or publisher.acked != total:
             raise RuntimeError(
-                f"{publisher.acked} publish acks ({publisher.failed} errors), "
-                f"{fetcher.got} fetched ({fetcher.nbytes} B); expected {total}"
+                f"{publisher.acked} publish acks ({publisher.failed} errors), expected {total}"
             )
+        _check_received("fetched", fetcher.got, fetcher.nbytes, total, size)
         await _settled(nc, stream, total, stored=0)
-    finally:
-        await _finish(nc, stream)
-    _check_errors(nc)
     return {"metrics": {"rate": n / took}}
 
 
-async def _kv_bucket(nc: RawConnection) -> str:
-    bucket = f"bench{os.urandom(6).hex()}"
-    await _api(
-        nc,
-        f"$JS.API.STREAM.CREATE.KV_{bucket}",
-        {
-            "name": f"KV_{bucket}",
-            "subjects": [f"$KV.{bucket}.>"],
-            "max_msgs_per_subject": 1,
-            "allow_direct": True,
-            "allow_rollup_hdrs": True,
-            "deny_delete": True,
-            "discard": "new",
-            "storage": "file",
-            "duplicate_window": 120_000_000_000,
-        },
-    )
-    return bucket
+def _kv_stream(token: str) -> dict[str, Any]:
+    """The JSON of the stream a Key-Value bucket ``bench<token>`` is."""
+    bucket = f"bench{token}"
+    return {
+        "name": f"KV_{bucket}",
+        "subjects": [f"$KV.{bucket}.>"],
+        "max_msgs_per_subject": 1,
+        "allow_direct": True,
+        "allow_rollup_hdrs": True,
+        "deny_delete": True,
+        "discard": "new",
+        "storage": "file",
+        "duplicate_window": 120_000_000_000,
+    }
 
 
 async def _kv_trial(url: str, n: int, warmup: int, get: bool, data: bytes) -> float:
-    nc = await RawConnection.connect(url)
-    nc.start_inbox(f"_INBOX.raw{os.urandom(6).hex()}".encode())
-    bucket = await _kv_bucket(nc)
-    try:
+    async with _trial(url, _kv_stream) as (nc, stream, _subject, token):
+        bucket = f"bench{token}"
         puts = [f"$KV.{bucket}.k{i}" for i in range(100)]
-        gets = [f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.k{i}" for i in range(100)]
+        gets = [f"$JS.API.DIRECT.GET.{stream}.$KV.{bucket}.k{i}" for i in range(100)]
         request = nc.request
         if get:
             for subject in puts:
@@ -397,9 +401,6 @@ async def _kv_trial(url: str, n: int, warmup: int, get: bool, data: bytes) -> fl
                 if b'"error"' in ack:
                     raise RuntimeError(f"put: {ack.decode(errors='replace')}")
             took = now() - t0
-    finally:
-        await _finish(nc, f"KV_{bucket}")
-    _check_errors(nc)
     return n / took
 
 
