@@ -35,6 +35,7 @@ from typing import Any
 from natswire.httpjson import get_json
 from natswire.server import NatsCluster, NatsServer
 
+from .amqp_scale_ceiling import JetStreamScaleClient
 from .amqp_scale_clients import NatswireScaleClient, RabbitScaleClient
 from .wl_amqp_scale import CHANNELS, PREFETCH, SideResult, phase_timeout, run_side
 
@@ -152,6 +153,18 @@ def _run_natswire(
             servers[0].stop()
 
 
+def _run_ceiling(
+    queues: int, idle_seconds: float, log: Any, shards: int, memory_state: bool
+) -> SideResult:
+    server = NatsServer(jetstream=True, http_port=-1).start()
+    try:
+        print(f"amqp-scale: JetStream alone at {server.url}", file=log, flush=True)
+        client = JetStreamScaleClient([server.url], shards, memory_state)
+        return asyncio.run(run_side(client, queues, NatsProbe([server]), idle_seconds))
+    finally:
+        server.stop()
+
+
 def _run_rabbit(queues: int, idle_seconds: float, log: Any) -> tuple[SideResult, str]:
     from natswire.migrate.rabbit import RabbitMqServer
 
@@ -232,28 +245,55 @@ ROWS = (
 )
 
 
-def render(nw: SideResult, rmq: SideResult, title: str) -> str:
-    mine, theirs = _figures(nw), _figures(rmq)
+def _compared(
+    key: str,
+    better: str,
+    sides: tuple[SideResult, SideResult],
+    cells: tuple[tuple[float | None, str], tuple[float | None, str]],
+) -> str:
+    """The ratio cell of row ``key`` between ``sides`` (one of them RabbitMQ)."""
+    (a, a_note), (b, b_note) = cells
+    if not better:
+        return "-"
+    # A ratio only compares like with like: both phases complete, and the server
+    # figures only with every queue in place on both sides.
+    comparable = not (a_note or b_note) and (
+        key in ("declare", "consume", "deliver") or all(_complete(side) for side in sides)
+    )
+    ratio = _ratio(a, b)
+    if ratio == "-":
+        return ratio
+    return f"{ratio} ({better})" if comparable else "- (incomplete)"
+
+
+def render(nw: SideResult, rmq: SideResult, title: str, ceilings: Sequence[SideResult] = ()) -> str:
+    """The side-by-side table; ``ceilings`` (the workload done with JetStream alone, see
+    amqp_scale_ceiling.py) add a column each, with its ratio to RabbitMQ."""
+    theirs = _figures(rmq)
+    extra = [(side, _figures(side)) for side in ceilings]
     head = ["metric", "unit", nw.broker, f"{rmq.broker} (quorum)", "nw/rmq"]
+    for side, _ in extra:
+        head += [side.broker, "/rmq"]
+    mine = _figures(nw)
     lines = []
     for key, label, unit, digits, better in ROWS:
         (a, a_note), (b, b_note) = mine[key], theirs[key]
-        # A ratio only compares like with like: both phases complete, and the server
-        # figures only with every queue in place on both sides.
-        comparable = not (a_note or b_note) and (
-            key in ("declare", "consume", "deliver") or (_complete(nw) and _complete(rmq))
-        )
-        ratio = _ratio(a, b) if better else "-"
-        if ratio != "-":
-            ratio = f"{ratio} ({better})" if comparable else "- (incomplete)"
-        lines.append([label, unit, _fmt(a, digits) + a_note, _fmt(b, digits) + b_note, ratio])
+        line = [label, unit, _fmt(a, digits) + a_note, _fmt(b, digits) + b_note]
+        line.append(_compared(key, better, (nw, rmq), (mine[key], theirs[key])))
+        for side, figures in extra:
+            c, c_note = figures[key]
+            line += [
+                _fmt(c, digits) + c_note,
+                _compared(key, better, (side, rmq), (figures[key], theirs[key])),
+            ]
+        lines.append(line)
     widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
     out = [title, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
     out += [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
     ]
-    for side in (nw, rmq):
+    for side in (nw, rmq, *ceilings):
         count, first = side.errors()
         if count:
             out.append(f"!!! {side.broker}: {count} error(s), first: {first}")
@@ -269,11 +309,15 @@ def main(
     log: Any = sys.stderr,
     cluster: int = 0,
     shards: int = 1,
+    ceiling: bool = True,
 ) -> int:
-    """Run both sides and print the table; 1 when either side had an error, 2 when
+    """Run both sides and print the table; 1 when a side had an error, 2 when
     RabbitMQ or aio-pika is missing. ``cluster``: natswire.amqp on that many routed
     nats-server nodes (the adapter's default replicas, ``min(3, nodes)``) instead of one.
-    ``shards``: natswire.amqp's queues split over that many namespaces by user id."""
+    ``shards``: natswire.amqp's queues split over that many namespaces by user id.
+    ``ceiling`` (single server only): also the workload with JetStream alone, with the
+    consumers' state on disk and in memory (amqp_scale_ceiling.py), each on a fresh
+    server."""
     missing = _missing_prerequisite()
     if missing is not None:
         print(f"amqp-scale needs RabbitMQ and aio-pika: {missing}", file=sys.stderr)
@@ -289,6 +333,14 @@ def main(
     )
     nw, nats_version = _run_natswire(count, idle_seconds, log, cluster, shards)
     print(f"amqp-scale: natswire.amqp side done ({time.monotonic() - started:.0f} s)", file=log)
+    ceilings = []
+    if ceiling and not cluster:
+        for memory_state in (False, True):
+            ceilings.append(_run_ceiling(count, idle_seconds, log, shards, memory_state))
+            print(
+                f"amqp-scale: {ceilings[-1].broker} done ({time.monotonic() - started:.0f} s)",
+                file=log,
+            )
     rmq, rabbit_version = _run_rabbit(count, idle_seconds, log)
     elapsed = time.monotonic() - started
     title = (
@@ -300,7 +352,7 @@ def main(
         f"over one connection per broker, one operation at a time per channel; prefetch "
         f"{PREFETCH}; idle window {idle_seconds:.0f} s; {os.cpu_count()} CPUs"
     )
-    print(render(nw, rmq, title))
+    print(render(nw, rmq, title, ceilings))
     print(f"\ntotal runtime {elapsed:.0f} s")
     if json_path:
         doc = {
@@ -312,11 +364,11 @@ def main(
             "nats_server": nats_version,
             "rabbitmq": rabbit_version,
             "runtime_seconds": elapsed,
-            "sides": [_side_json(nw), _side_json(rmq)],
+            "sides": [_side_json(side) for side in (nw, rmq, *ceilings)],
         }
         Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {json_path}")
-    failed = any(side.errors()[0] or side.reported for side in (nw, rmq))
+    failed = any(side.errors()[0] or side.reported for side in (nw, rmq, *ceilings))
     return 1 if failed else 0
 
 

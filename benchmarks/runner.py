@@ -68,6 +68,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="amqp-scale: split natswire.amqp's queues over this many namespaces by user id",
     )
     p.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="amqp-scale: leave out the workload done with JetStream alone",
+    )
+    p.add_argument(
         "--sizes",
         default=None,
         help="payload sizes for pub, pubsub, recv (default 16,128,1024; --quick: 16)",
@@ -141,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         from . import amqp_scale
 
         return amqp_scale.main(
-            args.queues, args.quick, args.json, cluster=args.cluster, shards=args.shards
+            args.queues,
+            args.quick,
+            args.json,
+            cluster=args.cluster,
+            shards=args.shards,
+            ceiling=not args.no_ceiling,
         )
     started = time.monotonic()
     server = NatsServer(

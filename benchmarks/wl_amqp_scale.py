@@ -203,6 +203,7 @@ class DeliveryTally:
 
     def __init__(self) -> None:
         self.waiting: set[Device] = set()
+        self.expected = 0
         self.acks = 0
         self.last_ack_at = 0.0
         self.wrong: list[str] = []
@@ -211,6 +212,7 @@ class DeliveryTally:
     def expect(self, expected: Sequence[Device]) -> None:
         """The devices whose user gets a message now (call before publishing)."""
         self.waiting = set(expected)
+        self.expected = len(self.waiting)
         if not self.waiting:
             self.all_in.set_result(None)
 
@@ -225,7 +227,9 @@ class DeliveryTally:
     def acked(self) -> None:
         self.acks += 1
         self.last_ack_at = now()
-        if not self.waiting and not self.all_in.done():
+        # Every expected delivery received is not enough: the last one's ack may still be
+        # on its way while another's completes.
+        if not self.waiting and self.acks >= self.expected and not self.all_in.done():
             self.all_in.set_result(None)
 
 

@@ -115,3 +115,33 @@ def test_reported_errors_are_shown_apart_from_failed_operations() -> None:
     assert "!!! x reported: channel 3: boom" in table
     row = next(line for line in table.splitlines() if line.startswith("channel errors"))
     assert row.split()[-3:] == ["1", "0", "-"]
+
+
+def test_each_ceiling_side_gets_a_column_and_its_own_ratio_to_rabbitmq() -> None:
+    clean = asyncio.run(run_side(ScriptedClient("clean"), 200, FlatProbe(), 0.05, timeout=10))
+    chosen = devices(200)
+    flaky = ScriptedClient("ceiling", fail_every=4, hang=chosen[1])
+    partial = asyncio.run(run_side(flaky, 200, FlatProbe(), 0.05, timeout=1.0, grace=0.5))
+    table = render(clean, clean, "t", [clean, partial])
+    head = table.splitlines()[1].split("  ")
+    assert [h.strip() for h in head if h.strip()][-4:] == ["clean", "/rmq", "ceiling", "/rmq"]
+    declare_row = next(line for line in table.splitlines() if line.startswith("declare+bind"))
+    # natswire vs RabbitMQ, the complete ceiling, then the incomplete one.
+    assert declare_row.count("1.00x (higher is better)") == 2
+    assert "(150 of 200)" in declare_row and declare_row.endswith("- (incomplete)")
+    assert "!!! ceiling: 52 error(s)" in table
+
+
+def test_the_tally_waits_for_the_last_ack_not_only_the_last_delivery() -> None:
+    async def scenario() -> None:
+        tally = DeliveryTally()
+        first, second = devices(2)
+        tally.expect([first, second])
+        tally.received(first, first.body, False)
+        tally.received(second, second.body, False)
+        tally.acked()  # the first one's ack; the second's is still on its way
+        assert not tally.all_in.done()
+        tally.acked()
+        assert tally.all_in.done() and tally.acks == 2
+
+    asyncio.run(scenario())
