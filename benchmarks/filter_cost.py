@@ -17,7 +17,10 @@ publish and in the same slot, what recording the consumer's restart position wou
 (its ``CONSUMER.INFO`` and a publish of its ack floor to a one-per-subject stream): a
 record per queue per message, the most a position design would write.
 ``--pull-expires S`` sets how long the pull requests wait (default 30 s): a slow run's
-later rounds need them to outlast it.
+later rounds need them to outlast it. ``--ack-log`` sends, with each ack, a record of it
+(the consumer and the stream sequence) to a file stream of its own, without waiting for
+its publisher ack: what an exact restart record would cost if acks were logged where the
+server appends instead of rewriting a file per consumer.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 
 import natswire
 from natswire.jetstream.api import DeliverPolicy, RetentionPolicy
+from natswire.jetstream.message import parse_metadata
 from natswire.server import NatsServer
 
 from .consumer_cost import CONCURRENCY, create_queue_consumers, shard_of
@@ -51,11 +55,14 @@ async def run(
     concurrency: int = CONCURRENCY,
     positions: bool = False,
     pull_expires: float = PULL_EXPIRES,
+    ack_log: bool = False,
 ) -> None:
     nc = await natswire.connect(url)
     js = nc.jetstream(timeout=30)
     if positions:
         await js.add_stream(name="POS", subjects=["pos.>"], max_msgs_per_subject=1)
+    if ack_log:
+        await js.add_stream(name="ACKLOG", subjects=["acklog.>"])
     for k in range(streams):
         stream, prefix = shard_of(k, streams)
         await js.add_stream(
@@ -74,6 +81,10 @@ async def run(
             delivered += 1
             if ack:
                 nc.publish_trusted_nowait(msg.reply.encode(), b"+ACK")
+            if ack_log:
+                meta = parse_metadata(msg.reply)
+                record = b"%d" % meta.sequence.stream
+                nc.publish_trusted_nowait(f"acklog.{meta.consumer}".encode(), record)
 
     await nc.subscribe("in.>", cb=count)
     if waiting:
@@ -104,12 +115,19 @@ async def run(
         await asyncio.gather(*(publish(i) for i in range(consumers)))
         took = time.monotonic() - started
         await nc.flush()
+        logged = ""
+        if ack_log:
+            # The records were not waited for: count what the stream holds once the
+            # deliveries so far are all in it, and when that was.
+            while (await js.stream_info("ACKLOG")).state.messages < delivered:
+                await asyncio.sleep(0.05)
+            logged = f", all acks logged after {time.monotonic() - started:.1f} s"
         print(
             f"round {round_no}: {consumers} consumers on {streams} stream(s), "
             f"{filters} filter subject(s) each, "
             f"{'a waiting pull request each' if waiting else 'no pull requests'}: "
             f"{consumers} acked publishes in {took:.1f} s ({errors} failed), "
-            f"{delivered} delivered by then",
+            f"{delivered} delivered by then{logged}",
             flush=True,
         )
     await nc.close()
@@ -140,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pull-expires", type=float, default=PULL_EXPIRES, help="pull requests wait this long (s)"
     )
+    parser.add_argument(
+        "--ack-log",
+        action="store_true",
+        help="with each ack, a record of it to a file stream (not waited for)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -160,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.concurrency,
                 args.positions,
                 args.pull_expires,
+                args.ack_log,
             )
         )
     return 0
