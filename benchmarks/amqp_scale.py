@@ -1,11 +1,13 @@
 """``python -m benchmarks --workloads amqp-scale [--queues N] [--quick]``: Wire's device
 queues on natswire.amqp and on RabbitMQ, side by side, in one run (issue 17).
 
-Each broker runs privately and alone while it is measured: first a nats-server
+Each broker runs privately and alone while it is measured: a nats-server
 (``natswire.server.NatsServer``: JetStream with a temporary store, monitoring on a free
-port) driven by natswire.amqp, then a RabbitMQ node (``natswire.migrate.rabbit``, no
-management plugin) driven by aio-pika. The workload and its phases are in
-wl_amqp_scale.py. Server-side figures:
+port) driven by natswire.amqp, and a RabbitMQ node (``natswire.migrate.rabbit``, no
+management plugin) driven by aio-pika. On a single server the same workload also runs
+with JetStream alone (amqp_scale_ceiling.py), each time on a fresh nats-server: with the
+consumers' state on disk before natswire.amqp, and in memory after RabbitMQ. The
+workload and its phases are in wl_amqp_scale.py. Server-side figures:
 
 - **memory**: nats-server's ``/varz`` ``mem``; RabbitMQ: the resident memory of its
   process group (the Erlang VM and its helpers), both read after the deliver phase, with
@@ -17,7 +19,7 @@ wl_amqp_scale.py. Server-side figures:
   messages its clients sent it per second (the ``in_msgs`` of ``/connz``'s client
   connections: pull requests count here, not as API requests; RabbitMQ: n/a).
 
-The exit status is 1 when either side reports an error or an unfinished phase.
+The exit status is 1 when any side reports an error or an unfinished phase.
 """
 
 from __future__ import annotations
@@ -158,8 +160,8 @@ def _run_ceiling(
 ) -> SideResult:
     server = NatsServer(jetstream=True, http_port=-1).start()
     try:
-        print(f"amqp-scale: JetStream alone at {server.url}", file=log, flush=True)
         client = JetStreamScaleClient([server.url], shards, memory_state)
+        print(f"amqp-scale: {client.name} at {server.url}", file=log, flush=True)
         return asyncio.run(run_side(client, queues, NatsProbe([server]), idle_seconds))
     finally:
         server.stop()

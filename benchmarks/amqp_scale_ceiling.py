@@ -25,9 +25,10 @@ import zlib
 import natswire
 from natswire.amqp.options import DEFAULT_MAX_AGE
 from natswire.jetstream.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy
+from natswire.jetstream.errors import NotJSMessageError
 from natswire.jetstream.message import parse_metadata
 
-from .wl_amqp_scale import PREFETCH, DeliveryTally, Device
+from .wl_amqp_scale import PREFETCH, DeliveryTally, Device, describe
 
 #: How long every pull request waits (s): longer than any run.
 PULL_EXPIRES = 6 * 3600.0
@@ -45,12 +46,13 @@ class JetStreamScaleClient:
         self.shards = shards
         self.memory_state = memory_state
         self.name = "JetStream alone" + (", memory state" if memory_state else "")
-        #: Status messages other than a pull request's end, and undecodable deliveries.
+        #: Pull request statuses and undecodable deliveries.
         self.reported: list[str] = []
         self._nc: natswire.Client | None = None
         self._js: natswire.JetStreamContext | None = None
         self._consumers: dict[Device, int] = {}
-        self._targets: list[tuple[Device, DeliveryTally]] = []
+        #: By consumer name, once its device is consumed.
+        self._targets: dict[str, tuple[Device, DeliveryTally]] = {}
 
     def _shard(self, device: Device) -> tuple[str, str]:
         """(stream, subject prefix) of the device's shard, split by user id."""
@@ -97,9 +99,7 @@ class JetStreamScaleClient:
     async def consume(self, worker: int, device: Device, tally: DeliveryTally) -> None:
         assert self._nc is not None, "open() first"
         index = self._consumers[device]
-        if index >= len(self._targets):
-            self._targets.extend([(device, tally)] * (index + 1 - len(self._targets)))
-        self._targets[index] = (device, tally)
+        self._targets[f"q{index}"] = (device, tally)
         stream, _ = self._shard(device)
         request = json.dumps({"batch": PREFETCH, "expires": int(PULL_EXPIRES * 1e9)})
         await self._nc.publish(
@@ -111,12 +111,16 @@ class JetStreamScaleClient:
     def _on_delivery(self, msg: natswire.Msg) -> None:
         assert self._nc is not None
         if not msg.reply:
-            status = (msg.headers or {}).get("Status", "")
-            if status not in ("408", "409"):
-                self.reported.append(f"{msg.subject}: status {status!r} {msg.headers!r}")
+            # Each consumer has one pull request meant to outlast the run: any status
+            # (408 expired, 409 ended...) leaves its device undelivered, so it is an error.
+            self.reported.append(f"{msg.subject}: pull request status {msg.status} {msg.data!r}")
             return
-        meta = parse_metadata(msg.reply)
-        device, tally = self._targets[int(meta.consumer[1:])]
+        try:
+            meta = parse_metadata(msg.reply)
+            device, tally = self._targets[meta.consumer]
+        except (NotJSMessageError, KeyError) as exc:
+            self.reported.append(f"{msg.subject}: undecodable delivery: {describe(exc)}")
+            return
         tally.received(device, msg.data, meta.num_delivered > 1)
         self._nc.publish_trusted_nowait(msg.reply.encode(), b"")
         tally.acked()

@@ -40,6 +40,8 @@ from .consumer_cost import CONCURRENCY, create_queue_consumers, shard_of
 
 #: How long each consumer's pull request waits by default (s).
 PULL_EXPIRES = 30.0
+#: How long the ack log's records may take to be stored after a round (s).
+ACK_LOG_PATIENCE = 30.0
 
 
 async def run(
@@ -119,9 +121,15 @@ async def run(
         if ack_log:
             # The records were not waited for: count what the stream holds once the
             # deliveries so far are all in it, and when that was.
-            while (await js.stream_info("ACKLOG")).state.messages < delivered:
+            deadline = time.monotonic() + ACK_LOG_PATIENCE
+            while (stored := (await js.stream_info("ACKLOG")).state.messages) < delivered:
+                if time.monotonic() > deadline:
+                    break
                 await asyncio.sleep(0.05)
-            logged = f", all acks logged after {time.monotonic() - started:.1f} s"
+            if stored < delivered:
+                logged = f", only {stored} acks logged after {ACK_LOG_PATIENCE:.0f} s more"
+            else:
+                logged = f", all acks logged after {time.monotonic() - started:.1f} s"
         print(
             f"round {round_no}: {consumers} consumers on {streams} stream(s), "
             f"{filters} filter subject(s) each, "
@@ -166,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.ack_log and not args.ack:
+        parser.error("--ack-log logs acks: it needs --ack")
     if args.pull_expires <= 0:
         parser.error("--pull-expires must be above 0")
     with NatsServer(jetstream=True) as server:

@@ -19,8 +19,9 @@ retried; a later phase only uses the devices the earlier ones completed.
 
 1. **declare+bind**: queues/s, from the first declare to the last bind.
 2. **consume**: ``basic_consume`` per queue, consumers started/s.
-3. **deliver**: confirmed publishes, timed from the first publish to the last ack (each
-   consumer checks that its queue gets its own user's message, once).
+3. **deliver**: after a ``sync`` (the earlier phases' writes reach the disk first),
+   confirmed publishes, timed from the first publish to the last ack (each consumer
+   checks that its queue gets its own user's message, once).
 4. **idle**: the connection stays open with every consumer, nothing published, for
    ``idle_seconds``; the :class:`BrokerProbe` measures the server meanwhile.
 """
@@ -28,6 +29,7 @@ retried; a later phase only uses the devices the earlier ones completed.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -228,8 +230,9 @@ class DeliveryTally:
         self.acks += 1
         self.last_ack_at = now()
         # Every expected delivery received is not enough: the last one's ack may still be
-        # on its way while another's completes.
-        if not self.waiting and self.acks >= self.expected and not self.all_in.done():
+        # on its way while another's (or a wrong delivery's) completes.
+        done = self.acks >= self.expected + len(self.wrong)
+        if not self.waiting and done and not self.all_in.done():
             self.all_in.set_result(None)
 
 
@@ -341,6 +344,9 @@ async def run_side(
         result.consume = await run_phase(
             "consume", result.declare.done, CHANNELS, consume, limit, grace
         )
+        # The earlier phases' dirty pages are written now, not during the timed delivery
+        # (a side whose consume phase is quick would otherwise pay its declare's writeback).
+        os.sync()
         if on_deliver is not None:
             on_deliver()
         result.deliver = await _deliver(client, tally, result.consume.done, limit, grace)

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from unittest.mock import patch
 
-from benchmarks.amqp_scale import render
+from benchmarks.amqp_scale import NatsProbe, render
+from benchmarks.amqp_scale_ceiling import JetStreamScaleClient
 from benchmarks.wl_amqp_scale import (
     CHANNELS,
     DeliveryTally,
     Device,
+    PhaseResult,
     SideResult,
     devices,
     run_side,
 )
+from natswire.server import NatsServer
 
 
 class ScriptedClient:
@@ -117,19 +121,31 @@ def test_reported_errors_are_shown_apart_from_failed_operations() -> None:
     assert row.split()[-3:] == ["1", "0", "-"]
 
 
+def _side(name: str, declared: int, seconds: float) -> SideResult:
+    """A side whose every phase completed ``declared`` of 200 devices in ``seconds``."""
+    done = devices(declared)
+    phase = PhaseResult("declare+bind", 200, done=list(done), seconds=seconds)
+    return SideResult(name, 200, declare=phase)
+
+
 def test_each_ceiling_side_gets_a_column_and_its_own_ratio_to_rabbitmq() -> None:
-    clean = asyncio.run(run_side(ScriptedClient("clean"), 200, FlatProbe(), 0.05, timeout=10))
-    chosen = devices(200)
-    flaky = ScriptedClient("ceiling", fail_every=4, hang=chosen[1])
-    partial = asyncio.run(run_side(flaky, 200, FlatProbe(), 0.05, timeout=1.0, grace=0.5))
-    table = render(clean, clean, "t", [clean, partial])
-    head = table.splitlines()[1].split("  ")
-    assert [h.strip() for h in head if h.strip()][-4:] == ["clean", "/rmq", "ceiling", "/rmq"]
-    declare_row = next(line for line in table.splitlines() if line.startswith("declare+bind"))
-    # natswire vs RabbitMQ, the complete ceiling, then the incomplete one.
-    assert declare_row.count("1.00x (higher is better)") == 2
-    assert "(150 of 200)" in declare_row and declare_row.endswith("- (incomplete)")
-    assert "!!! ceiling: 52 error(s)" in table
+    rmq, nw = _side("rmq", 200, 2.0), _side("nw", 200, 1.0)  # 100/s and 200/s
+    fast, partial = _side("fast", 200, 0.5), _side("partial", 150, 1.0)  # 400/s; incomplete
+    table = render(nw, rmq, "t", [fast, partial])
+    head = [h.strip() for h in table.splitlines()[1].split("  ") if h.strip()]
+    assert head[2:] == ["nw", "rmq (quorum)", "nw/rmq", "fast", "/rmq", "partial", "/rmq"]
+    row = next(line for line in table.splitlines() if line.startswith("declare+bind"))
+    cells = [c.strip() for c in row.split("  ") if c.strip()]
+    # Each ratio is over RabbitMQ's 100/s, never over natswire's 200/s.
+    assert cells[2:] == [
+        "200",
+        "100",
+        "2.00x (higher is better)",
+        "400",
+        "4.00x (higher is better)",
+        "150 (150 of 200)",
+        "- (incomplete)",
+    ]
 
 
 def test_the_tally_waits_for_the_last_ack_not_only_the_last_delivery() -> None:
@@ -145,3 +161,48 @@ def test_the_tally_waits_for_the_last_ack_not_only_the_last_delivery() -> None:
         assert tally.all_in.done() and tally.acks == 2
 
     asyncio.run(scenario())
+
+
+def test_a_duplicate_delivery_does_not_end_the_wait_before_the_last_ack() -> None:
+    async def scenario() -> None:
+        tally = DeliveryTally()
+        first, second = devices(2)
+        tally.expect([first, second])
+        tally.received(first, first.body, False)
+        tally.acked()
+        tally.received(first, first.body, True)  # a duplicate, acked too
+        tally.received(second, second.body, False)
+        tally.acked()  # the duplicate's ack; the second's is still on its way
+        assert not tally.all_in.done() and tally.wrong
+        tally.acked()
+        assert tally.all_in.done()
+
+    asyncio.run(scenario())
+
+
+def test_jetstream_alone_delivers_each_device_its_message_and_reports_a_lapsed_pull() -> None:
+    with NatsServer(jetstream=True, http_port=-1) as server:
+        client = JetStreamScaleClient([server.url], shards=2)
+        result = asyncio.run(run_side(client, 40, NatsProbe([server]), 0.1, timeout=30))
+        assert result.errors() == (0, ""), result.errors()
+        assert result.deliver is not None and result.deliver.acked == 40
+        assert client.reported == []
+
+        async def lapsed() -> list[str]:
+            # A consumer whose pull request expires at once: its status is an error.
+            short = JetStreamScaleClient([server.url], shards=1, memory_state=True)
+            await short.open(1)
+            device = devices(1, seed=5)[0]
+            await short.declare(0, device)
+            tally = DeliveryTally()
+            with patch("benchmarks.amqp_scale_ceiling.PULL_EXPIRES", 0.1):
+                await short.consume(0, device, tally)
+            for _ in range(100):
+                if short.reported:
+                    break
+                await asyncio.sleep(0.05)
+            await short.close()
+            return short.reported
+
+        reported = asyncio.run(lapsed())
+        assert len(reported) == 1 and "status 408" in reported[0]
