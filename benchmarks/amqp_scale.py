@@ -276,22 +276,25 @@ def render(nw: SideResult, rmq: SideResult, title: str, ceilings: Sequence[SideR
     """The side-by-side table; ``ceilings`` (the workload done with JetStream alone, see
     amqp_scale_ceiling.py) add a column each, with its ratio to RabbitMQ."""
     theirs = _figures(rmq)
-    extra = [(side, _figures(side)) for side in ceilings]
+    others = [(side, _figures(side)) for side in (nw, *ceilings)]
     head = ["metric", "unit", nw.broker, f"{rmq.broker} (quorum)", "nw/rmq"]
-    for side, _ in extra:
+    for side in ceilings:
         head += [side.broker, "/rmq"]
-    mine = _figures(nw)
     lines = []
     for key, label, unit, digits, better in ROWS:
-        (a, a_note), (b, b_note) = mine[key], theirs[key]
-        line = [label, unit, _fmt(a, digits) + a_note, _fmt(b, digits) + b_note]
-        line.append(_compared(key, better, (nw, rmq), (mine[key], theirs[key])))
-        for side, figures in extra:
-            c, c_note = figures[key]
-            line += [
-                _fmt(c, digits) + c_note,
+        # Each other side's figure and its ratio to RabbitMQ's.
+        cells = [
+            (
+                _fmt(figures[key][0], digits) + figures[key][1],
                 _compared(key, better, (side, rmq), (figures[key], theirs[key])),
-            ]
+            )
+            for side, figures in others
+        ]
+        (nw_value, nw_ratio), *rest = cells
+        rmq_value = _fmt(theirs[key][0], digits) + theirs[key][1]
+        line = [label, unit, nw_value, rmq_value, nw_ratio]
+        for value, ratio in rest:
+            line += [value, ratio]
         lines.append(line)
     widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
     out = [title, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
@@ -337,17 +340,19 @@ def main(
         file=log,
         flush=True,
     )
-    # The file-state ceiling goes first: this machine's disk slows down under sustained
-    # writes and discards, and a side that comes later in the run is the one that pays.
+    # Side order moves the figures on this machine's disk (docs/scaling.md, "JetStream
+    # alone, in the same run"): the lean file-state side goes first, so natswire.amqp is
+    # never the one that had the disk fresher.
+    with_ceilings = ceiling and not cluster
     ceilings = []
-    if ceiling and not cluster:
+    if with_ceilings:
         ceilings.append(_run_ceiling(count, idle_seconds, log, shards, memory_state=False))
         _done(ceilings[-1].broker, started, log)
     nw, nats_version = _run_natswire(count, idle_seconds, log, cluster, shards)
     _done(nw.broker, started, log)
     rmq, rabbit_version = _run_rabbit(count, idle_seconds, log)
     _done(rmq.broker, started, log)
-    if ceiling and not cluster:
+    if with_ceilings:
         ceilings.append(_run_ceiling(count, idle_seconds, log, shards, memory_state=True))
         _done(ceilings[-1].broker, started, log)
     elapsed = time.monotonic() - started

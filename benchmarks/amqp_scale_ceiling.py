@@ -63,6 +63,10 @@ class JetStreamScaleClient:
         _, prefix = self._shard(device)
         return [f"{prefix}q.{device.user}.{device.client}", f"{prefix}x.{device.user}"]
 
+    def _consumer(self, device: Device) -> str:
+        """The name of the device's consumer (numbered as declared)."""
+        return f"q{self._consumers[device]}"
+
     def _context(self) -> natswire.JetStreamContext:
         assert self._js is not None, "open() first"
         return self._js
@@ -81,12 +85,12 @@ class JetStreamScaleClient:
         await self._nc.subscribe(f"{INBOX}.>", cb=self._on_delivery)
 
     async def declare(self, worker: int, device: Device) -> None:
-        index = self._consumers.setdefault(device, len(self._consumers))
+        self._consumers.setdefault(device, len(self._consumers))
         stream, _ = self._shard(device)
         await self._context().add_consumer(
             stream,
             ConsumerConfig(
-                durable_name=f"q{index}",
+                durable_name=self._consumer(device),
                 deliver_policy=DeliverPolicy.NEW,
                 ack_policy=AckPolicy.EXPLICIT,
                 max_deliver=-1,
@@ -98,14 +102,12 @@ class JetStreamScaleClient:
 
     async def consume(self, worker: int, device: Device, tally: DeliveryTally) -> None:
         assert self._nc is not None, "open() first"
-        index = self._consumers[device]
-        self._targets[f"q{index}"] = (device, tally)
+        name = self._consumer(device)
+        self._targets[name] = (device, tally)
         stream, _ = self._shard(device)
         request = json.dumps({"batch": PREFETCH, "expires": int(PULL_EXPIRES * 1e9)})
         await self._nc.publish(
-            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.q{index}",
-            request.encode(),
-            reply=f"{INBOX}.{index}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}", request.encode(), reply=f"{INBOX}.{name}"
         )
 
     def _on_delivery(self, msg: natswire.Msg) -> None:

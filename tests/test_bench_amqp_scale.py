@@ -122,7 +122,8 @@ def test_reported_errors_are_shown_apart_from_failed_operations() -> None:
 
 
 def _side(name: str, declared: int, seconds: float) -> SideResult:
-    """A side whose every phase completed ``declared`` of 200 devices in ``seconds``."""
+    """A side whose declare phase (the only one it has) completed ``declared`` of 200
+    devices in ``seconds``."""
     done = devices(declared)
     phase = PhaseResult("declare+bind", 200, done=list(done), seconds=seconds)
     return SideResult(name, 200, declare=phase)
