@@ -124,9 +124,10 @@ async def fill(server: NatsServer, queues: int, retention: str) -> None:
     await nc.close()
 
 
-async def answered(url: str, stream: str, consumer: str, timeout: float) -> float:
+async def answered(url: str, stream: str, consumer: str | None, timeout: float) -> float:
     """Seconds until the server at ``url`` answers for ``consumer`` of ``stream`` (after
-    a restart: JetStream is up and has recovered it)."""
+    a restart: JetStream is up and has recovered it), or for ``stream`` itself when
+    ``consumer`` is ``None``."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
@@ -135,7 +136,11 @@ async def answered(url: str, stream: str, consumer: str, timeout: float) -> floa
             await asyncio.sleep(0.1)
             continue
         try:
-            await nc.jetstream(timeout=1).consumer_info(stream, consumer)
+            js = nc.jetstream(timeout=1)
+            if consumer is None:
+                await js.stream_info(stream)
+            else:
+                await js.consumer_info(stream, consumer)
             return time.monotonic() - started
         except Exception:
             await asyncio.sleep(0.1)

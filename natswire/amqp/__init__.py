@@ -40,7 +40,8 @@ The mapping
   to keep coherent across processes) and each copy would be stored separately; why not
   a stream per exchange: a queue may be bound to several exchanges and the default
   exchange, and a consumer reads one stream. Queue flags, arguments and bindings live
-  in the consumer's ``metadata``; exchange declarations in a small last-value stream
+  in the consumer's ``metadata`` (and, with queue state in memory, in a record per
+  durable queue); exchange declarations in a small last-value stream
   ``AMQP-META-<ns>`` (created with an expected-last-sequence check, so concurrent
   declarations agree).
 - A binding NATS cannot express exactly (``#`` inside a topic pattern) gets a wider
@@ -124,6 +125,22 @@ Consuming
 - Durability: with file storage a published (confirmed) message survives a kill -9 of
   the server; acked messages are not delivered again, except acks of the last ~0.2 s
   before a crash, which may come back.
+- **Queue state** (``queue_state``): where the server keeps each queue's position and
+  acks. ``"memory"``, the default on a single server, writes no file per delivery or ack
+  (on the development box that file work was most of a delivery's cost, see
+  ``docs/scaling.md``); a server restart then loses the consumers, and each durable
+  queue (exclusive and auto-delete ones keep file state) is made again from its record
+  (:mod:`natswire.amqp.records`, in ``AMQP-META-<ns>``) when it is next declared,
+  consumed, bound, purged or deleted, and by this connection's consumers when they
+  reconnect to the restarted server. The restored consumer starts after the queue's
+  creation sequence; what had left the queue (acked, dead-lettered, dropped, expired,
+  purged) is in the ack log (:mod:`natswire.amqp.acklog`, a record per settlement in
+  ``AMQP-ACKS-<ns>``, kept ``stream_max_age``) and is settled without being delivered
+  again. Restored deliveries of messages stored before the restore are flagged
+  ``redelivered`` (they may have been delivered before), and ``queue.declare-ok`` counts
+  them until they are passed. ``"file"``, the default on a cluster (where consumers
+  survive a node's restart, but a restart of every node would reset memory state), keeps
+  the state in the consumers' files as nats-server does by default.
 
 Publishing and properties
 -------------------------

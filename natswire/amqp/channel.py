@@ -352,6 +352,8 @@ class Channel:
             consumers.add(consumer)
             msg = delivery.message
             if how == "ack":
+                if consumer.ack_log is not None:
+                    await consumer.log_settled(delivery.stream_sequence)
                 await msg.ack()
                 consumer.counters.acked += 1
                 continue
@@ -384,6 +386,8 @@ class Channel:
             delivery = self._ledger.release(delivery_tag)
             if delivery is not None:
                 consumer = delivery.consumer
+                if consumer.ack_log is not None:
+                    await consumer.log_settled(delivery.stream_sequence)
                 await delivery.message.ack()
                 consumer.counters.acked += 1
                 if consumer.wants_pull():

@@ -22,14 +22,16 @@ from typing import TYPE_CHECKING, Any
 from ..client.errors import TimeoutError
 from ..jetstream.context import JetStreamContext
 from ..protocol.errors import NatsWireError
+from .acklog import AckLog
 from .advisories import ConsumerAdvisories
 from .channel import Channel
-from .consumer import ConsumerSet
+from .consumer import Consumer, ConsumerSet
 from .errors import AmqpConnectionClosedError, TooManyChannelsError
 from .expiry import DeadLetters
-from .names import consumer_name, meta_stream_name, stream_name
+from .names import acklog_stream_name, consumer_name, meta_stream_name, stream_name
 from .options import AmqpOptions, Hook
 from .publisher import Publisher
+from .records import QueueRecords
 from .stats import AdapterStats, QueueCounters
 from .sweep import ExpirySweep
 from .topology import Topology
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
     from .._client import Client
 
 logger = logging.getLogger("natswire.amqp")
+
+#: How many consumers look their queues up at once after a server restart.
+RECOVERY_CONCURRENCY = 32
 
 
 class Connection:
@@ -74,14 +79,32 @@ class Connection:
         self._queue_counters: dict[str, QueueCounters] = {}
         #: The started consumers of every channel.
         self.consumers = ConsumerSet()
+        memory = options.queue_state == "memory"
+        #: What left each queue, with ``queue_state="memory"`` (else ``None``).
+        self.acklog = (
+            AckLog(nc, self.js, acklog_stream_name(options.namespace), self.subjects)
+            if memory
+            else None
+        )
+        records = QueueRecords(self.js, self.meta_stream, self.subjects) if memory else None
         #: Exchanges, queues and bindings.
         self.topology = Topology(
-            nc, self.js, options, self.stream, self.meta_stream, self.id, self.consumers
+            nc,
+            self.js,
+            options,
+            self.stream,
+            self.meta_stream,
+            self.id,
+            self.consumers,
+            records,
+            self.acklog,
         )
         #: Publishing and publisher confirms.
         self.publisher = Publisher(self.js, self.subjects, self.report)
         #: Dead-lettering and expiry.
-        self.dead_letters = DeadLetters(nc, self.js, self.stream, self.publisher, self.counters)
+        self.dead_letters = DeadLetters(
+            nc, self.js, self.stream, self.publisher, self.counters, self.acklog
+        )
         self._upkeep = Upkeep(nc, options, self.consumers, self._channels.values, self.topology)
         #: The expiry sweep of idle queues with a dead-letter exchange.
         self.sweep = ExpirySweep(
@@ -91,10 +114,14 @@ class Connection:
             self.dead_letters,
             options.expiry_sweep_interval,
             options.sweep_requests_per_second,
+            self.acklog,
         )
         self.topology.add_watcher(self.sweep)
         self.topology.add_watcher(self._upkeep)
         self._advisories = ConsumerAdvisories(nc, self.stream, self.consumers, self.spawn)
+        self._server_id = nc.server_info.get("server_id")
+        # Consumers looking up their queues at once after a server restart.
+        self._recoveries = asyncio.Semaphore(RECOVERY_CONCURRENCY)
         #: Channel pool use and per-queue counters (:class:`AdapterStats`).
         self.stats = AdapterStats(self, self._channels, self.consumers, self._queue_counters)
 
@@ -213,9 +240,26 @@ class Connection:
 
     def handle_reconnected(self) -> None:
         """The NATS connection is back: consumers renew their pull requests at once
-        (a reconnect listener of the client, whoever opened it)."""
+        (a reconnect listener of the client, whoever opened it). After a restart of a
+        server that kept queue state in memory, they first look their queues up (which
+        restores lost ones, and says what the ack log holds for them)."""
+        server_id = self.nc.server_info.get("server_id")
+        restarted = server_id != self._server_id
+        self._server_id = server_id
         for consumer in self.consumers:
-            self.spawn(consumer.renew())
+            if restarted and self.acklog is not None:
+                self.recover(consumer)
+            else:
+                self.spawn(consumer.renew())
+
+    def recover(self, consumer: Consumer) -> None:
+        """Have ``consumer`` look its queue up and pull again, in the background
+        (:meth:`Consumer.recover`; at most :data:`RECOVERY_CONCURRENCY` at once)."""
+        self.spawn(self._recover(consumer))
+
+    async def _recover(self, consumer: Consumer) -> None:
+        async with self._recoveries:
+            await consumer.recover()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` in the background (a failure is logged at debug level)."""

@@ -25,6 +25,7 @@ import asyncio
 import inspect
 import json
 import logging
+import math
 import time
 import types
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -129,6 +130,15 @@ class Consumer:
         self._stream = conn.stream
         self._dead_letters = conn.dead_letters
         self._topology = conn.topology
+        self._acklog = conn.acklog
+        #: The queue's ack log subject (``None`` unless queue state is in memory).
+        self.ack_log = conn.acklog.subject(spec.name) if conn.acklog is not None else None
+        # After a restore: the stream sequences up to _settled_upto that the ack log
+        # lists (they left the queue before its consumer was lost).
+        self._settled: set[int] = set()
+        self._settled_upto = 0
+        self._recover_at = 0.0  # when to try recover() again after a failure
+        self._recover_later = conn.recover
         self._report = conn.report
         self._ledger = ledger
         #: stream sequence -> delivery tag of the deliveries the application holds (the
@@ -171,11 +181,13 @@ class Consumer:
         self._exact = spec.all_exact
         self._ttl = spec.message_ttl
         self._limit = spec.max_delivery
+        self._restored_at = spec.restored_at
 
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
         """Subscribe to this consumer's inbox and send the first pull request."""
+        await self._load_settled()
         await self._listen()
         self.active = True
         await self.pump()
@@ -201,17 +213,52 @@ class Consumer:
                 logger.debug("natswire.amqp: draining %s's old inbox: %s", self.queue, exc)
 
     async def check_deleted(self) -> None:
-        """The queue's JetStream consumer was deleted (an advisory): cancel as for a
-        deleted queue, or pull again when the queue was declared again meanwhile."""
+        """The queue's JetStream consumer was deleted (an advisory): see
+        :meth:`recover`."""
+        await self.recover()
+
+    async def recover(self) -> None:
+        """The queue's JetStream consumer may be gone (deleted, or lost with a server
+        restart): look the queue up, which makes a lost durable queue again from its
+        record, and pull again on a fresh inbox; cancel as for a deleted queue when it
+        is gone. When JetStream does not answer, the upkeep tries again a second later."""
         if not self.active:
             return
-        missing = await self._topology.queue_missing(self.queue)
+        self._recover_at = 0.0
+        try:
+            found = await self._topology.find_queue(self.queue)
+            if found is not None and self.active:
+                self.update_spec(found[1])
+                await self._load_settled()
+        except NatsWireError as exc:
+            logger.debug("natswire.amqp: looking up %s: %s", self.queue, exc)
+            self._recover_at = time.monotonic() + 1.0
+            return
         if not self.active:  # cancelled meanwhile
             return
-        if missing:
+        if found is None:
             await self.channel.consumer_gone(self)
         else:
             await self.renew()
+
+    async def _load_settled(self) -> None:
+        """Read what the ack log lists for a restored queue, up to its restore."""
+        upto = self.spec.restored_at
+        if self._acklog is None or not upto:
+            self._settled = set()
+            return
+        self._settled = await self._acklog.settled(self.queue, upto)
+        self._settled_upto = upto
+
+    async def log_settled(self, seq: int) -> None:
+        """Log that the message at stream sequence ``seq`` left the queue (before it is
+        acked or terminated; only with queue state in memory)."""
+        if self._acklog is not None and self.ack_log is not None:
+            if seq <= self._restored_at:
+                # Held across the restore: the restored consumer ignores an ack on the
+                # old ack subject, and must not deliver the message here again.
+                self._settled.add(seq)
+            await self._acklog.record(self.ack_log, seq)
 
     async def stop(self) -> None:
         """Stop pulling; messages already on their way are handed back (nak)."""
@@ -324,6 +371,8 @@ class Consumer:
         upkeep asks every consumer several times a second."""
         if not self.active:
             return False
+        if self._recover_at:
+            return now >= self._recover_at
         requests = self._requests
         # Deadlines grow with insertion order (the same expiry each time): the first is
         # the earliest.
@@ -336,6 +385,11 @@ class Consumer:
     async def tick(self, now: float) -> None:
         """Periodic upkeep: forget lost requests, keep a pin, pull."""
         if not self.active:
+            return
+        if self._recover_at:
+            if now >= self._recover_at:
+                self._recover_at = math.inf  # until the recovery starts
+                self._recover_later(self)
             return
         for reply, (_, deadline) in list(self._requests.items()):
             if deadline < now:
@@ -380,6 +434,14 @@ class Consumer:
             await self._nak_quietly(jm)
             return
         seq, delivered, stored_ns = numbers
+        if self._settled:
+            if seq in self._settled:  # left the queue before it was restored
+                self._settled.discard(seq)
+                await jm.ack()
+                await self.pump()
+                return
+            if seq > self._settled_upto:
+                self._settled = set()
         held_tag = self._held.get(seq)
         # Redelivered while the application still holds it (ack wait passed during a
         # long disconnect): the newer delivery carries the live ack subject.
@@ -398,10 +460,14 @@ class Consumer:
         if (ttl is not None or may_expire(msg)) and is_expired(jm, stored_ns, ttl):
             await self._settle_here(jm, "expired")
             return
+        if seq <= self._restored_at:
+            delivered += 1  # it may have been delivered before the queue was restored
         delivery = self._ledger.deliver(jm, self, seq, delivered)
         counters = self.counters
         counters.delivered += 1
         if self.auto_ack:
+            if self.ack_log is not None:
+                await self.log_settled(seq)
             await jm.ack()
             counters.acked += 1
         try:
@@ -449,15 +515,13 @@ class Consumer:
         self._drop_request(reply)
         if status == 423:  # someone else holds the pin
             self._pin_id = None
-        elif status == 409 and "consumer deleted" in description:
-            await self.channel.consumer_gone(self)
+        elif (status == 409 and "consumer deleted" in description) or status == 503:
+            # Deleted, or no responders: the consumer (or JetStream) is gone, or
+            # restarting.
+            if status == 503:
+                await asyncio.sleep(0.2)
+            await self.recover()
             return
-        elif status == 503:
-            # No responders: the consumer (or JetStream) is gone, or restarting.
-            if await self._topology.queue_missing(self.queue):
-                await self.channel.consumer_gone(self)
-                return
-            await asyncio.sleep(0.2)
         elif status == 409 and "message size exceeds maxbytes" not in description:
             await asyncio.sleep(0.05)  # e.g. max waiting exceeded: pull again soon
         await self.pump()

@@ -23,6 +23,7 @@ from .stats import QueueCounters
 
 if TYPE_CHECKING:
     from .._client import Client
+    from .acklog import AckLog
     from .publisher import Publisher
     from .queues import QueueSpec
 
@@ -113,8 +114,10 @@ class DeadLetters:
         stream: str,
         publisher: Publisher,
         counters: Callable[[str], QueueCounters],
+        acklog: AckLog | None = None,
     ) -> None:
         self._nc = nc
+        self._acklog = acklog
         self._js = js
         self._stream = stream
         self._publisher = publisher
@@ -127,6 +130,7 @@ class DeadLetters:
         headers = msg.headers
         mode = headers.get("Amqp-Delivery-Mode") if headers is not None else None
         if mode == str(TRANSIENT):
+            await self._log(spec, msg)
             await msg.term("expired")
             self._counters(spec.name).dropped += 1
             return
@@ -137,6 +141,7 @@ class DeadLetters:
         has one), then terminate the original. Without a DLX the message is dropped."""
         dlx = spec.dead_letter_exchange
         if dlx is None:
+            await self._log(spec, msg)
             await msg.term(reason)
             self._counters(spec.name).dropped += 1
             return
@@ -153,8 +158,15 @@ class DeadLetters:
             props.copy(headers=headers, expiration=None),
             msg_id=f"dlx:{encode_name(spec.name)}:{meta.sequence.stream}:{meta.num_delivered}",
         )
+        await self._log(spec, msg)
         await msg.term(reason)
         self._counters(spec.name).dead_lettered += 1
+
+    async def _log(self, spec: QueueSpec, msg: JetStreamMessage) -> None:
+        """Log that ``msg`` left the queue (it is about to be terminated)."""
+        log = self._acklog
+        if log is not None:
+            await log.record(log.subject(spec.name), msg.metadata.sequence.stream)
 
 
 def parse_time_ns(value: datetime.datetime | str | None) -> int:

@@ -332,6 +332,11 @@ def meta_stream_name(namespace: str) -> str:
     return f"AMQP-META-{encode_name(namespace)}" if namespace else "AMQP-META"
 
 
+def acklog_stream_name(namespace: str) -> str:
+    """The JetStream stream holding a namespace's ack log (:mod:`natswire.amqp.acklog`)."""
+    return f"AMQP-ACKS-{encode_name(namespace)}" if namespace else "AMQP-ACKS"
+
+
 def consumer_name(queue: str) -> str:
     """The durable JetStream consumer that is queue ``queue``."""
     return f"Q-{encode_name(queue)}"

@@ -56,7 +56,12 @@ class AmqpOptions:
     a message (s, ``None``: for ever), acked or not (see the module docs);
     ``storage``: the streams' storage; ``replicas``: the replication factor of every
     stream the adapter creates (``None``: ``min(3, cluster size)``, 1 on a single
-    server); ``max_queues``: the main stream's consumer limit (one consumer a queue).
+    server); ``max_queues``: the main stream's consumer limit (one consumer a queue);
+    ``queue_state``: where the server keeps each queue's position and acks:
+    ``"memory"`` (no file written per delivery or ack; a durable queue lost with a
+    server restart is made again from its record and the ack log, see
+    :mod:`natswire.amqp.records`) or ``"file"`` (``None``: memory on a single server,
+    file on a cluster, whose consumers a restart of every node would reset).
     """
 
     namespace: str = ""
@@ -76,6 +81,7 @@ class AmqpOptions:
     storage: StorageType = StorageType.FILE
     replicas: int | None = None
     max_queues: int = 1_000_000
+    queue_state: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_channels < 1:
@@ -84,6 +90,8 @@ class AmqpOptions:
             raise ValueError(f"replicas must be 1 to 5, got {self.replicas!r}")
         if self.max_queues < 1:
             raise ValueError(f"max_queues must be at least 1, got {self.max_queues!r}")
+        if self.queue_state not in (None, "memory", "file"):
+            raise ValueError(f"queue_state must be 'memory' or 'file', got {self.queue_state!r}")
         if self.sweep_requests_per_second <= 0:
             raise ValueError("sweep_requests_per_second must be above 0")
         if self.subjects is not None and self.subjects.namespace != self.namespace:

@@ -8,6 +8,7 @@ can read it back with one ``CONSUMER.INFO``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ MD_FLAGS = "amqp.flags"
 MD_OWNER = "amqp.owner"
 MD_ARGS = "amqp.args"
 MD_BINDINGS = "amqp.bindings"
+MD_CREATED = "amqp.created"
+MD_RESTORED = "amqp.restored"
 
 
 def normalize_arguments(arguments: dict[str, Any] | None) -> dict[str, Any]:
@@ -111,6 +114,9 @@ class QueueSpec:
     bindings: list[Binding] = field(default_factory=list)
     #: The stream sequence from which the queue's own subject counts (creation).
     created_seq: int = 0
+    #: For a queue restored from its record after its consumer was lost: the stream's
+    #: last sequence then. Messages up to it the ack log lists are not delivered again.
+    restored_at: int = 0
 
     # ------------------------------------------------------------ arguments
 
@@ -198,13 +204,18 @@ class QueueSpec:
             MD_OWNER: self.owner,
             MD_ARGS: json.dumps(self.arguments, sort_keys=True, separators=(",", ":")),
             MD_BINDINGS: json.dumps([b.as_list() for b in self.bindings], separators=(",", ":")),
-            "amqp.created": str(self.created_seq),
+            MD_CREATED: str(self.created_seq),
+            **({MD_RESTORED: str(self.restored_at)} if self.restored_at else {}),
         }
 
     @classmethod
     def from_info(cls, info: ConsumerInfo) -> QueueSpec | None:
         """The description stored on a consumer; ``None`` for a consumer that is no queue."""
-        md = info.config.metadata or {}
+        return cls.from_metadata(info.config.metadata or {})
+
+    @classmethod
+    def from_metadata(cls, md: Mapping[str, str]) -> QueueSpec | None:
+        """The description :meth:`metadata` wrote; ``None`` when ``md`` holds none."""
         name = md.get(MD_QUEUE)
         if name is None:
             return None
@@ -212,7 +223,8 @@ class QueueSpec:
         try:
             arguments = json.loads(md.get(MD_ARGS) or "{}")
             bindings = [Binding(*item) for item in json.loads(md.get(MD_BINDINGS) or "[]")]
-            created = int(md.get("amqp.created") or 0)
+            created = int(md.get(MD_CREATED) or 0)
+            restored = int(md.get(MD_RESTORED) or 0)
         except (ValueError, TypeError):
             return None
         return cls(
@@ -224,6 +236,7 @@ class QueueSpec:
             arguments=arguments if isinstance(arguments, dict) else {},
             bindings=bindings,
             created_seq=created,
+            restored_at=restored,
         )
 
 

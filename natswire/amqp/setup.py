@@ -20,10 +20,11 @@ from ..jetstream.errors import (
     StreamNameInUseError,
     StreamNotFoundError,
 )
+from .acklog import acklog_subjects
 from .connection import Connection
 from .errors import PreconditionFailedError, server_refusal
 from .errors import ServerUnavailableError as AdapterUnavailableError
-from .names import client_name, meta_stream_name, stream_name
+from .names import acklog_stream_name, client_name, meta_stream_name, stream_name
 from .options import AmqpOptions, Hook, pull_expires_for
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ SETUP_REQUEST_TIMEOUT = 1.5
 
 
 async def ensure_streams(js: JetStreamContext, options: AmqpOptions, replicas: int) -> None:
-    """Create the namespace's message stream and metadata stream with ``replicas``, or
+    """Create the namespace's message stream and metadata stream (and, with
+    ``queue_state="memory"``, its ack log) with ``replicas``, or
     check an existing one (same replication factor) and add the subjects it lacks.
     JetStream without a leader is waited for up to :data:`SETUP_PATIENCE`; a refusal
     raises an :class:`AmqpAdapterError` subclass."""
@@ -88,6 +90,16 @@ async def ensure_streams(js: JetStreamContext, options: AmqpOptions, replicas: i
                 [subjects.meta_subject(">")],
                 max_msgs_per_subject=1,
             )
+            if options.queue_state == "memory":
+                await _ensure_stream(
+                    js,
+                    options,
+                    replicas,
+                    acklog_stream_name(options.namespace),
+                    acklog_subjects(subjects),
+                    max_age=options.stream_max_age,
+                    allow_direct=True,
+                )
             return
         except (ServiceUnavailableError, TimeoutError, NoRespondersError) as exc:
             if loop.time() < deadline:
@@ -221,11 +233,13 @@ async def connect(
         owns = False
     try:
         replicas = amqp_options.replicas or default_replicas(nc.server_info)
+        clustered = bool(nc.server_info.get("cluster"))
         if amqp_options.pull_expires is None:
-            clustered = bool(nc.server_info.get("cluster"))
             amqp_options = amqp_options.with_changes(
                 pull_expires=pull_expires_for(clustered, replicas)
             )
+        if amqp_options.queue_state is None:
+            amqp_options = amqp_options.with_changes(queue_state="file" if clustered else "memory")
         conn = Connection(nc, amqp_options, owns_client=owns)
         holder["conn"] = conn
         setup_js = JetStreamContext(nc, timeout=SETUP_REQUEST_TIMEOUT)

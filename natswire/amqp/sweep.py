@@ -29,6 +29,7 @@ from .expiry import DeadLetters, expires_at_ns, is_expired, parse_time_ns
 
 if TYPE_CHECKING:
     from .._client import Client
+    from .acklog import AckLog
     from .channel import Channel
     from .queues import QueueSpec
     from .topology import Topology
@@ -72,8 +73,10 @@ class ExpirySweep:
         dead_letters: DeadLetters,
         interval: float | None,
         requests_per_second: float,
+        acklog: AckLog | None = None,
     ) -> None:
         self._nc = nc
+        self._acklog = acklog
         self._js = js
         self._stream = stream
         self._dead_letters = dead_letters
@@ -144,6 +147,11 @@ class ExpirySweep:
     async def _expire_head(
         self, topology: Topology, info: Any, spec: QueueSpec, floor: int
     ) -> None:
+        settled: set[int] = set()
+        if self._acklog is not None and spec.restored_at > floor:
+            # A restored queue: what the ack log lists left it before, and is passed.
+            await self._budget.take()
+            settled = await self._acklog.settled(spec.name, spec.restored_at)
         for _ in range(SWEEP_BATCH):
             found, due = await self._head_due(info, spec, floor)
             if not found:
@@ -156,6 +164,10 @@ class ExpirySweep:
             if not msgs:
                 return
             msg = msgs[0]
+            if msg.metadata.sequence.stream in settled:
+                await msg.ack()
+                floor = msg.metadata.sequence.stream
+                continue
             if not is_expired(msg, msg.metadata.timestamp_ns, spec.message_ttl):
                 await msg.nak()
                 return

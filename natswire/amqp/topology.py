@@ -3,12 +3,16 @@
 Exchanges are records in the metadata stream (one subject each, written with an
 expected-last-sequence check so concurrent declarations agree); a queue is a durable
 pull consumer on the message stream whose ``metadata`` holds its :class:`QueueSpec`
-and whose filters express its bindings.
+and whose filters express its bindings. With ``queue_state="memory"`` the consumer's
+state is in the server's memory, and a durable queue also has a record
+(:mod:`natswire.amqp.records`) from which a consumer lost with a server restart is made
+again when the queue is next looked up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -41,9 +45,11 @@ from .errors import (
 from .names import consumer_name, encode_name
 from .options import AmqpOptions
 from .queues import Binding, QueueDeclareOk, QueueSpec, normalize_arguments
+from .records import QueueRecord, QueueRecords, created_stamp
 
 if TYPE_CHECKING:
     from .._client import Client
+    from .acklog import AckLog
     from .channel import Channel
     from .consumer import Consumer
 
@@ -87,6 +93,8 @@ class Topology:
         meta_stream: str,
         owner: str,
         consumers: ConsumerSet,
+        records: QueueRecords | None = None,
+        acklog: AckLog | None = None,
     ) -> None:
         self._nc = nc
         self._js = js
@@ -96,6 +104,11 @@ class Topology:
         self._meta_stream = meta_stream
         self._owner = owner
         self._consumers = consumers
+        self._records = records
+        self._acklog = acklog
+        # queue -> creation sequence, for the queues declared here (their consumers'
+        # metadata has it only once their bindings were first stored).
+        self._created: dict[str, int] = {}
         self._exchanges: dict[str, str] = dict(BUILTIN_EXCHANGES)
         self._watchers: list[QueueWatcher] = []
         self._lock = asyncio.Lock()  # exchange deletion
@@ -224,7 +237,8 @@ class Topology:
 
         With ``patience``, a lookup that gets no answer (the queue's consumer is
         electing a leader on a cluster) is tried again for that many seconds before
-        raising :class:`ServerUnavailableError`.
+        raising :class:`ServerUnavailableError`. A durable queue whose consumer was
+        lost with a server restart is made again from its record.
         """
         name = consumer_name(queue)
         loop = asyncio.get_running_loop()
@@ -236,7 +250,10 @@ class Topology:
                 )
                 break
             except ConsumerNotFoundError:
-                return None
+                if self._records is None:
+                    return None
+                record = await self._records.read(queue)
+                return None if record is None else await self._restore(record)
             except (TimeoutError, ServiceUnavailableError) as exc:
                 if not patience:
                     raise
@@ -317,12 +334,14 @@ class Topology:
         # existing one answers "exists" unless its configuration is the same.
         try:
             info = await self._js.create_consumer(self._stream, self._consumer_config(spec))
+            found = await self._record_new(spec, info) if self._restorable(spec) else None
         except ConsumerExistsError:
             found = await self.find_queue(queue, LOOKUP_PATIENCE)
             if found is None:
                 raise PreconditionFailedError(
                     f"PRECONDITION_FAILED - queue {queue!r} is being deleted or is not a queue"
                 ) from None
+        if found is not None:
             info, existing = found
             self._check_owner(existing)
             _check_equivalent(existing, durable, exclusive, auto_delete, args)
@@ -332,6 +351,55 @@ class Topology:
             channel.own_exclusive(queue)
         self._seen(spec, channel)
         return QueueDeclareOk(queue, info.num_pending, info.num_waiting)
+
+    async def _record_new(
+        self, spec: QueueSpec, info: ConsumerInfo
+    ) -> tuple[ConsumerInfo, QueueSpec] | None:
+        """Write the record of a queue whose consumer was just created; ``None`` when
+        that consumer is the queue. When the record was already there and names an
+        older consumer (lost with a server restart), the one just made started too late:
+        the queue is made again from the record, and returned."""
+        assert self._records is not None
+        # Everything up to the ack floor is settled: a fresh consumer's floor is the
+        # stream's last sequence at its creation.
+        spec.created_seq = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+        self._created[spec.name] = spec.created_seq
+        created = created_stamp(info.created)
+        if await self._records.create(spec, created):
+            return None
+        record = await self._records.read(spec.name)
+        if record is None or record.consumer_created == created:
+            if record is not None:  # declared at the same time by another connection
+                self._created[spec.name] = record.spec.created_seq
+            return None
+        self._created.pop(spec.name, None)
+        with contextlib.suppress(ConsumerNotFoundError):
+            await self._js.delete_consumer(self._stream, consumer_name(spec.name))
+        return await self._restore(record)
+
+    async def _restore(self, record: QueueRecord) -> tuple[ConsumerInfo, QueueSpec] | None:
+        """Make a lost queue's consumer again from its record: from the sequence after
+        its creation, marked with the stream's last sequence now (up to which the ack
+        log says what not to deliver again). ``None`` when it vanished meanwhile."""
+        spec = record.spec
+        spec.restored_at = (await self._js.stream_info(self._stream)).state.last_seq
+        config = self._consumer_config(spec).evolve(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=spec.created_seq + 1
+        )
+        try:
+            info = await self._js.create_consumer(self._stream, config)
+        except ConsumerExistsError:  # restored or declared meanwhile
+            try:
+                info = await self._js.consumer_info(self._stream, consumer_name(spec.name))
+            except ConsumerNotFoundError:
+                return None
+            found = QueueSpec.from_info(info)
+            return None if found is None else (info, found)
+        logger.info(
+            "natswire.amqp: queue %r restored from its record (its consumer was lost)",
+            spec.name,
+        )
+        return info, spec
 
     def _consumer_config(self, spec: QueueSpec) -> ConsumerConfig:
         options = self._options
@@ -350,12 +418,23 @@ class Topology:
             max_deliver=-1,
             max_ack_pending=-1,
             filter_subjects=spec.filters(self._subjects),
-            mem_storage=True if not spec.durable else None,
+            mem_storage=True if (self._restorable(spec) or not spec.durable) else None,
             inactive_threshold=(
                 options.orphan_timeout if (spec.exclusive or spec.auto_delete) else None
             ),
             metadata=spec.metadata(),
             extra=extra,
+        )
+
+    def _restorable(self, spec: QueueSpec) -> bool:
+        """Whether the queue has a record and its consumer's state is in memory: durable
+        queues with ``queue_state="memory"``, but not exclusive or auto-delete ones,
+        which go with their connection or consumers (theirs stays in files)."""
+        return (
+            self._records is not None
+            and spec.durable
+            and not spec.exclusive
+            and not spec.auto_delete
         )
 
     def _queue_lock(self, queue: str) -> asyncio.Lock:
@@ -370,14 +449,28 @@ class Topology:
             watcher.queue_seen(spec, channel)
 
     async def _store_spec(self, config: ConsumerConfig, spec: QueueSpec) -> None:
+        records = self._records if self._restorable(spec) else None
+        if records is not None and not spec.created_seq:
+            spec.created_seq = await self._created_seq(spec.name)
         updated = config.evolve(
             filter_subjects=spec.filters(self._subjects),
             filter_subject=None,
             metadata=spec.metadata(),
         )
-        await self._js.add_consumer(self._stream, updated)
+        info = await self._js.add_consumer(self._stream, updated)
+        if records is not None:
+            await records.write(spec, created_stamp(info.created))
         for consumer in self._consumers.of_queue(spec.name):
             consumer.update_spec(spec)
+
+    async def _created_seq(self, queue: str) -> int:
+        """The creation sequence of a queue (declared here, or from its record)."""
+        known = self._created.get(queue)
+        if known is not None:
+            return known
+        assert self._records is not None
+        record = await self._records.read(queue)
+        return record.spec.created_seq if record is not None else 0
 
     async def bind_queue(self, queue: str, exchange: str, routing_key: str, bind: bool) -> None:
         """``queue.bind`` (``bind``) or ``queue.unbind``."""
@@ -417,10 +510,16 @@ class Topology:
             raise PreconditionFailedError(f"PRECONDITION_FAILED - queue {queue!r} not empty")
         if if_unused and (info.num_waiting or self._consumers.of_queue(queue)):
             raise PreconditionFailedError(f"PRECONDITION_FAILED - queue {queue!r} in use")
+        if self._records is not None:
+            await self._records.delete(queue)
+            self._created.pop(queue, None)
         try:
             await self._js.delete_consumer(self._stream, consumer_name(queue))
         except ConsumerNotFoundError:
             return 0
+        finally:
+            if self._acklog is not None:
+                await self._acklog.forget(queue)
         for watcher in self._watchers:
             watcher.queue_gone(queue)
         for consumer in self._consumers.of_queue(queue):
@@ -433,12 +532,16 @@ class Topology:
         if found is None:
             raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
         spec = found[1]
+        log = self._acklog
+        log_subject = log.subject(queue) if log is not None else b""
         purged = 0
         while True:
             msgs = await self.pull_once(spec, 256)
             if not msgs:
                 return purged
             for msg in msgs:
+                if log is not None:
+                    await log.record(log_subject, msg.metadata.sequence.stream)
                 await msg.ack()
                 purged += 1
 
