@@ -30,15 +30,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from ..amqp.acklog import acklog_subject
 from ..amqp.errors import QueueNotFoundError
 from ..amqp.names import (
+    SubjectMap,
+    acklog_stream_name,
     client_name,
     consumer_name,
+    meta_stream_name,
     namespace_of_client_name,
     queue_of_consumer,
     stream_name,
 )
 from ..amqp.queues import QueueSpec
+from ..amqp.records import record_subject
 from ..client.client import Client
 from ..client.errors import NoRespondersError
 from ..jetstream.api import ConsumerInfo
@@ -408,16 +413,34 @@ class NatsAdmin:
     ) -> bool:
         """Delete a queue (its consumer; RabbitMQ's ``deleteQueue``). Consumers of it, in
         any process, get ``on_cancel``. A missing queue raises
-        :class:`QueueNotFoundError`, or returns False with ``missing_ok``."""
+        :class:`QueueNotFoundError`, or returns False with ``missing_ok``. The queue's
+        record goes first (the adapter would make a queue whose consumer is gone again
+        from it, see :mod:`natswire.amqp.records`), its ack log last."""
         ns = self.namespace if namespace is None else namespace
         stream = stream_name(ns)
+        subjects = SubjectMap.generic(ns)
+        had_record = await self._purge(meta_stream_name(ns), record_subject(subjects, name))
         try:
             resp = await self._js(f"CONSUMER.DELETE.{stream}.{consumer_name(name)}")
         except (ConsumerNotFoundError, StreamNotFoundError):
-            if missing_ok:
+            if had_record:  # its consumer was lost with a server restart
+                resp = {"success": True}
+            elif missing_ok:
                 return False
-            raise QueueNotFoundError(f"NOT_FOUND - no queue {name!r} in namespace {ns!r}") from None
+            else:
+                raise QueueNotFoundError(
+                    f"NOT_FOUND - no queue {name!r} in namespace {ns!r}"
+                ) from None
+        await self._purge(acklog_stream_name(ns), acklog_subject(subjects, name))
         return bool(resp.get("success"))
+
+    async def _purge(self, stream: str, subject: str) -> int:
+        """Remove ``stream``'s messages on ``subject``: how many (0 without the stream)."""
+        try:
+            resp = await self._js(f"STREAM.PURGE.{stream}", {"filter": subject})
+        except StreamNotFoundError:
+            return 0
+        return int(resp.get("purged") or 0)
 
     # ---------------------------------------------------------------- connections
 

@@ -35,6 +35,11 @@ def acklog_subjects(subjects: SubjectMap) -> list[str]:
     return [f"{subjects.prefix}amqp.acked.>"]
 
 
+def acklog_subject(subjects: SubjectMap, queue: str) -> str:
+    """The subject of ``queue``'s records in the ack log."""
+    return f"{subjects.prefix}amqp.acked.{encode_name(queue)}"
+
+
 class AckLog:
     """Appending to and reading the ack log of one namespace."""
 
@@ -42,11 +47,11 @@ class AckLog:
         self._nc = nc
         self._js = js
         self._stream = stream
-        self._prefix = f"{subjects.prefix}amqp.acked."
+        self._subjects = subjects
 
     def subject(self, queue: str) -> bytes:
         """The log subject of ``queue`` (what :meth:`record` takes)."""
-        return f"{self._prefix}{encode_name(queue)}".encode()
+        return acklog_subject(self._subjects, queue).encode()
 
     async def record(self, subject: bytes, *seqs: int) -> None:
         """Log that the messages at stream sequences ``seqs`` left the queue whose log

@@ -39,6 +39,11 @@ class QueueRecord:
     consumer_created: str
 
 
+def record_subject(subjects: SubjectMap, queue: str) -> str:
+    """The subject of ``queue``'s record in the metadata stream."""
+    return subjects.meta_subject("q", encode_name(queue))
+
+
 def created_stamp(created: datetime.datetime | None) -> str:
     """A consumer's creation time as a record keeps it."""
     return created.isoformat() if created is not None else ""
@@ -53,7 +58,7 @@ class QueueRecords:
         self._subjects = subjects
 
     def _subject(self, queue: str) -> str:
-        return self._subjects.meta_subject("q", encode_name(queue))
+        return record_subject(self._subjects, queue)
 
     @staticmethod
     def _encode(spec: QueueSpec, consumer_created: str) -> bytes:
