@@ -140,7 +140,14 @@ Consuming
   ``redelivered`` (they may have been delivered before), and ``queue.declare-ok`` counts
   them until they are passed. ``"file"``, the default on a cluster (where consumers
   survive a node's restart, but a restart of every node would reset memory state), keeps
-  the state in the consumers' files as nats-server does by default.
+  the state in the consumers' files as nats-server does by default (and on servers
+  before 2.11, which cannot read the log back). Every process of a namespace must use
+  the same setting. Deletions go through the adapter or :mod:`natswire.admin`, which
+  remove the record: a consumer removed otherwise comes back from it. After a restore, a
+  delivery the application held across the restart and acks afterwards is not delivered
+  again to this connection, but may be, once, to another one consuming the same queue;
+  a restored queue's delivery counts (``x-delivery-limit``) start over, and a binding to
+  an exchange deleted and declared again while the queue was lost comes back with it.
 
 Publishing and properties
 -------------------------

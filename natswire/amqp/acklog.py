@@ -78,6 +78,11 @@ class AckLog:
                         found.add(int(word))
             start = (msgs[-1].seq or start) + 1
 
-    async def forget(self, queue: str) -> None:
-        """Drop ``queue``'s records (it was deleted)."""
-        await self._js.purge_stream(self._stream, subject=self.subject(queue).decode())
+    async def end(self) -> int:
+        """The log's next sequence: :meth:`forget` drops what came before it."""
+        return (await self._js.stream_info(self._stream)).state.last_seq + 1
+
+    async def forget(self, queue: str, before: int) -> None:
+        """Drop ``queue``'s records logged before the log's sequence ``before`` (the
+        queue was deleted; one declared again since keeps its own)."""
+        await self._js.purge_stream(self._stream, seq=before, subject=self.subject(queue).decode())

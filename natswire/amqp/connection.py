@@ -255,6 +255,7 @@ class Connection:
     def recover(self, consumer: Consumer) -> None:
         """Have ``consumer`` look its queue up and pull again, in the background
         (:meth:`Consumer.recover`; at most :data:`RECOVERY_CONCURRENCY` at once)."""
+        consumer.recovery_pending()
         self.spawn(self._recover(consumer))
 
     async def _recover(self, consumer: Consumer) -> None:

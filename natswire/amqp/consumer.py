@@ -131,13 +131,15 @@ class Consumer:
         self._dead_letters = conn.dead_letters
         self._topology = conn.topology
         self._acklog = conn.acklog
-        #: The queue's ack log subject (``None`` unless queue state is in memory).
-        self.ack_log = conn.acklog.subject(spec.name) if conn.acklog is not None else None
-        # After a restore: the stream sequences up to _settled_upto that the ack log
-        # lists (they left the queue before its consumer was lost).
+        #: The queue's ack log subject (``None`` unless its state is in memory).
+        self.ack_log = (
+            conn.acklog.subject(spec.name) if conn.acklog is not None and spec.restorable else None
+        )
+        # After a restore: the stream sequences the ack log lists up to the restore
+        # (they left the queue before its consumer was lost), until each is passed.
         self._settled: set[int] = set()
-        self._settled_upto = 0
-        self._recover_at = 0.0  # when to try recover() again after a failure
+        # When to try recover() again after a failure; inf while one is under way.
+        self._recover_at = 0.0
         self._recover_later = conn.recover
         self._report = conn.report
         self._ledger = ledger
@@ -221,19 +223,21 @@ class Consumer:
         """The queue's JetStream consumer may be gone (deleted, or lost with a server
         restart): look the queue up, which makes a lost durable queue again from its
         record, and pull again on a fresh inbox; cancel as for a deleted queue when it
-        is gone. When JetStream does not answer, the upkeep tries again a second later."""
+        is gone. It does not pull meanwhile. When JetStream does not answer, the upkeep
+        tries again a second later."""
         if not self.active:
             return
-        self._recover_at = 0.0
+        self._recover_at = math.inf
         try:
             found = await self._topology.find_queue(self.queue)
             if found is not None and self.active:
                 self.update_spec(found[1])
                 await self._load_settled()
-        except NatsWireError as exc:
+        except Exception as exc:
             logger.debug("natswire.amqp: looking up %s: %s", self.queue, exc)
             self._recover_at = time.monotonic() + 1.0
             return
+        self._recover_at = 0.0
         if not self.active:  # cancelled meanwhile
             return
         if found is None:
@@ -241,22 +245,26 @@ class Consumer:
         else:
             await self.renew()
 
+    def recovery_pending(self) -> None:
+        """A :meth:`recover` is about to run: pull nothing until it has (the inbox may
+        be gone, as after a reconnect)."""
+        self._recover_at = math.inf
+
     async def _load_settled(self) -> None:
         """Read what the ack log lists for a restored queue, up to its restore."""
         upto = self.spec.restored_at
-        if self._acklog is None or not upto:
-            self._settled = set()
-            return
-        self._settled = await self._acklog.settled(self.queue, upto)
-        self._settled_upto = upto
+        if self._acklog is not None and upto:
+            # A union: what log_settled added while the log was read stays.
+            self._settled |= await self._acklog.settled(self.queue, upto)
 
     async def log_settled(self, seq: int) -> None:
         """Log that the message at stream sequence ``seq`` left the queue (before it is
         acked or terminated; only with queue state in memory)."""
         if self._acklog is not None and self.ack_log is not None:
             if seq <= self._restored_at:
-                # Held across the restore: the restored consumer ignores an ack on the
-                # old ack subject, and must not deliver the message here again.
+                # Held across the restore: the restored consumer takes an ack on the old
+                # ack subject only once it has delivered the message again; until then
+                # it must not be delivered here again.
                 self._settled.add(seq)
             await self._acklog.record(self.ack_log, seq)
 
@@ -324,7 +332,7 @@ class Consumer:
 
     def wants_pull(self) -> bool:
         """Whether :meth:`pump` would pull now (a cheap test before awaiting it)."""
-        if not self.active or self._pumping:
+        if not self.active or self._pumping or self._recover_at:
             return False
         room = self.window - len(self._held) - self._settling - self._requested
         return room > 0 and not (self._requested and room < self._threshold)
@@ -425,7 +433,11 @@ class Consumer:
                 if pin:
                     self._pin_id = pin
         if self._closing or not self.active:
-            await self._nak_quietly(jm)
+            numbers = ack_numbers(reply) if self._settled else None
+            if numbers is not None and numbers[0] in self._settled:
+                await jm.ack()  # left the queue before it was restored
+            else:
+                await self._nak_quietly(jm)
             return
         # Only the numbers needed, read straight from the ack subject (the full
         # metadata is parsed only if asked for).
@@ -434,14 +446,13 @@ class Consumer:
             await self._nak_quietly(jm)
             return
         seq, delivered, stored_ns = numbers
-        if self._settled:
-            if seq in self._settled:  # left the queue before it was restored
-                self._settled.discard(seq)
-                await jm.ack()
-                await self.pump()
-                return
-            if seq > self._settled_upto:
-                self._settled = set()
+        if self._settled and seq in self._settled:
+            # Left the queue before it was restored: acked (for the restored consumer),
+            # not delivered.
+            self._settled.discard(seq)
+            await jm.ack()
+            await self.pump()
+            return
         held_tag = self._held.get(seq)
         # Redelivered while the application still holds it (ack wait passed during a
         # long disconnect): the newer delivery carries the live ack subject.

@@ -165,7 +165,7 @@ class DeadLetters:
     async def _log(self, spec: QueueSpec, msg: JetStreamMessage) -> None:
         """Log that ``msg`` left the queue (it is about to be terminated)."""
         log = self._acklog
-        if log is not None:
+        if log is not None and spec.restorable:
             await log.record(log.subject(spec.name), msg.metadata.sequence.stream)
 
 

@@ -60,8 +60,10 @@ class AmqpOptions:
     ``queue_state``: where the server keeps each queue's position and acks:
     ``"memory"`` (no file written per delivery or ack; a durable queue lost with a
     server restart is made again from its record and the ack log, see
-    :mod:`natswire.amqp.records`) or ``"file"`` (``None``: memory on a single server,
-    file on a cluster, whose consumers a restart of every node would reset).
+    :mod:`natswire.amqp.records`; nats-server 2.11 or later) or ``"file"`` (``None``:
+    memory on a single server of 2.11 or later, else file: on a cluster a restart of
+    every node would reset memory state). Every process of a namespace must use the
+    same setting (a process with file state neither logs its acks nor removes records).
     """
 
     namespace: str = ""

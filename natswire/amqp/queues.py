@@ -144,6 +144,13 @@ class QueueSpec:
         return bool(self.arguments.get("x-single-active-consumer"))
 
     @property
+    def restorable(self) -> bool:
+        """Whether the queue outlives its connection and consumers (durable, neither
+        exclusive nor auto-delete): with queue state in memory, such a queue has a
+        record and an ack log, and is made again after a server restart."""
+        return self.durable and not self.exclusive and not self.auto_delete
+
+    @property
     def max_delivery(self) -> int | None:
         """Deliveries allowed per message; one more dead-letters it (reason
         ``delivery_limit``). ``x-delivery-limit`` (RabbitMQ's: redeliveries) + 1."""

@@ -55,6 +55,18 @@ def default_replicas(server_info: Mapping[str, Any]) -> int:
     return max(1, min(3, len(set(urls))))
 
 
+#: The first nats-server with batched Direct Get, which reads the ack log back.
+MEMORY_STATE_SINCE = (2, 11)
+
+
+def default_queue_state(server_info: Mapping[str, Any], version: tuple[int, int]) -> str:
+    """``"memory"`` on a single server that can read the ack log back (2.11 or later),
+    else ``"file"`` (on a cluster a restart of every node would reset memory state)."""
+    if server_info.get("cluster") or version < MEMORY_STATE_SINCE:
+        return "file"
+    return "memory"
+
+
 #: How long opening the adapter waits for JetStream to answer (a leader election).
 SETUP_PATIENCE = 10.0
 #: How long each of those attempts waits for an answer.
@@ -238,8 +250,17 @@ async def connect(
             amqp_options = amqp_options.with_changes(
                 pull_expires=pull_expires_for(clustered, replicas)
             )
+        server = nc.connected_server_version
+        version = (server.major, server.minor)
         if amqp_options.queue_state is None:
-            amqp_options = amqp_options.with_changes(queue_state="file" if clustered else "memory")
+            amqp_options = amqp_options.with_changes(
+                queue_state=default_queue_state(nc.server_info, version)
+            )
+        elif amqp_options.queue_state == "memory" and version < MEMORY_STATE_SINCE:
+            raise PreconditionFailedError(
+                f"PRECONDITION_FAILED - queue_state='memory' needs nats-server 2.11 or "
+                f"later (to read the ack log back); this server is {server}"
+            )
         conn = Connection(nc, amqp_options, owns_client=owns)
         holder["conn"] = conn
         setup_js = JetStreamContext(nc, timeout=SETUP_REQUEST_TIMEOUT)
@@ -252,4 +273,10 @@ async def connect(
     return conn
 
 
-__all__ = ["connect", "default_replicas", "ensure_streams", "tls_from_config"]
+__all__ = [
+    "connect",
+    "default_queue_state",
+    "default_replicas",
+    "ensure_streams",
+    "tls_from_config",
+]

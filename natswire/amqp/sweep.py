@@ -85,6 +85,8 @@ class ExpirySweep:
         self._queues: set[str] = set()
         #: queue -> (ack floor, time before which its head needs no look).
         self._quiet_until: dict[str, tuple[int, float]] = {}
+        #: restored queue -> (its restore mark, what the ack log lists up to it).
+        self._settled: dict[str, tuple[int, set[int]]] = {}
 
     # ------------------------------------------------------------ queue watch
 
@@ -98,6 +100,7 @@ class ExpirySweep:
         """``queue`` was deleted: no longer swept."""
         self._queues.discard(queue)
         self._quiet_until.pop(queue, None)
+        self._settled.pop(queue, None)
 
     # ------------------------------------------------------------------- task
 
@@ -147,11 +150,7 @@ class ExpirySweep:
     async def _expire_head(
         self, topology: Topology, info: Any, spec: QueueSpec, floor: int
     ) -> None:
-        settled: set[int] = set()
-        if self._acklog is not None and spec.restored_at > floor:
-            # A restored queue: what the ack log lists left it before, and is passed.
-            await self._budget.take()
-            settled = await self._acklog.settled(spec.name, spec.restored_at)
+        settled = await self._settled_of(spec, floor)
         for _ in range(SWEEP_BATCH):
             found, due = await self._head_due(info, spec, floor)
             if not found:
@@ -173,6 +172,20 @@ class ExpirySweep:
                 return
             await self._dead_letters.expire(spec, msg)
             floor = msg.metadata.sequence.stream
+
+    async def _settled_of(self, spec: QueueSpec, floor: int) -> set[int]:
+        """For a restored queue not yet consumed past its restore: what the ack log says
+        left it before (read once per restore), to be passed, not expired again."""
+        if self._acklog is None or spec.restored_at <= floor:
+            self._settled.pop(spec.name, None)
+            return set()
+        known = self._settled.get(spec.name)
+        if known is not None and known[0] == spec.restored_at:
+            return known[1]
+        await self._budget.take()
+        settled = await self._acklog.settled(spec.name, spec.restored_at)
+        self._settled[spec.name] = (spec.restored_at, settled)
+        return settled
 
     async def _head_due(self, info: Any, spec: QueueSpec, floor: int) -> tuple[bool, float | None]:
         """Whether the queue has a first message to deliver (read without delivering it),

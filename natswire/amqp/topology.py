@@ -106,9 +106,6 @@ class Topology:
         self._consumers = consumers
         self._records = records
         self._acklog = acklog
-        # queue -> creation sequence, for the queues declared here (their consumers'
-        # metadata has it only once their bindings were first stored).
-        self._created: dict[str, int] = {}
         self._exchanges: dict[str, str] = dict(BUILTIN_EXCHANGES)
         self._watchers: list[QueueWatcher] = []
         self._lock = asyncio.Lock()  # exchange deletion
@@ -224,7 +221,9 @@ class Topology:
                         continue
                     info, spec = found
                     spec.bindings = [b for b in spec.bindings if b.exchange != exchange]
-                    await self._store_spec(info.config, spec)
+                    # A consumer lost meanwhile is restored without the binding.
+                    with contextlib.suppress(ConsumerNotFoundError):
+                        await self._store_spec(info, spec)
             await self._js.purge_stream(self._meta_stream, subject=self._exchange_subject(exchange))
             self._exchanges.pop(exchange, None)
 
@@ -330,17 +329,18 @@ class Topology:
             owner=self._owner if exclusive else "",
             arguments=args,
         )
-        # Create first: one request for a new queue (Wire declares thousands); an
-        # existing one answers "exists" unless its configuration is the same.
-        try:
-            info = await self._js.create_consumer(self._stream, self._consumer_config(spec))
-            found = await self._record_new(spec, info) if self._restorable(spec) else None
-        except ConsumerExistsError:
-            found = await self.find_queue(queue, LOOKUP_PATIENCE)
-            if found is None:
-                raise PreconditionFailedError(
-                    f"PRECONDITION_FAILED - queue {queue!r} is being deleted or is not a queue"
-                ) from None
+        # A queue with a record exists, even when a restart lost its consumer. Otherwise
+        # create first (Wire declares thousands): an existing consumer answers "exists"
+        # unless its configuration is the same.
+        restorable = self._restorable(spec)
+        if restorable and await self._has_record(queue):
+            found = await self._existing_queue(queue)
+        else:
+            try:
+                info = await self._js.create_consumer(self._stream, self._consumer_config(spec))
+                found = await self._record_new(spec, info) if restorable else None
+            except ConsumerExistsError:
+                found = await self._existing_queue(queue)
         if found is not None:
             info, existing = found
             self._check_owner(existing)
@@ -352,30 +352,38 @@ class Topology:
         self._seen(spec, channel)
         return QueueDeclareOk(queue, info.num_pending, info.num_waiting)
 
+    async def _existing_queue(self, queue: str) -> tuple[ConsumerInfo, QueueSpec]:
+        found = await self.find_queue(queue, LOOKUP_PATIENCE)
+        if found is None:
+            raise PreconditionFailedError(
+                f"PRECONDITION_FAILED - queue {queue!r} is being deleted or is not a queue"
+            )
+        return found
+
+    async def _has_record(self, queue: str) -> bool:
+        assert self._records is not None
+        return await self._records.read(queue) is not None
+
     async def _record_new(
         self, spec: QueueSpec, info: ConsumerInfo
     ) -> tuple[ConsumerInfo, QueueSpec] | None:
         """Write the record of a queue whose consumer was just created; ``None`` when
-        that consumer is the queue. When the record was already there and names an
-        older consumer (lost with a server restart), the one just made started too late:
-        the queue is made again from the record, and returned."""
+        that consumer is the queue. When a record appeared meanwhile and names another
+        consumer (one lost with a server restart), the one just made started too late:
+        unless it was replaced meanwhile, the queue is made again from the record."""
         assert self._records is not None
-        # Everything up to the ack floor is settled: a fresh consumer's floor is the
-        # stream's last sequence at its creation.
-        spec.created_seq = info.ack_floor.stream_seq if info.ack_floor is not None else 0
-        self._created[spec.name] = spec.created_seq
+        spec.created_seq = _ack_floor(info)
         created = created_stamp(info.created)
         if await self._records.create(spec, created):
             return None
         record = await self._records.read(spec.name)
         if record is None or record.consumer_created == created:
-            if record is not None:  # declared at the same time by another connection
-                self._created[spec.name] = record.spec.created_seq
-            return None
-        self._created.pop(spec.name, None)
+            return None  # declared at the same time by another connection
+        name = consumer_name(spec.name)
         with contextlib.suppress(ConsumerNotFoundError):
-            await self._js.delete_consumer(self._stream, consumer_name(spec.name))
-        return await self._restore(record)
+            if created_stamp((await self._js.consumer_info(self._stream, name)).created) == created:
+                await self._js.delete_consumer(self._stream, name)
+        return await self.find_queue(spec.name)
 
     async def _restore(self, record: QueueRecord) -> tuple[ConsumerInfo, QueueSpec] | None:
         """Make a lost queue's consumer again from its record: from the sequence after
@@ -383,6 +391,19 @@ class Topology:
         log says what not to deliver again). ``None`` when it vanished meanwhile."""
         spec = record.spec
         spec.restored_at = (await self._js.stream_info(self._stream)).state.last_seq
+        # Bindings to exchanges deleted while the queue was missing go (the deletion
+        # could not reach the lost consumer); read afresh, another process may have
+        # deleted one this connection knows.
+        exists: dict[str, bool] = {}
+        for binding in spec.bindings:
+            name = binding.exchange
+            if name not in exists:
+                exists[name] = name in BUILTIN_EXCHANGES or (
+                    await self._read_exchange(name) is not None
+                )
+                if not exists[name]:
+                    self._exchanges.pop(name, None)
+        spec.bindings = [b for b in spec.bindings if exists[b.exchange]]
         config = self._consumer_config(spec).evolve(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=spec.created_seq + 1
         )
@@ -427,15 +448,10 @@ class Topology:
         )
 
     def _restorable(self, spec: QueueSpec) -> bool:
-        """Whether the queue has a record and its consumer's state is in memory: durable
-        queues with ``queue_state="memory"``, but not exclusive or auto-delete ones,
-        which go with their connection or consumers (theirs stays in files)."""
-        return (
-            self._records is not None
-            and spec.durable
-            and not spec.exclusive
-            and not spec.auto_delete
-        )
+        """Whether the queue has a record and its consumer's state is in memory
+        (:attr:`QueueSpec.restorable` queues with ``queue_state="memory"``; the others
+        keep the state in files)."""
+        return self._records is not None and spec.restorable
 
     def _queue_lock(self, queue: str) -> asyncio.Lock:
         """The lock serializing this connection's changes of ``queue``'s bindings."""
@@ -448,29 +464,24 @@ class Topology:
         for watcher in self._watchers:
             watcher.queue_seen(spec, channel)
 
-    async def _store_spec(self, config: ConsumerConfig, spec: QueueSpec) -> None:
+    async def _store_spec(self, info: ConsumerInfo, spec: QueueSpec) -> None:
+        """Update the queue's consumer (and record) with ``spec``;
+        :class:`ConsumerNotFoundError` when the consumer is gone."""
         records = self._records if self._restorable(spec) else None
-        if records is not None and not spec.created_seq:
-            spec.created_seq = await self._created_seq(spec.name)
-        updated = config.evolve(
+        if records is not None:
+            # Everything up to the ack floor is settled: a safe start for a restore.
+            spec.created_seq = max(spec.created_seq, _ack_floor(info))
+        updated = info.config.evolve(
             filter_subjects=spec.filters(self._subjects),
             filter_subject=None,
             metadata=spec.metadata(),
         )
-        info = await self._js.add_consumer(self._stream, updated)
+        # An update, not a create: a consumer lost meanwhile is not made afresh.
+        stored = await self._js.update_consumer(self._stream, updated)
         if records is not None:
-            await records.write(spec, created_stamp(info.created))
+            await records.write(spec, created_stamp(stored.created))
         for consumer in self._consumers.of_queue(spec.name):
             consumer.update_spec(spec)
-
-    async def _created_seq(self, queue: str) -> int:
-        """The creation sequence of a queue (declared here, or from its record)."""
-        known = self._created.get(queue)
-        if known is not None:
-            return known
-        assert self._records is not None
-        record = await self._records.read(queue)
-        return record.spec.created_seq if record is not None else 0
 
     async def bind_queue(self, queue: str, exchange: str, routing_key: str, bind: bool) -> None:
         """``queue.bind`` (``bind``) or ``queue.unbind``."""
@@ -480,24 +491,37 @@ class Topology:
             )
         kind = await self.exchange_type(exchange)
         async with self._queue_lock(queue):
-            found = await self.find_queue(queue)
-            if found is None:
-                raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
-            info, spec = found
-            present = [
-                b for b in spec.bindings if b.exchange == exchange and b.routing_key == routing_key
-            ]
-            if bind:
-                if present:
+            for attempt in range(2):
+                try:
+                    await self._bind_once(queue, exchange, kind, routing_key, bind)
                     return
-                _, exact = self._subjects.binding_filters(exchange, kind, routing_key)
-                since = (await self._js.stream_info(self._stream)).state.last_seq
-                spec.bindings.append(Binding(exchange, kind, routing_key, since, exact))
-            else:
-                if not present:
-                    return
-                spec.bindings = [b for b in spec.bindings if b not in present]
-            await self._store_spec(info.config, spec)
+                except ConsumerNotFoundError:
+                    if attempt:
+                        raise  # lost twice in a row: let the channel report it
+
+    async def _bind_once(
+        self, queue: str, exchange: str, kind: str, routing_key: str, bind: bool
+    ) -> None:
+        """One attempt at a bind or unbind; :class:`ConsumerNotFoundError` when the
+        queue's consumer went away meanwhile (a restart: the next lookup restores it)."""
+        found = await self.find_queue(queue)
+        if found is None:
+            raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
+        info, spec = found
+        present = [
+            b for b in spec.bindings if b.exchange == exchange and b.routing_key == routing_key
+        ]
+        if bind:
+            if present:
+                return
+            _, exact = self._subjects.binding_filters(exchange, kind, routing_key)
+            since = (await self._js.stream_info(self._stream)).state.last_seq
+            spec.bindings.append(Binding(exchange, kind, routing_key, since, exact))
+        else:
+            if not present:
+                return
+            spec.bindings = [b for b in spec.bindings if b not in present]
+        await self._store_spec(info, spec)
 
     async def delete_queue(self, queue: str, if_unused: bool, if_empty: bool) -> int:
         """``queue.delete``: the number of messages it held. Its consumers here are
@@ -510,16 +534,20 @@ class Topology:
             raise PreconditionFailedError(f"PRECONDITION_FAILED - queue {queue!r} not empty")
         if if_unused and (info.num_waiting or self._consumers.of_queue(queue)):
             raise PreconditionFailedError(f"PRECONDITION_FAILED - queue {queue!r} in use")
-        if self._records is not None:
+        restorable = self._restorable(found[1])
+        log_end = 0
+        if restorable:
+            assert self._records is not None and self._acklog is not None
             await self._records.delete(queue)
-            self._created.pop(queue, None)
+            log_end = await self._acklog.end()
         try:
             await self._js.delete_consumer(self._stream, consumer_name(queue))
         except ConsumerNotFoundError:
             return 0
-        finally:
-            if self._acklog is not None:
-                await self._acklog.forget(queue)
+        if restorable:
+            assert self._acklog is not None
+            # Only what was logged before: a queue declared again meanwhile keeps its own.
+            await self._acklog.forget(queue, log_end)
         for watcher in self._watchers:
             watcher.queue_gone(queue)
         for consumer in self._consumers.of_queue(queue):
@@ -532,7 +560,7 @@ class Topology:
         if found is None:
             raise QueueNotFoundError(f"NOT_FOUND - no queue {queue!r}")
         spec = found[1]
-        log = self._acklog
+        log = self._acklog if self._restorable(spec) else None
         log_subject = log.subject(queue) if log is not None else b""
         purged = 0
         while True:
@@ -594,6 +622,11 @@ class Topology:
         finally:
             await sub.unsubscribe()
         return msgs
+
+
+def _ack_floor(info: ConsumerInfo) -> int:
+    """The consumer's ack floor (stream sequence): everything up to it is settled."""
+    return info.ack_floor.stream_seq if info.ack_floor is not None else 0
 
 
 def _check_equivalent(

@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass
 
 from ..amqp.connection import Connection
-from ..jetstream.errors import ConsumerNotFoundError, StreamNotFoundError
+from ..jetstream.api import ConsumerInfo
+from ..jetstream.errors import StreamNotFoundError
 from .errors import NatsSideError
 
 
@@ -55,22 +56,29 @@ class Backlog:
 
 
 async def nats_backlog(conn: Connection, queue: str) -> Backlog:
-    """The backlog of natswire.amqp queue ``queue``, from its JetStream consumer's info;
-    :class:`NatsSideError` when there is no such queue."""
+    """The backlog of natswire.amqp queue ``queue``, from its JetStream consumer's info
+    (looked up as the adapter does: a queue whose consumer a server restart lost is made
+    again from its record); :class:`NatsSideError` when there is no such queue."""
     try:
-        return await consumer_backlog(conn, conn.consumer_name(queue))
-    except (ConsumerNotFoundError, StreamNotFoundError):
+        found = await conn.topology.find_queue(queue)
+    except StreamNotFoundError:
+        found = None
+    if found is None:
         ns = conn.namespace or "(none)"
         raise NatsSideError(
             f"NATS namespace {ns!r} has no queue {queue!r} "
             "(create it first: natswire migrate apply)"
-        ) from None
+        )
+    return _backlog(found[0])
 
 
 async def consumer_backlog(conn: Connection, consumer: str) -> Backlog:
     """The backlog of JetStream consumer ``consumer`` on the connection's stream (a
     queue's, or the bridge's)."""
-    info = await conn.js.consumer_info(conn.stream, consumer)
+    return _backlog(await conn.js.consumer_info(conn.stream, consumer))
+
+
+def _backlog(info: ConsumerInfo) -> Backlog:
     return Backlog(
         ready=info.num_pending,
         unacked=info.num_ack_pending,

@@ -4,6 +4,7 @@ made again from the queue records and the ack log."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from amqp_helpers import Collector
 from support import eventually
@@ -11,6 +12,7 @@ from support import eventually
 from natswire import amqp
 from natswire.amqp.names import acklog_stream_name
 from natswire.amqp.options import DEFAULT_MAX_AGE
+from natswire.amqp.setup import default_queue_state
 from natswire.server import NatsServer
 
 
@@ -48,6 +50,13 @@ async def test_consumers_keep_state_in_memory_with_an_ack_log_on_a_single_server
     info = await conn.js.consumer_info(conn.stream, amqp.consumer_name("file-q"))
     assert not info.config.mem_storage
     assert file_conn.acklog is None
+
+
+def test_queue_state_is_memory_only_on_a_single_server_that_reads_the_log_back() -> None:
+    assert default_queue_state({}, (2, 11)) == "memory"
+    assert default_queue_state({}, (2, 15)) == "memory"
+    assert default_queue_state({}, (2, 10)) == "file"  # no batched Direct Get
+    assert default_queue_state({"cluster": "c"}, (2, 15)) == "file"
 
 
 async def test_a_crash_returns_what_was_not_settled_and_nothing_that_was(
@@ -205,13 +214,43 @@ async def test_the_ack_log_reads_back_every_record_of_a_queue_in_pages(
     await conn.nc.flush()
     stream = acklog_stream_name(conn.namespace)
 
-    async def stored() -> bool:
-        return (await conn.js.stream_info(stream)).state.messages == 501
+    def stored_count(count: int) -> Callable[[], Awaitable[bool]]:
+        async def stored() -> bool:
+            return (await conn.js.stream_info(stream)).state.last_seq == count
 
-    await eventually(stored, what="every record stored")
+        return stored
+
+    await eventually(stored_count(501), what="every record stored")
     assert await log.settled("busy", 2500) == set(range(1, 2501))
     assert await log.settled("busy", 1200) == set(range(1, 1201))
     assert await log.settled("other", 100) == {7}
-    await log.forget("busy")
-    assert await log.settled("busy", 2500) == set()
+    end = await log.end()
+    await log.record(subject, 4000)  # logged after the deletion began: kept
+    await eventually(stored_count(502), what="the late record stored")
+    await log.forget("busy", end)
+    assert await log.settled("busy", 5000) == {4000}
     assert await log.settled("other", 100) == {7}
+
+
+async def test_an_exchange_deleted_while_a_queue_was_lost_is_not_bound_on_restore(
+    server: NatsServer, amqp_connect: object
+) -> None:
+    conn: amqp.Connection = await amqp_connect()  # type: ignore[operator]
+    ch = await conn.channel()
+    await ch.exchange_declare("short-lived", "fanout")
+    await ch.exchange_declare("stays", "direct")
+    await ch.queue_declare("bound-twice")
+    await ch.queue_bind("bound-twice", "short-lived", "")
+    await ch.queue_bind("bound-twice", "stays", "k")
+    await crash(server, conn)
+    other: amqp.Connection = await amqp_connect()  # type: ignore[operator]
+    och = await other.channel()
+    await och.exchange_delete("short-lived")  # the queue's consumer is not there to see it
+    got = Collector()
+    await (await conn.channel()).basic_consume("bound-twice", got)
+    await och.exchange_declare("short-lived", "fanout")  # a new exchange: no bindings
+    await och.basic_publish("short-lived", "", b"not routed")
+    await och.basic_publish("stays", "k", b"routed")
+    await got.wait_for(1, timeout=10)
+    assert await got.quiet(0.5) == got.deliveries[:1]
+    assert got.bodies == [b"routed"]
