@@ -8,7 +8,7 @@ can read it back with one ``CONSUMER.INFO``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,3 +255,27 @@ class QueueDeclareOk:
     queue: str
     message_count: int
     consumer_count: int
+
+
+def check_equivalent(
+    spec: QueueSpec, durable: bool, exclusive: bool, auto_delete: bool, args: dict[str, Any]
+) -> None:
+    """PRECONDITION_FAILED when a redeclaration differs from the queue."""
+    flags: Sequence[tuple[str, bool, bool]] = (
+        ("durable", spec.durable, durable),
+        ("exclusive", spec.exclusive, exclusive),
+        ("auto_delete", spec.auto_delete, auto_delete),
+    )
+    for what, have, want in flags:
+        if have != want:
+            raise PreconditionFailedError(
+                f"PRECONDITION_FAILED - inequivalent arg {what!r} for queue "
+                f"{spec.name!r}: received {want!r} but current is {have!r}"
+            )
+    for key in sorted(set(spec.arguments) | set(args)):
+        if spec.arguments.get(key) != args.get(key):
+            raise PreconditionFailedError(
+                f"PRECONDITION_FAILED - inequivalent arg {key!r} for queue "
+                f"{spec.name!r}: received {args.get(key)!r} but current is "
+                f"{spec.arguments.get(key)!r}"
+            )

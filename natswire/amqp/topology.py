@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client.errors import TimeoutError
@@ -44,7 +44,7 @@ from .errors import (
 )
 from .names import consumer_name, encode_name
 from .options import AmqpOptions
-from .queues import Binding, QueueDeclareOk, QueueSpec, normalize_arguments
+from .queues import Binding, QueueDeclareOk, QueueSpec, check_equivalent, normalize_arguments
 from .records import QueueRecord, QueueRecords, created_stamp
 
 if TYPE_CHECKING:
@@ -344,7 +344,7 @@ class Topology:
         if found is not None:
             info, existing = found
             self._check_owner(existing)
-            _check_equivalent(existing, durable, exclusive, auto_delete, args)
+            check_equivalent(existing, durable, exclusive, auto_delete, args)
             self._seen(existing, channel)
             return QueueDeclareOk(queue, info.num_pending, info.num_waiting)
         if exclusive:
@@ -627,27 +627,3 @@ class Topology:
 def _ack_floor(info: ConsumerInfo) -> int:
     """The consumer's ack floor (stream sequence): everything up to it is settled."""
     return info.ack_floor.stream_seq if info.ack_floor is not None else 0
-
-
-def _check_equivalent(
-    spec: QueueSpec, durable: bool, exclusive: bool, auto_delete: bool, args: dict[str, Any]
-) -> None:
-    """PRECONDITION_FAILED when a redeclaration differs from the queue."""
-    flags: Sequence[tuple[str, bool, bool]] = (
-        ("durable", spec.durable, durable),
-        ("exclusive", spec.exclusive, exclusive),
-        ("auto_delete", spec.auto_delete, auto_delete),
-    )
-    for what, have, want in flags:
-        if have != want:
-            raise PreconditionFailedError(
-                f"PRECONDITION_FAILED - inequivalent arg {what!r} for queue "
-                f"{spec.name!r}: received {want!r} but current is {have!r}"
-            )
-    for key in sorted(set(spec.arguments) | set(args)):
-        if spec.arguments.get(key) != args.get(key):
-            raise PreconditionFailedError(
-                f"PRECONDITION_FAILED - inequivalent arg {key!r} for queue "
-                f"{spec.name!r}: received {args.get(key)!r} but current is "
-                f"{spec.arguments.get(key)!r}"
-            )
