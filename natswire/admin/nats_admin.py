@@ -420,6 +420,7 @@ class NatsAdmin:
         stream = stream_name(ns)
         subjects = SubjectMap.generic(ns)
         had_record = await self._purge(meta_stream_name(ns), record_subject(subjects, name))
+        log_end = await self._next_seq(acklog_stream_name(ns))
         try:
             resp = await self._js(f"CONSUMER.DELETE.{stream}.{consumer_name(name)}")
         except (ConsumerNotFoundError, StreamNotFoundError):
@@ -431,13 +432,26 @@ class NatsAdmin:
                 raise QueueNotFoundError(
                     f"NOT_FOUND - no queue {name!r} in namespace {ns!r}"
                 ) from None
-        await self._purge(acklog_stream_name(ns), acklog_subject(subjects, name))
+        # Only what was logged before: a queue declared again meanwhile keeps its own.
+        await self._purge(acklog_stream_name(ns), acklog_subject(subjects, name), log_end)
         return bool(resp.get("success"))
 
-    async def _purge(self, stream: str, subject: str) -> int:
-        """Remove ``stream``'s messages on ``subject``: how many (0 without the stream)."""
+    async def _next_seq(self, stream: str) -> int:
+        """``stream``'s next sequence (1 without the stream)."""
         try:
-            resp = await self._js(f"STREAM.PURGE.{stream}", {"filter": subject})
+            resp = await self._js(f"STREAM.INFO.{stream}")
+        except StreamNotFoundError:
+            return 1
+        return int(resp.get("state", {}).get("last_seq") or 0) + 1
+
+    async def _purge(self, stream: str, subject: str, before: int | None = None) -> int:
+        """Remove ``stream``'s messages on ``subject`` (below sequence ``before``): how
+        many (0 without the stream)."""
+        body: dict[str, Any] = {"filter": subject}
+        if before is not None:
+            body["seq"] = before
+        try:
+            resp = await self._js(f"STREAM.PURGE.{stream}", body)
         except StreamNotFoundError:
             return 0
         return int(resp.get("purged") or 0)

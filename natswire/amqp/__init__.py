@@ -145,7 +145,7 @@ Consuming
   the same setting. Deletions go through the adapter or :mod:`natswire.admin`, which
   remove the record: a consumer removed otherwise comes back from it. After a restore, a
   delivery the application held across the restart and acks afterwards is not delivered
-  again to this connection, but may be, once, to another one consuming the same queue;
+  again to its consumer, but may be, once, to another one consuming the same queue;
   a restored queue's delivery counts (``x-delivery-limit``) start over, and a binding to
   an exchange deleted and declared again while the queue was lost comes back with it.
 

@@ -61,8 +61,9 @@ class AckLog:
         if writable is not None:
             await writable
 
-    async def settled(self, queue: str, upto: int) -> set[int]:
-        """The stream sequences up to ``upto`` logged for ``queue``."""
+    async def settled(self, queue: str, upto: int, after: int = 0) -> set[int]:
+        """The stream sequences above ``after`` and up to ``upto`` logged for
+        ``queue``."""
         subject = self.subject(queue).decode()
         found: set[int] = set()
         start = 1
@@ -74,7 +75,7 @@ class AckLog:
                 return found
             for msg in msgs:
                 for word in msg.data.split():
-                    if word.isdigit() and int(word) <= upto:
+                    if word.isdigit() and after < int(word) <= upto:
                         found.add(int(word))
             start = (msgs[-1].seq or start) + 1
 

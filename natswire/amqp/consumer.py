@@ -192,6 +192,11 @@ class Consumer:
         await self._load_settled()
         await self._listen()
         self.active = True
+        if self._recover_at == math.inf:
+            # A reconnect to a restarted server came while starting: its recovery
+            # found this consumer not yet active and left the lookup to it.
+            await self.recover()
+            return
         await self.pump()
 
     async def _listen(self) -> None:
@@ -252,10 +257,12 @@ class Consumer:
 
     async def _load_settled(self) -> None:
         """Read what the ack log lists for a restored queue, up to its restore."""
-        upto = self.spec.restored_at
-        if self._acklog is not None and upto:
+        spec = self.spec
+        if self._acklog is not None and spec.restored_at:
             # A union: what log_settled added while the log was read stays.
-            self._settled |= await self._acklog.settled(self.queue, upto)
+            self._settled |= await self._acklog.settled(
+                self.queue, spec.restored_at, spec.created_seq
+            )
 
     async def log_settled(self, seq: int) -> None:
         """Log that the message at stream sequence ``seq`` left the queue (before it is
@@ -531,7 +538,8 @@ class Consumer:
             # restarting.
             if status == 503:
                 await asyncio.sleep(0.2)
-            await self.recover()
+            # In the background: recover() drains this inbox, whose callback this is.
+            self._recover_later(self)
             return
         elif status == 409 and "message size exceeds maxbytes" not in description:
             await asyncio.sleep(0.05)  # e.g. max waiting exceeded: pull again soon

@@ -37,6 +37,8 @@ class QueueRecord:
 
     spec: QueueSpec
     consumer_created: str
+    #: The record's sequence in the metadata stream (what a rewrite expects).
+    seq: int = 0
 
 
 def record_subject(subjects: SubjectMap, queue: str) -> str:
@@ -80,9 +82,15 @@ class QueueRecords:
             return False
         return True
 
-    async def write(self, spec: QueueSpec, consumer_created: str) -> None:
-        """Replace the record of ``spec.name`` (its bindings changed)."""
-        await self._js.publish(self._subject(spec.name), self._encode(spec, consumer_created))
+    async def write(self, spec: QueueSpec, consumer_created: str, expected_seq: int) -> None:
+        """Replace the record of ``spec.name`` (its bindings changed), which is at
+        ``expected_seq`` (0: none); :class:`WrongLastSequenceError` when it changed or
+        went meanwhile."""
+        await self._js.publish(
+            self._subject(spec.name),
+            self._encode(spec, consumer_created),
+            expected_last_subject_seq=expected_seq,
+        )
 
     async def read(self, queue: str) -> QueueRecord | None:
         """The record of ``queue``; ``None`` when it has none (or an unreadable one)."""
@@ -98,7 +106,7 @@ class QueueRecords:
             return None
         if spec is None or spec.name != queue:
             return None
-        return QueueRecord(spec, created)
+        return QueueRecord(spec, created, raw.seq or 0)
 
     async def delete(self, queue: str) -> None:
         """Remove the record of ``queue``."""

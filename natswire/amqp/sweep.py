@@ -183,7 +183,7 @@ class ExpirySweep:
         if known is not None and known[0] == spec.restored_at:
             return known[1]
         await self._budget.take()
-        settled = await self._acklog.settled(spec.name, spec.restored_at)
+        settled = await self._acklog.settled(spec.name, spec.restored_at, spec.created_seq)
         self._settled[spec.name] = (spec.restored_at, settled)
         return settled
 

@@ -222,7 +222,7 @@ class Topology:
                     info, spec = found
                     spec.bindings = [b for b in spec.bindings if b.exchange != exchange]
                     # A consumer lost meanwhile is restored without the binding.
-                    with contextlib.suppress(ConsumerNotFoundError):
+                    with contextlib.suppress(ConsumerNotFoundError, WrongLastSequenceError):
                         await self._store_spec(info, spec)
             await self._js.purge_stream(self._meta_stream, subject=self._exchange_subject(exchange))
             self._exchanges.pop(exchange, None)
@@ -267,6 +267,8 @@ class Topology:
         spec = QueueSpec.from_info(info)
         if spec is None:
             return None
+        if spec.restored_at and _ack_floor(info) >= spec.restored_at:
+            spec.restored_at = 0  # every message up to the restore is settled now
         return info, spec
 
     def _check_owner(self, spec: QueueSpec) -> None:
@@ -333,7 +335,7 @@ class Topology:
         # create first (Wire declares thousands): an existing consumer answers "exists"
         # unless its configuration is the same.
         restorable = self._restorable(spec)
-        if restorable and await self._has_record(queue):
+        if await self._has_record(queue):
             found = await self._existing_queue(queue)
         else:
             try:
@@ -361,7 +363,9 @@ class Topology:
         return found
 
     async def _has_record(self, queue: str) -> bool:
-        assert self._records is not None
+        """Whether ``queue`` has a record (generated names never do)."""
+        if self._records is None or queue.startswith("amq.gen-"):
+            return False
         return await self._records.read(queue) is not None
 
     async def _record_new(
@@ -466,11 +470,16 @@ class Topology:
 
     async def _store_spec(self, info: ConsumerInfo, spec: QueueSpec) -> None:
         """Update the queue's consumer (and record) with ``spec``;
-        :class:`ConsumerNotFoundError` when the consumer is gone."""
+        :class:`ConsumerNotFoundError` when the consumer is gone, and
+        :class:`WrongLastSequenceError` when its record changed or went meanwhile (a
+        deletion, another process's bind): look the queue up and try again."""
         records = self._records if self._restorable(spec) else None
+        record_seq = 0
         if records is not None:
             # Everything up to the ack floor is settled: a safe start for a restore.
             spec.created_seq = max(spec.created_seq, _ack_floor(info))
+            record = await records.read(spec.name)
+            record_seq = record.seq if record is not None else 0
         updated = info.config.evolve(
             filter_subjects=spec.filters(self._subjects),
             filter_subject=None,
@@ -479,7 +488,7 @@ class Topology:
         # An update, not a create: a consumer lost meanwhile is not made afresh.
         stored = await self._js.update_consumer(self._stream, updated)
         if records is not None:
-            await records.write(spec, created_stamp(stored.created))
+            await records.write(spec, created_stamp(stored.created), record_seq)
         for consumer in self._consumers.of_queue(spec.name):
             consumer.update_spec(spec)
 
@@ -495,9 +504,9 @@ class Topology:
                 try:
                     await self._bind_once(queue, exchange, kind, routing_key, bind)
                     return
-                except ConsumerNotFoundError:
+                except (ConsumerNotFoundError, WrongLastSequenceError):
                     if attempt:
-                        raise  # lost twice in a row: let the channel report it
+                        raise  # changed twice in a row: let the channel report it
 
     async def _bind_once(
         self, queue: str, exchange: str, kind: str, routing_key: str, bind: bool

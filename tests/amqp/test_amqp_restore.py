@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import pytest
 from amqp_helpers import Collector
 from support import eventually
 
@@ -254,3 +255,20 @@ async def test_an_exchange_deleted_while_a_queue_was_lost_is_not_bound_on_restor
     await got.wait_for(1, timeout=10)
     assert await got.quiet(0.5) == got.deliveries[:1]
     assert got.bodies == [b"routed"]
+
+
+async def test_a_lost_durable_queue_is_not_declared_over_with_other_flags(
+    server: NatsServer, amqp_connect: object
+) -> None:
+    conn: amqp.Connection = await amqp_connect()  # type: ignore[operator]
+    ch = await conn.channel()
+    await ch.queue_declare("kept")
+    await ch.basic_publish("", "kept", b"waiting")
+    await crash(server, conn)
+    other = await conn.channel()
+    with pytest.raises(amqp.PreconditionFailedError, match="exclusive"):
+        await other.queue_declare("kept", exclusive=True)
+    got = Collector()
+    await (await conn.channel()).basic_consume("kept", got)
+    await got.wait_for(1, timeout=10)
+    assert got.bodies == [b"waiting"]
