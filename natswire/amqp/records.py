@@ -10,9 +10,12 @@ consumer was created. A later declare, consume, bind, purge or delete that finds
 consumer missing makes it again from the record, starting after the creation sequence;
 the ack log (:mod:`natswire.amqp.acklog`) says which of those messages already left.
 
-The record is written once the consumer exists (with an expected-last-sequence check,
-so two processes declaring the same queue agree), rewritten when its bindings change,
-and removed before the consumer when the queue is deleted.
+A declare reads the record first; a new queue's record is written once its consumer
+exists (with an expected-last-sequence check, so two processes declaring the same queue
+agree). It is rewritten when the bindings change, expecting the sequence read before
+(a deletion meanwhile makes the bind look again), with the creation sequence raised to
+the consumer's ack floor (everything up to it is settled), and removed before the
+consumer when the queue is deleted.
 """
 
 from __future__ import annotations

@@ -288,14 +288,6 @@ class Topology:
         self._check_owner(spec)
         return spec
 
-    async def queue_missing(self, queue: str) -> bool:
-        """Whether ``queue`` is known not to exist (``False`` when JetStream cannot
-        tell now)."""
-        try:
-            return await self.find_queue(queue) is None
-        except NatsWireError:
-            return False
-
     async def declare_queue(
         self,
         channel: Channel,
