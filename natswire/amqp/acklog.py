@@ -53,11 +53,10 @@ class AckLog:
         """The log subject of ``queue`` (what :meth:`record` takes)."""
         return acklog_subject(self._subjects, queue).encode()
 
-    async def record(self, subject: bytes, *seqs: int) -> None:
-        """Log that the messages at stream sequences ``seqs`` left the queue whose log
+    async def record(self, subject: bytes, seq: int) -> None:
+        """Log that the message at stream sequence ``seq`` left the queue whose log
         subject is ``subject``; sent, not waited for."""
-        payload = " ".join(map(str, seqs)).encode()
-        writable = self._nc.publish_trusted_nowait(subject, payload)
+        writable = self._nc.publish_trusted_nowait(subject, b"%d" % seq)
         if writable is not None:
             await writable
 
