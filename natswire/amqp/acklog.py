@@ -73,9 +73,8 @@ class AckLog:
             if not msgs:
                 return found
             for msg in msgs:
-                for word in msg.data.split():
-                    if word.isdigit() and after < int(word) <= upto:
-                        found.add(int(word))
+                if msg.data.isdigit() and after < (seq := int(msg.data)) <= upto:
+                    found.add(seq)
             start = (msgs[-1].seq or start) + 1
 
     async def end(self) -> int:

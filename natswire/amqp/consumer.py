@@ -267,13 +267,14 @@ class Consumer:
     async def log_settled(self, seq: int) -> None:
         """Log that the message at stream sequence ``seq`` left the queue (before it is
         acked or terminated; only with queue state in memory)."""
-        if self._acklog is not None and self.ack_log is not None:
+        subject = self.ack_log
+        if subject is not None and self._acklog is not None:
             if seq <= self._restored_at:
                 # Held across the restore: the restored consumer takes an ack on the old
                 # ack subject only once it has delivered the message again; until then
                 # it must not be delivered here again.
                 self._settled.add(seq)
-            await self._acklog.record(self.ack_log, seq)
+            await self._acklog.record(subject, seq)
 
     async def stop(self) -> None:
         """Stop pulling; messages already on their way are handed back (nak)."""
